@@ -1,0 +1,40 @@
+# Two commands do all the set-up: `make run` and `make test`.
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test demo lint install chromium migrate
+
+$(BIN)/crm: pyproject.toml
+	python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/crm
+
+migrate: install
+	$(BIN)/crm migrate
+
+run: migrate
+	$(BIN)/crm init
+	$(BIN)/crm serve --host $(HOST) --port $(PORT)
+
+demo: migrate
+	$(BIN)/crm init
+	$(BIN)/crm demo
+	$(BIN)/crm serve --host $(HOST) --port $(PORT)
+
+# The browser tests drive Debian's Chromium; never a downloaded browser build.
+chromium:
+	@[ -x /usr/bin/chromium ] || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
+
+test: install chromium
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check crm tests migrations bench
+	$(BIN)/ruff format --check crm tests migrations bench

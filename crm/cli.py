@@ -1,0 +1,138 @@
+"""The ``crm`` command line."""
+
+from typing import Annotated
+
+import typer
+from alembic import command
+from alembic.config import Config
+from pydantic import ValidationError
+
+from crm.core.db import default_engine, job_session
+from crm.core.errors import CRMError
+from crm.core.settings import ROOT, get_settings
+from crm.users import service as user_service
+from crm.users.models import Role, UserCreate
+
+app = typer.Typer(help="A lightweight CRM that follows customers through their journey.",
+                  no_args_is_help=True)
+
+DEMO_USERS = [
+    ("sales@example.com", "Sam Sales", Role.SALES_REP),
+    ("accounts@example.com", "Alex Accounts", Role.ACCOUNT_MANAGER),
+    ("privacy@example.com", "Dana Privacy", Role.DPO),
+]
+
+
+def alembic_config(url: str | None = None) -> Config:
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("sqlalchemy.url", url or get_settings().database_url)
+    return config
+
+
+def _fail(message: str) -> None:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=1)
+
+
+@app.command()
+def migrate(revision: str = "head") -> None:
+    """Bring the database schema up to date."""
+    command.upgrade(alembic_config(), revision)
+
+
+@app.command()
+def init(
+    email: Annotated[str, typer.Option(help="E-mail of the first administrator")] =
+    "admin@example.com",
+) -> None:
+    """Create the first administrator if the CRM has no user yet."""
+    with job_session(default_engine()) as session:
+        if user_service.count_users(session):
+            typer.echo("The CRM already has users; nothing to do.")
+            return
+        password = user_service.generate_password()
+        data = UserCreate(email=email, name="Administrator", roles={Role.ADMIN})
+        user_service.create_user(session, data=data, password=password, actor_id=None)
+    typer.echo("Created the first administrator. This password is shown only once:")
+    typer.echo(f"  e-mail:   {email}")
+    typer.echo(f"  password: {password}")
+
+
+@app.command("create-user")
+def create_user(
+    email: Annotated[str, typer.Option()],
+    name: Annotated[str, typer.Option()],
+    role: Annotated[list[Role], typer.Option(help="Repeat for several roles")],
+    password: Annotated[str | None, typer.Option(help="Generated when left out")] = None,
+) -> None:
+    """Create a user with one or more roles."""
+    chosen = password or user_service.generate_password()
+    try:
+        data = UserCreate(email=email, name=name, roles=set(role), password=chosen)
+        with job_session(default_engine()) as session:
+            user_service.create_user(session, data=data, password=chosen, actor_id=None)
+    except ValidationError as exc:
+        _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
+    except CRMError as exc:
+        _fail(exc.message % exc.params if exc.params else exc.message)
+    typer.echo(f"Created {email}.")
+    if not password:
+        typer.echo(f"password: {chosen}")
+
+
+@app.command("create-token")
+def create_token(
+    email: Annotated[str, typer.Option()],
+    name: Annotated[str, typer.Option(help="What the token is for")] = "cli",
+) -> None:
+    """Create an API token for a user and print it once."""
+    with job_session(default_engine()) as session:
+        user = user_service.get_user_by_email(session, email=email)
+        if user is None or not user.is_active:
+            _fail(f"No active user with the e-mail {email}.")
+        _, secret = user_service.create_token(session, user=user, name=name)
+    typer.echo(secret)
+
+
+@app.command()
+def demo() -> None:
+    """Add demo data: a user for each role (password 'demo-password')."""
+    with job_session(default_engine()) as session:
+        for email, name, role in DEMO_USERS:
+            if user_service.get_user_by_email(session, email=email) is None:
+                user_service.create_user(
+                    session, data=UserCreate(email=email, name=name, roles={role}),
+                    password="demo-password", actor_id=None,
+                )
+                typer.echo(f"demo user {email} / demo-password ({role})")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(envvar="HOST")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="PORT")] = 8000,
+    workers: Annotated[int, typer.Option(help="More than one: run `crm scheduler` too")] = 1,
+) -> None:
+    """Serve the CRM; with one worker it also runs the scheduler."""
+    import uvicorn
+
+    settings = get_settings()
+    if workers == 1:
+        from crm.main import create_app
+
+        app_ = create_app(settings, with_scheduler=settings.run_scheduler)
+        uvicorn.run(app_, host=host, port=port, proxy_headers=True)
+    else:
+        uvicorn.run("crm.main:create_app", factory=True, host=host, port=port,
+                    workers=workers, proxy_headers=True)
+
+
+@app.command()
+def scheduler() -> None:
+    """Run the scheduled jobs in this process (one scheduler at a time)."""
+    import logging
+
+    from crm.scheduler import run_forever
+
+    logging.basicConfig(level=logging.INFO)
+    run_forever(get_settings())

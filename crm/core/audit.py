@@ -1,0 +1,54 @@
+"""Who did what to which record, and when; never the values themselves."""
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import JSON
+from sqlmodel import Session, SQLModel, col, select
+
+from crm.core.db import Privacy, column, timestamp, utcnow
+
+
+class AuditEvent(SQLModel, table=True):
+    __tablename__ = "audit_event"
+
+    id: int | None = column(Privacy.NONE, default=None, primary_key=True)
+    occurred_at: datetime = timestamp(default_factory=utcnow, index=True)
+    actor_id: int | None = column(
+        Privacy.NONE, default=None, foreign_key="user.id", ondelete="SET NULL", index=True
+    )
+    action: str = column(Privacy.NONE, max_length=64)
+    entity_type: str = column(Privacy.NONE, max_length=64)
+    entity_id: int | None = column(Privacy.NONE, default=None)
+    # Names of the fields touched, so that a reviewer sees what changed but not to what.
+    fields: list[str] = column(Privacy.NONE, default_factory=list, sa_type=JSON)
+
+
+def record(
+    session: Session,
+    *,
+    actor_id: int | None,
+    action: str,
+    entity_type: str,
+    entity_id: int | None,
+    fields: Iterable[str] = (),
+) -> AuditEvent:
+    event = AuditEvent(
+        actor_id=actor_id,
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        fields=sorted(fields),
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def events_for(session: Session, *, entity_type: str, entity_id: int) -> list[AuditEvent]:
+    query = (
+        select(AuditEvent)
+        .where(AuditEvent.entity_type == entity_type, AuditEvent.entity_id == entity_id)
+        .order_by(col(AuditEvent.occurred_at).desc(), col(AuditEvent.id).desc())
+    )
+    return list(session.exec(query))

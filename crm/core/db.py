@@ -1,0 +1,162 @@
+"""Engine, connection pragmas, sessions and the shared column helpers.
+
+One user action is one transaction: the request's session commits when the route
+returns and rolls back when anything raises; services only flush.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from enum import StrEnum
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, Session, SQLModel
+
+from crm.core.settings import get_settings
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+SQLModel.metadata.naming_convention = NAMING_CONVENTION
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_READ_ONLY = "crm_read_only"
+
+
+class Privacy(StrEnum):
+    """How a column relates to the GDPR (DESIGN.md rule 7)."""
+
+    NONE = "none"  # keys, flags, figures, data about legal persons
+    PERSONAL = "personal"  # identifies or describes a natural person
+    FREE_TEXT = "free_text"  # typed by users: may mention anybody
+    SECRET = "secret"  # credentials: never exported, dropped on erasure
+
+
+def column(privacy: Privacy, **kwargs: Any) -> Any:
+    """A SQLModel ``Field`` whose column carries its privacy class."""
+    column_kwargs = kwargs.pop("sa_column_kwargs", {})
+    column_kwargs["info"] = {**column_kwargs.get("info", {}), "privacy": privacy}
+    return Field(sa_column_kwargs=column_kwargs, **kwargs)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware datetimes, stored in UTC on every backend."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where an aware one is required")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def timestamp(privacy: Privacy = Privacy.NONE, **kwargs: Any) -> Any:
+    kwargs.setdefault("sa_type", UTCDateTime)
+    return column(privacy, **kwargs)
+
+
+@cache
+def default_engine() -> Engine:
+    """The engine for the configured database, shared by the CLI and scheduled jobs."""
+    return make_engine(get_settings().database_url)
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True, **kwargs)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+    event.listen(engine, "connect", _sqlite_on_connect)
+    event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Take transaction control away from the driver so that we emit BEGIN ourselves.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    for pragma in (
+        "journal_mode=WAL",
+        "foreign_keys=ON",
+        "busy_timeout=30000",
+        "synchronous=NORMAL",
+        "secure_delete=ON",
+    ):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    # A deferred transaction that later writes can fail with SQLITE_BUSY instead of
+    # waiting, losing the update; writers therefore take the write lock up front.
+    mode = "DEFERRED" if conn.get_execution_options().get(_READ_ONLY) else "IMMEDIATE"
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def read_only(engine: Engine) -> Engine:
+    """The same engine, whose SQLite transactions do not take the write lock."""
+    return engine.execution_options(**{_READ_ONLY: True})
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    engine: Engine = request.app.state.engine
+    bind = read_only(engine) if request.method in SAFE_METHODS else engine
+    with Session(bind, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+# scope="function": commit before the response is sent, so that a failed commit is
+# reported to the user instead of silently losing what they saw acknowledged.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+@contextmanager
+def job_session(engine: Engine) -> Iterator[Session]:
+    """A session for scheduled jobs and the CLI: one transaction, committed on success."""
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def ping(engine: Engine) -> bool:
+    """Whether the database answers a trivial query."""
+    try:
+        with read_only(engine).connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+    except Exception:  # any failure means "not reachable" to a health check
+        return False
+    return True

@@ -1,0 +1,63 @@
+"""The one error type services raise; the web layer turns it into a status code.
+
+Messages are English msgids (marked with ``N_``) and translated when rendered, so
+that services stay free of the request's language.
+"""
+
+from typing import Any
+
+
+def N_(message: str) -> str:
+    """Mark a message for extraction; it is translated where it is shown."""
+    return message
+
+
+class CRMError(Exception):
+    status_code = 400
+
+    def __init__(self, message: str, /, **params: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.params = params
+
+
+class BadRequest(CRMError):
+    status_code = 400
+
+
+class NotAuthenticated(CRMError):
+    status_code = 401
+
+
+class Forbidden(CRMError):
+    status_code = 403
+
+
+class NotFound(CRMError):
+    status_code = 404
+
+
+class Conflict(CRMError):
+    status_code = 409
+
+
+class Invalid(CRMError):
+    """Input that fails a rule; ``field`` names the form field it belongs to."""
+
+    status_code = 422
+
+    def __init__(self, message: str, /, *, field: str | None = None, **params: Any) -> None:
+        super().__init__(message, **params)
+        self.field = field
+
+
+class TooManyRequests(CRMError):
+    status_code = 429
+
+    def __init__(self, message: str, /, *, retry_after: int, **params: Any) -> None:
+        super().__init__(message, **params)
+        self.retry_after = retry_after
+
+
+class Unavailable(CRMError):
+    status_code = 503

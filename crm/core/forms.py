@@ -1,0 +1,46 @@
+"""Turning pydantic validation errors into translated messages per form field."""
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from crm.core.errors import N_, CRMError, Invalid
+from crm.core.i18n import translations
+
+# Our own msgids for pydantic's error types, so that form errors are translated.
+ERROR_MESSAGES = {
+    "missing": N_("This field is required."),
+    "string_too_short": N_("Enter at least %(min_length)s characters."),
+    "string_too_long": N_("Enter at most %(max_length)s characters."),
+    "too_short": N_("Choose at least one."),
+    "enum": N_("Choose one of the offered values."),
+    "literal_error": N_("Choose one of the offered values."),
+    "int_parsing": N_("Enter a whole number."),
+}
+EMAIL_INVALID = N_("Enter a valid e-mail address.")
+INVALID_VALUE = N_("This value is not valid.")
+
+
+class FormErrors(dict[str, str]):
+    """Field name -> translated message; ``""`` holds errors that belong to no field."""
+
+    def __init__(self, language: str) -> None:
+        super().__init__()
+        self.gettext = translations(language).gettext
+
+    def add(self, field: str, message: str, **params: Any) -> None:
+        text = self.gettext(message)
+        self.setdefault(field, text % params if params else text)
+
+    def add_validation_error(self, exc: ValidationError) -> None:
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else ""
+            message = ERROR_MESSAGES.get(error["type"])
+            if message is None:
+                message = EMAIL_INVALID if "email" in str(error.get("msg", "")) else INVALID_VALUE
+            self.add(field, message, **{k: v for k, v in error.get("ctx", {}).items()
+                                        if isinstance(v, int | str)})
+
+    def add_crm_error(self, exc: CRMError) -> None:
+        self.add(exc.field if isinstance(exc, Invalid) and exc.field else "", exc.message,
+                 **exc.params)

@@ -1,0 +1,73 @@
+"""Translations (gettext catalogues read from the .po files) and locale choice."""
+
+from functools import cache
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+from babel import Locale, UnknownLocaleError
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
+
+LANGUAGES = {"en": "English", "de": "Deutsch"}
+TRANSLATIONS_DIR = Path(__file__).resolve().parents[1] / "translations"
+
+
+@cache
+def translations(language: str) -> NullTranslations:
+    """The catalogue for a language; English is the source language."""
+    po_path = TRANSLATIONS_DIR / language / "LC_MESSAGES" / "messages.po"
+    if language == "en" or not po_path.exists():
+        return NullTranslations()
+    with po_path.open("rb") as po_file:
+        catalog = read_po(po_file, locale=language)
+    buffer = BytesIO()
+    # Compiling in memory keeps generated .mo files out of the repository.
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return Translations(fp=buffer)
+
+
+def best_language(accept_language: str | None, default: str) -> str:
+    """The first supported language in an Accept-Language header, by quality."""
+    if not accept_language:
+        return default
+    ranked: list[tuple[float, int, str]] = []
+    for position, part in enumerate(accept_language.split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                continue
+        ranked.append((-quality, position, tag.strip()))
+    for negative_quality, _, tag in sorted(ranked):
+        if negative_quality >= 0:
+            break
+        try:
+            language = Locale.parse(tag, sep="-").language
+        except (ValueError, UnknownLocaleError):
+            continue
+        if language in LANGUAGES:
+            return language
+    return default
+
+
+class LocaleMiddleware:
+    """Language and time zone for the request until a signed-in user's own replace them."""
+
+    def __init__(self, app: Any, *, default_language: str, time_zone: str) -> None:
+        self.app = app
+        self.default_language = default_language
+        self.time_zone = time_zone
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope["headers"])
+            accept = headers.get(b"accept-language", b"").decode("latin-1")
+            state = scope.setdefault("state", {})
+            state["language"] = best_language(accept, self.default_language)
+            state["time_zone"] = self.time_zone
+        await self.app(scope, receive, send)

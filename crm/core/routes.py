@@ -1,0 +1,22 @@
+"""Pages and endpoints that belong to no domain: home and health."""
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from crm.core import db
+from crm.core.templating import render
+from crm.users.deps import CurrentUser
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, user: CurrentUser) -> HTMLResponse:
+    return render(request, "home.html")
+
+
+@router.get("/healthz")
+def healthz(request: Request) -> JSONResponse:
+    if db.ping(request.app.state.engine):
+        return JSONResponse({"status": "ok", "database": "ok"})
+    return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)

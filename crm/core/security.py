@@ -1,0 +1,149 @@
+"""The session cookie, CSRF protection and security headers.
+
+The session cookie is signed (itsdangerous) and holds the user id, the user's session
+version (bumped by logout and password changes, which ends every older session), the
+CSRF token, and flash messages waiting to be shown. Nothing else about the user.
+"""
+
+import hmac
+import json
+import secrets
+from typing import Any
+
+from fastapi import Request
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from crm.core.db import SAFE_METHODS
+from crm.core.errors import N_, Forbidden
+
+SESSION_COOKIE = "crm_session"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+def new_csrf_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def renew_session(request: Request, **values: Any) -> None:
+    """Replace the session with a fresh one (login): no value survives from before."""
+    session = request.scope["crm_session"]
+    pending_flash = session.get("flash")
+    session.clear()
+    session.update(values, csrf=new_csrf_token())
+    if pending_flash:
+        session["flash"] = pending_flash
+
+
+class SessionMiddleware:
+    def __init__(self, app: ASGIApp, *, secret_key: str, max_age: int) -> None:
+        self.app = app
+        self.max_age = max_age
+        self.serializer = URLSafeTimedSerializer(secret_key, salt="crm.session")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        loaded = self._load(request.cookies.get(SESSION_COOKIE))
+        original = json.dumps(loaded, sort_keys=True)
+        if "csrf" not in loaded:
+            loaded["csrf"] = new_csrf_token()
+        scope["crm_session"] = loaded
+        secure = scope.get("scheme") == "https"
+        is_api = scope["path"].startswith("/api/")
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                changed = json.dumps(scope["crm_session"], sort_keys=True) != original
+                if changed and not is_api:
+                    headers = MutableHeaders(scope=message)
+                    headers.append("Set-Cookie", self._cookie(scope["crm_session"], secure))
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
+
+    def _load(self, cookie: str | None) -> dict[str, Any]:
+        if not cookie:
+            return {}
+        try:
+            data = self.serializer.loads(cookie, max_age=self.max_age)
+        except BadSignature:
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _cookie(self, session: dict[str, Any], secure: bool) -> str:
+        value = self.serializer.dumps(session)
+        parts = [
+            f"{SESSION_COOKIE}={value}",
+            "Path=/",
+            f"Max-Age={self.max_age}",
+            "HttpOnly",
+            "SameSite=Lax",
+        ]
+        if secure:
+            parts.append("Secure")
+        return "; ".join(parts)
+
+
+class SecurityHeadersMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+async def csrf_protect(request: Request) -> None:
+    """Reject unsafe HTML requests without the session's CSRF token.
+
+    The JSON API under /api authenticates with bearer tokens, which a browser never
+    sends on its own, so it needs no CSRF token.
+    """
+    if request.method in SAFE_METHODS or request.url.path.startswith("/api/"):
+        return
+    expected = request.scope["crm_session"].get("csrf", "")
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is None:
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            form = await request.form()
+            field = form.get(CSRF_FIELD)
+            sent = field if isinstance(field, str) else None
+    if not sent or not expected or not hmac.compare_digest(sent, expected):
+        raise Forbidden(N_("Your form has expired or did not come from this site. "
+                           "Reload the page and try again."))

@@ -1,0 +1,68 @@
+"""Settings read from the environment (prefix ``CRM_``)."""
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parents[2]
+PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev", "development"}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CRM_", extra="ignore")
+
+    environment: Literal["development", "production", "test"] = "development"
+    var_dir: Path = ROOT / "var"
+    database_url: str = ""
+    secret_key: str = ""
+    time_zone: str = "Europe/Berlin"
+    default_language: Literal["en", "de"] = "en"
+    session_max_age_days: int = 14
+    run_scheduler: bool = True
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _defaults(self) -> "Settings":
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.var_dir / 'crm.sqlite3'}"
+        if self.secret_key.strip().lower() in PLACEHOLDER_SECRETS:
+            if self.environment == "production":
+                raise ValueError(
+                    "CRM_SECRET_KEY must be set to a long random value in production"
+                )
+            self.secret_key = _local_secret(self.var_dir)
+        elif self.environment == "production" and len(self.secret_key) < 32:
+            raise ValueError("CRM_SECRET_KEY must be at least 32 characters in production")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _local_secret(var_dir: Path) -> str:
+    """The embedded default keeps a generated secret beside its database."""
+    path = var_dir / "secret_key"
+    if not path.exists():
+        var_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

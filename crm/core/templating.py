@@ -1,0 +1,127 @@
+"""Jinja2 pages and their fragments.
+
+One template per page; an htmx request gets the block named after its ``HX-Target``
+(``#user-rows`` -> block ``user_rows``), any other request the whole page.
+"""
+
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_decimal
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context
+from jinja2_fragments import render_block
+
+from crm.core.i18n import LANGUAGES, translations
+from crm.core.settings import ROOT
+
+TEMPLATES_DIR = ROOT / "templates"
+
+
+@pass_context
+def _gettext(context: Context, message: str) -> str:
+    return context["translations"].gettext(message)
+
+
+@pass_context
+def _ngettext(context: Context, singular: str, plural: str, count: int) -> str:
+    return context["translations"].ngettext(singular, plural, count)
+
+
+@pass_context
+def _format_datetime(context: Context, value: datetime | None, fmt: str = "medium") -> str:
+    if value is None:
+        return ""
+    return format_datetime(value, fmt, tzinfo=context["time_zone"], locale=context["language"])
+
+
+@pass_context
+def _format_date(context: Context, value: date | None, fmt: str = "medium") -> str:
+    return "" if value is None else format_date(value, fmt, locale=context["language"])
+
+
+@pass_context
+def _format_number(context: Context, value: float | int | None) -> str:
+    return "" if value is None else format_decimal(value, locale=context["language"])
+
+
+def _make_environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,
+        undefined=StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.filters.update(datetime=_format_datetime, date=_format_date, number=_format_number)
+    env.globals["LANGUAGES"] = LANGUAGES
+    return env
+
+
+environment = _make_environment()
+
+
+def base_context(request: Request, *, with_messages: bool = True) -> dict[str, Any]:
+    state = request.state
+    language = getattr(state, "language", "en")
+    return {
+        "request": request,
+        "current_user": getattr(state, "user", None),
+        "csrf_token": request.scope.get("crm_session", {}).get("csrf", ""),
+        "language": language,
+        "translations": translations(language),
+        "time_zone": ZoneInfo(getattr(state, "time_zone", "UTC")),
+        # A fragment leaves queued messages for the next full page.
+        "messages": pop_messages(request) if with_messages else [],
+    }
+
+
+def flash(request: Request, level: str, message: str, **params: Any) -> None:
+    """Queue a message (an English msgid) for the next page the user sees."""
+    request.scope["crm_session"].setdefault("flash", []).append([level, message, params])
+
+
+def pop_messages(request: Request) -> list[tuple[str, str]]:
+    session = request.scope.get("crm_session", {})
+    pending = session.pop("flash", [])
+    gettext = translations(getattr(request.state, "language", "en")).gettext
+    return [(level, gettext(message) % params if params else gettext(message))
+            for level, message, params in pending]
+
+
+def hx_target_block(request: Request) -> str | None:
+    if request.headers.get("HX-Request") != "true":
+        return None
+    if request.headers.get("HX-History-Restore-Request") == "true":
+        return None
+    target = request.headers.get("HX-Target")
+    return target.replace("-", "_") if target else None
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    block: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    page = environment.get_template(template)
+    block = block or hx_target_block(request)
+    if block not in page.blocks:
+        block = None
+    full_context = {**base_context(request, with_messages=block is None), **(context or {})}
+    if block:
+        content = render_block(environment, template, block, full_context)
+    else:
+        content = page.render(full_context)
+    response = HTMLResponse(content, status_code=status_code, headers=headers)
+    response.headers["Vary"] = "HX-Request"
+    return response

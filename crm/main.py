@@ -1,0 +1,79 @@
+"""The application factory: middleware, routers, error handlers and static files."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import Depends, FastAPI
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+
+from crm.core import handlers
+from crm.core import routes as core_routes
+from crm.core.db import make_engine
+from crm.core.i18n import LocaleMiddleware
+from crm.core.security import SecurityHeadersMiddleware, SessionMiddleware, csrf_protect
+from crm.core.settings import Settings, get_settings
+from crm.scheduler import EmbeddedScheduler
+from crm.users import routes as user_routes
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    with_scheduler: bool = False,
+) -> FastAPI:
+    settings = settings or get_settings()
+    engine = engine or make_engine(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        scheduler = EmbeddedScheduler(settings) if with_scheduler else None
+        if scheduler is not None:
+            scheduler.start()
+        yield
+        if scheduler is not None:
+            scheduler.shutdown()
+        engine.dispose()
+
+    app = FastAPI(
+        title="CRM",
+        summary="Customer journeys, touchpoints, deals, follow-ups and privacy.",
+        version="0.1.0",
+        lifespan=lifespan,
+        dependencies=[Depends(csrf_protect)],
+        openapi_url="/api/openapi.json",
+        # The interactive docs load their scripts from a CDN; the JSON document suffices.
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+
+    # Added innermost first: security headers wrap everything, then the session.
+    app.add_middleware(
+        LocaleMiddleware,
+        default_language=settings.default_language,
+        time_zone=settings.time_zone,
+    )
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key,
+        max_age=settings.session_max_age_days * 24 * 3600,
+    )
+    app.add_middleware(SecurityHeadersMiddleware)
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for router in (
+        core_routes.router,
+        user_routes.router,
+        user_routes.api_router,
+    ):
+        app.include_router(router)
+    handlers.install(app)
+    logging.getLogger("crm").setLevel(logging.INFO)
+    return app

@@ -1,0 +1,129 @@
+"""The explicit list of scheduled jobs, and the scheduler that runs them.
+
+Exactly one scheduler may run. ``crm serve`` starts one in its process; ``crm scheduler``
+runs it on its own. A second one waits for a lock instead of running jobs twice: a
+session-level advisory lock on PostgreSQL, a file lock beside the SQLite database.
+"""
+
+import fcntl
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from sqlalchemy import make_url, text
+
+from crm.core.db import default_engine, make_engine
+from crm.core.settings import Settings
+
+log = logging.getLogger("crm.scheduler")
+
+# An arbitrary constant that names our lock among PostgreSQL's advisory locks.
+ADVISORY_LOCK_KEY = 0x43524D5343  # "CRMSC"
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    func: str
+    trigger: str
+    trigger_args: dict[str, Any]
+
+
+JOBS = [
+    Job("users.purge_login_attempts", "crm.users.jobs:purge_login_attempts",
+        "interval", {"hours": 1}),
+]
+
+JOB_DEFAULTS = {
+    "coalesce": True,  # many missed runs become one
+    "misfire_grace_time": 24 * 3600,  # a run missed while the service was down still happens
+    "max_instances": 1,
+}
+
+
+def configure(scheduler: BaseScheduler, settings: Settings) -> BaseScheduler:
+    scheduler.configure(
+        jobstores={"default": SQLAlchemyJobStore(engine=make_engine(settings.database_url))},
+        job_defaults=JOB_DEFAULTS,
+        timezone="UTC",
+    )
+    for job in JOBS:
+        scheduler.add_job(job.func, job.trigger, id=job.id, replace_existing=True,
+                          **job.trigger_args)
+    return scheduler
+
+
+class SchedulerLock:
+    """Held for the scheduler's lifetime; a second holder blocks in ``acquire``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._resource: Any = None
+
+    def acquire(self, *, blocking: bool = True) -> bool:
+        url = make_url(self.settings.database_url)
+        if url.get_backend_name() == "postgresql":
+            connection = default_engine().connect().execution_options(
+                isolation_level="AUTOCOMMIT")
+            if blocking:
+                connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": ADVISORY_LOCK_KEY})
+            elif not connection.execute(text("SELECT pg_try_advisory_lock(:k)"),
+                                        {"k": ADVISORY_LOCK_KEY}).scalar():
+                connection.close()
+                return False
+            self._resource = connection
+            return True
+        path = Path(url.database or "crm").with_suffix(".scheduler.lock")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = path.open("w")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            return False
+        self._resource = handle
+        return True
+
+    def release(self) -> None:
+        if self._resource is not None:
+            self._resource.close()  # closing the connection or file releases the lock
+            self._resource = None
+
+
+class EmbeddedScheduler:
+    """The scheduler inside ``crm serve``, unless another process already runs one."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.lock = SchedulerLock(settings)
+        self.scheduler: BackgroundScheduler | None = None
+
+    def start(self) -> None:
+        if not self.lock.acquire(blocking=False):
+            log.info("another scheduler holds the lock; this process runs none")
+            return
+        self.scheduler = configure(BackgroundScheduler(), self.settings)
+        self.scheduler.start()
+        log.info("embedded scheduler started with %d jobs", len(JOBS))
+
+    def shutdown(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+            self.scheduler = None
+        self.lock.release()
+
+
+def run_forever(settings: Settings) -> None:
+    lock = SchedulerLock(settings)
+    log.info("waiting for the scheduler lock")
+    lock.acquire(blocking=True)
+    try:
+        log.info("scheduler running %d jobs", len(JOBS))
+        configure(BlockingScheduler(), settings).start()
+    finally:
+        lock.release()

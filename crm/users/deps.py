@@ -1,0 +1,60 @@
+"""Who is asking: the current user from the session cookie or the bearer token."""
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from crm.core.db import SessionDep
+from crm.core.errors import N_, Forbidden, NotAuthenticated
+from crm.users import service as user_service
+from crm.users.models import Role, User, Viewer
+
+
+def get_current_user(request: Request, session: SessionDep) -> User:
+    if request.url.path.startswith("/api/"):
+        scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not secret.strip():
+            raise NotAuthenticated(N_("Send an API token as 'Authorization: Bearer <token>'."))
+        user = user_service.user_for_token(session, secret=secret.strip())
+    else:
+        cookie = request.scope["crm_session"]
+        uid, version = cookie.get("uid"), cookie.get("ver")
+        user = None
+        if isinstance(uid, int) and isinstance(version, int):
+            user = user_service.user_for_session(session, user_id=uid, version=version)
+        if user is None:
+            if uid is not None:
+                cookie.pop("uid", None)
+                cookie.pop("ver", None)
+                raise NotAuthenticated(N_("Your session has ended. Please log in again."))
+            raise NotAuthenticated(N_("Please log in."))
+    request.state.user = Viewer.of(user)
+    if user.language:
+        request.state.language = user.language
+    if user.time_zone:
+        request.state.time_zone = user.time_zone
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def require_role(*roles: Role) -> Any:
+    """A dependency that lets only users holding one of ``roles`` through."""
+
+    def check(user: CurrentUser) -> User:
+        if not user.has_role(*roles):
+            raise Forbidden(N_("You do not have permission to do this."))
+        return user
+
+    return Depends(check)
+
+
+AdminUser = Annotated[User, require_role(Role.ADMIN)]
+
+
+def valid_user_id(user_id: int, session: SessionDep) -> User:
+    return user_service.get_user(session, user_id=user_id)
+
+
+UserDep = Annotated[User, Depends(valid_user_id)]

@@ -1,0 +1,18 @@
+"""Scheduled housekeeping for the users domain."""
+
+from datetime import timedelta
+
+from sqlalchemy import Engine
+
+from crm.core.db import default_engine, job_session, utcnow
+from crm.users import service as user_service
+
+LOGIN_ATTEMPT_RETENTION = timedelta(days=1)
+
+
+def purge_login_attempts(engine: Engine | None = None) -> int:
+    """Drop failed-login records once they can no longer cause a lockout (they hold IPs)."""
+    with job_session(engine or default_engine()) as session:
+        return user_service.purge_login_attempts(
+            session, before=utcnow() - LOGIN_ATTEMPT_RETENTION
+        )
