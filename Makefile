@@ -5,7 +5,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test demo lint install chromium migrate
+.PHONY: run test demo lint install chromium migrate messages
 
 $(BIN)/crm: pyproject.toml
 	python3 -m venv $(VENV)
@@ -38,3 +38,9 @@ test: install chromium
 lint: install
 	$(BIN)/ruff check crm tests migrations bench
 	$(BIN)/ruff format --check crm tests migrations bench
+
+# After adding UI strings: extract them, merge into the German catalogue, then translate
+# every new entry in crm/translations/de/LC_MESSAGES/messages.po (a test checks it).
+messages: install
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output -o var/messages.pot .
+	$(BIN)/pybabel update -i var/messages.pot -d crm/translations --no-location --no-fuzzy-matching

@@ -1,0 +1,114 @@
+"""Cross-cutting behaviour of the app: headers, errors, health, static files."""
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine
+from sqlmodel import Session
+
+from crm.core.db import SessionDep
+from crm.core.errors import Conflict
+from crm.core.i18n import translations
+from crm.core.templating import environment
+from crm.main import create_app
+from crm.users import service as user_service
+from crm.users.models import Role, UserCreate
+from tests.conftest import login
+from tests.factories import make_user
+
+
+def test_security_headers_are_on_every_answer(client):
+    for path in ("/login", "/does-not-exist", "/healthz", "/static/css/crm.css"):
+        headers = client.get(path).headers
+        csp = headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+        assert "frame-ancestors 'none'" in csp
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["referrer-policy"] == "same-origin"
+        assert headers["x-frame-options"] == "DENY"
+
+
+def test_healthz_reports_a_reachable_database(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json()["database"] == "ok"
+
+
+def test_healthz_reports_503_when_the_database_is_gone(settings):
+    broken = create_engine("postgresql+psycopg://nobody@127.0.0.1:9/none",
+                           connect_args={"connect_timeout": 1})
+    response = TestClient(create_app(settings, engine=broken)).get("/healthz")
+    assert response.status_code == 503 and response.json()["database"] == "unreachable"
+
+
+def test_database_errors_in_requests_become_503_with_a_message(settings):
+    broken = create_engine("postgresql+psycopg://nobody@127.0.0.1:9/none",
+                           connect_args={"connect_timeout": 1})
+    app = create_app(settings, engine=broken)
+    response = TestClient(app).get("/api/v1/me", headers={"Authorization": "Bearer crm_x"})
+    assert response.status_code == 503
+    assert "cannot be reached" in response.json()["detail"]
+
+
+def test_unknown_pages_are_friendly_404_pages_and_json_under_api(client):
+    page = client.get("/nowhere")
+    assert page.status_code == 404 and "<html" in page.text
+    assert "This page does not exist." in page.text
+    api = client.get("/api/v1/nowhere")
+    assert api.status_code == 404 and api.json() == {"detail": "This page does not exist."}
+
+
+def test_unexpected_errors_are_a_friendly_500(settings, engine):
+    app = create_app(settings, engine=engine)
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("boom")
+
+    response = TestClient(app, raise_server_exceptions=False).get("/boom")
+    assert response.status_code == 500
+    assert "Something went wrong on our side" in response.text
+    assert "RuntimeError" not in response.text
+
+
+def test_a_failed_request_writes_nothing(settings, engine):
+    """The real session dependency rolls back what a failing request flushed."""
+    app = create_app(settings, engine=engine)
+
+    @app.post("/api/v1/fails-late")
+    def fails_late(db: SessionDep) -> None:
+        user_service.create_user(db, data=UserCreate(email="late@example.com", name="L",
+                                                     roles={Role.DPO}),
+                                 password="0123456789", actor_id=None)
+        raise Conflict("late")
+
+    response = TestClient(app).post("/api/v1/fails-late")
+    assert response.status_code == 409 and response.json() == {"detail": "late"}
+    with Session(engine) as fresh:
+        assert user_service.get_user_by_email(fresh, email="late@example.com") is None
+
+
+def test_static_files_include_vendored_htmx_with_its_licence(client):
+    assert client.get("/static/vendor/htmx/htmx.min.js").status_code == 200
+    assert "BSD" in client.get("/static/vendor/htmx/LICENSE").text
+
+
+def test_the_base_layout_configures_htmx_and_the_csrf_header(client, session):
+    user = make_user(session)
+    login(client, user.email)
+    page = client.get("/").text
+    assert '"historyRestoreAsHxRequest": false' in page
+    assert '{"code": "422", "swap": true}' in page
+    assert 'hx-headers=\'{"X-CSRF-Token": "' in page
+    assert "<script>" not in page  # no inline scripts: the CSP would block them
+
+
+def test_dates_and_numbers_follow_the_language():
+    template = environment.from_string("{{ when|datetime('short') }} {{ amount|number }}")
+    when = datetime(2026, 11, 23, 9, 5, tzinfo=UTC)
+    for language, expected in (("de", "23.11.26, 10:05 1.234,5"),
+                               ("en", "11/23/26, 10:05\u202fAM 1,234.5")):
+        rendered = template.render(when=when, amount=1234.5, language=language,
+                                   time_zone=ZoneInfo("Europe/Berlin"),
+                                   translations=translations(language))
+        assert rendered == expected

@@ -1,0 +1,38 @@
+"""Test data, made through the services so that it passes the same rules."""
+
+import itertools
+
+from sqlmodel import Session
+
+from crm.users import service as user_service
+from crm.users.models import Role, User, UserCreate
+
+PASSWORD = "correct horse battery"
+_sequence = itertools.count(1)
+
+
+def make_user(
+    session: Session,
+    *,
+    roles: tuple[Role, ...] = (Role.SALES_REP,),
+    email: str | None = None,
+    name: str | None = None,
+    password: str = PASSWORD,
+    language: str | None = None,
+) -> User:
+    number = next(_sequence)
+    data = UserCreate(
+        email=email or f"user{number}@example.com",
+        name=name or f"User {number}",
+        roles=set(roles),
+        language=language,
+    )
+    user = user_service.create_user(session, data=data, password=password, actor_id=None)
+    session.commit()
+    return user
+
+
+def make_token(session: Session, user: User, name: str = "test") -> str:
+    _, secret = user_service.create_token(session, user=user, name=name)
+    session.commit()
+    return secret

@@ -1,0 +1,69 @@
+import re
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+from crm.core.i18n import TRANSLATIONS_DIR, best_language, translations
+from crm.core.settings import ROOT
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, "en"),
+        ("", "en"),
+        ("de-DE,de;q=0.9,en;q=0.8", "de"),
+        ("fr-FR,fr;q=0.9,de;q=0.5", "de"),
+        ("en;q=0.4,de;q=0.8", "de"),
+        ("fr,es", "en"),
+        ("de;q=0", "en"),
+        ("*;q=0.5, de-AT", "de"),
+        ("de;q=abc,en", "en"),
+    ],
+)
+def test_best_language_follows_accept_language(header, expected):
+    assert best_language(header, "en") == expected
+
+
+def _extracted_messages() -> set[str]:
+    messages: set[str] = set()
+    method_map = [("crm/**.py", "python"), ("templates/**.html", "jinja2")]
+    options = {"templates/**.html": {"extensions": "jinja2.ext.i18n"}}
+    for _, _, message, _, _ in extract_from_dir(
+        str(ROOT), method_map, options, keywords={"_": None, "N_": None, "gettext": None,
+                                                  "ngettext": (1, 2)}
+    ):
+        messages.update([message] if isinstance(message, str) else message)
+    return messages
+
+
+def test_every_ui_string_has_a_german_translation():
+    with (TRANSLATIONS_DIR / "de" / "LC_MESSAGES" / "messages.po").open("rb") as po:
+        catalog = read_po(po, locale="de")
+    translated = {m.id for m in catalog if m.id and m.string and "fuzzy" not in m.flags}
+    missing = sorted(_extracted_messages() - translated)
+    assert missing == [], "run `make messages` and translate: " + "; ".join(missing)
+
+
+def test_the_extraction_finds_strings_from_code_and_templates():
+    messages = _extracted_messages()
+    assert "Wrong e-mail or password." in messages  # services
+    assert "Log in" in messages  # templates
+
+
+def test_german_catalogue_is_loaded_and_english_is_the_source():
+    assert translations("de").gettext("Log in") == "Anmelden"
+    assert translations("en").gettext("Log in") == "Log in"
+
+
+def test_translations_with_placeholders_keep_them():
+    with (TRANSLATIONS_DIR / "de" / "LC_MESSAGES" / "messages.po").open("rb") as po:
+        catalog = read_po(po, locale="de")
+    for message in catalog:
+        if message.id and "%(" in message.id:
+            assert sorted(_placeholders(message.id)) == sorted(_placeholders(message.string))
+
+
+def _placeholders(text: str) -> list[str]:
+    return re.findall(r"%\((\w+)\)s", text)
