@@ -13,9 +13,11 @@ from crm.core.settings import ROOT, get_settings
 from crm.users import service as user_service
 from crm.users.models import Role, UserCreate
 
-app = typer.Typer(help="A lightweight CRM that follows customers through their journey.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="A lightweight CRM that follows customers through their journey.", no_args_is_help=True
+)
 
+DEMO_PASSWORD = "demo-password"  # noqa: S105 (demo accounts are meant to be known)
 DEMO_USERS = [
     ("sales@example.com", "Sam Sales", Role.SALES_REP),
     ("accounts@example.com", "Alex Accounts", Role.ACCOUNT_MANAGER),
@@ -42,8 +44,9 @@ def migrate(revision: str = "head") -> None:
 
 @app.command()
 def init(
-    email: Annotated[str, typer.Option(help="E-mail of the first administrator")] =
-    "admin@example.com",
+    email: Annotated[
+        str, typer.Option(help="E-mail of the first administrator")
+    ] = "admin@example.com",
 ) -> None:
     """Create the first administrator if the CRM has no user yet."""
     with job_session(default_engine()) as session:
@@ -96,15 +99,17 @@ def create_token(
 
 @app.command()
 def demo() -> None:
-    """Add demo data: a user for each role (password 'demo-password')."""
+    """Add demo data: a user for each role, all with the password 'demo-password'."""
     with job_session(default_engine()) as session:
         for email, name, role in DEMO_USERS:
             if user_service.get_user_by_email(session, email=email) is None:
                 user_service.create_user(
-                    session, data=UserCreate(email=email, name=name, roles={role}),
-                    password="demo-password", actor_id=None,
+                    session,
+                    data=UserCreate(email=email, name=name, roles={role}),
+                    password=DEMO_PASSWORD,
+                    actor_id=None,
                 )
-                typer.echo(f"demo user {email} / demo-password ({role})")
+                typer.echo(f"demo user {email} / {DEMO_PASSWORD} ({role})")
 
 
 @app.command()
@@ -123,8 +128,14 @@ def serve(
         app_ = create_app(settings, with_scheduler=settings.run_scheduler)
         uvicorn.run(app_, host=host, port=port, proxy_headers=True)
     else:
-        uvicorn.run("crm.main:create_app", factory=True, host=host, port=port,
-                    workers=workers, proxy_headers=True)
+        uvicorn.run(
+            "crm.main:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            proxy_headers=True,
+        )
 
 
 @app.command()

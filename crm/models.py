@@ -3,8 +3,25 @@
 from sqlmodel import SQLModel
 
 from crm.core.audit import AuditEvent
+from crm.scheduler import JOBSTORE_TABLE
 from crm.users.models import ApiToken, LoginAttempt, User, UserRole
 
 metadata = SQLModel.metadata
 
-__all__ = ["ApiToken", "AuditEvent", "LoginAttempt", "User", "UserRole", "metadata"]
+
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """Leave the scheduler's job table, which APScheduler manages, out of migrations."""
+    return not (type_ == "table" and name == JOBSTORE_TABLE)
+
+
+__all__ = [
+    "ApiToken",
+    "AuditEvent",
+    "LoginAttempt",
+    "User",
+    "UserRole",
+    "include_object",
+    "metadata",
+]

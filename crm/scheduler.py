@@ -22,6 +22,8 @@ from crm.core.settings import Settings
 
 log = logging.getLogger("crm.scheduler")
 
+# The job store's own table: created by APScheduler, not by our migrations.
+JOBSTORE_TABLE = "apscheduler_jobs"
 # An arbitrary constant that names our lock among PostgreSQL's advisory locks.
 ADVISORY_LOCK_KEY = 0x43524D5343  # "CRMSC"
 
@@ -35,8 +37,12 @@ class Job:
 
 
 JOBS = [
-    Job("users.purge_login_attempts", "crm.users.jobs:purge_login_attempts",
-        "interval", {"hours": 1}),
+    Job(
+        "users.purge_login_attempts",
+        "crm.users.jobs:purge_login_attempts",
+        "interval",
+        {"hours": 1},
+    ),
 ]
 
 JOB_DEFAULTS = {
@@ -48,13 +54,18 @@ JOB_DEFAULTS = {
 
 def configure(scheduler: BaseScheduler, settings: Settings) -> BaseScheduler:
     scheduler.configure(
-        jobstores={"default": SQLAlchemyJobStore(engine=make_engine(settings.database_url))},
+        jobstores={
+            "default": SQLAlchemyJobStore(
+                engine=make_engine(settings.database_url), tablename=JOBSTORE_TABLE
+            )
+        },
         job_defaults=JOB_DEFAULTS,
         timezone="UTC",
     )
     for job in JOBS:
-        scheduler.add_job(job.func, job.trigger, id=job.id, replace_existing=True,
-                          **job.trigger_args)
+        scheduler.add_job(
+            job.func, job.trigger, id=job.id, replace_existing=True, **job.trigger_args
+        )
     return scheduler
 
 
@@ -68,12 +79,12 @@ class SchedulerLock:
     def acquire(self, *, blocking: bool = True) -> bool:
         url = make_url(self.settings.database_url)
         if url.get_backend_name() == "postgresql":
-            connection = default_engine().connect().execution_options(
-                isolation_level="AUTOCOMMIT")
+            connection = default_engine().connect().execution_options(isolation_level="AUTOCOMMIT")
             if blocking:
                 connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": ADVISORY_LOCK_KEY})
-            elif not connection.execute(text("SELECT pg_try_advisory_lock(:k)"),
-                                        {"k": ADVISORY_LOCK_KEY}).scalar():
+            elif not connection.execute(
+                text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_LOCK_KEY}
+            ).scalar():
                 connection.close()
                 return False
             self._resource = connection

@@ -5,22 +5,16 @@ from sqlalchemy import Connection
 
 from crm.core.db import make_engine
 from crm.core.settings import get_settings
-from crm.models import metadata
+from crm.models import include_object, metadata
 
 config = context.config
-# Tables that belong to libraries, not to our models.
-FOREIGN_TABLES = {"apscheduler_jobs"}
-
-
-def include_object(obj, name, type_, reflected, compare_to):  # noqa: ANN001
-    return not (type_ == "table" and name in FOREIGN_TABLES)
 
 
 def database_url() -> str:
     return config.get_main_option("sqlalchemy.url") or get_settings().database_url
 
 
-def configure(**kwargs) -> None:  # noqa: ANN003
+def configure(**kwargs) -> None:
     context.configure(
         target_metadata=metadata,
         render_as_batch=True,

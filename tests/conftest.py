@@ -8,12 +8,13 @@ back at its end, and the app's request sessions join it through savepoints.
 import os
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, create_engine, make_url
 from sqlmodel import Session
 
 from crm.cli import alembic_config
@@ -27,8 +28,13 @@ TEST_SECRET = "test-secret-" + "x" * 40
 
 
 def make_settings(var_dir: Any, database_url: str) -> Settings:
-    return Settings(environment="test", var_dir=var_dir, database_url=database_url,
-                    secret_key=TEST_SECRET, run_scheduler=False)
+    return Settings(
+        environment="test",
+        var_dir=var_dir,
+        database_url=database_url,
+        secret_key=TEST_SECRET,
+        run_scheduler=False,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -56,8 +62,9 @@ def connection(engine: Engine) -> Iterator[Connection]:
 
 
 def _joined_session(connection: Connection) -> Session:
-    return Session(bind=connection, join_transaction_mode="create_savepoint",
-                   expire_on_commit=False)
+    return Session(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
 
 
 @pytest.fixture
@@ -99,12 +106,34 @@ def csrf_token(client: TestClient, path: str = "/login") -> str:
 
 def login(client: TestClient, email: str, password: str = PASSWORD) -> None:
     token = csrf_token(client)
-    response = client.post("/login", data={"email": email, "password": password,
-                                           "csrf_token": token})
+    response = client.post(
+        "/login", data={"email": email, "password": password, "csrf_token": token}
+    )
     assert response.status_code == 303, response.text
 
 
-def post_form(client: TestClient, path: str, data: dict[str, Any] | None = None,
-              *, token_from: str = "/") -> Any:  # noqa: S107 (a path, not a password)
+def post_form(
+    client: TestClient, path: str, data: dict[str, Any] | None = None, *, form_page: str = "/"
+) -> Any:
     """POST a form the way the browser does, with the page's CSRF token."""
-    return client.post(path, data={**(data or {}), "csrf_token": csrf_token(client, token_from)})
+    return client.post(path, data={**(data or {}), "csrf_token": csrf_token(client, form_page)})
+
+
+@contextmanager
+def fresh_database(tmp_path: Any, name: str) -> Iterator[str]:
+    """The URL of an empty database on the backend under test, dropped afterwards."""
+    if not TEST_DATABASE_URL:
+        yield f"sqlite:///{tmp_path / (name + '.sqlite3')}"
+        return
+    server = make_url(TEST_DATABASE_URL)
+    database = f"{server.database}_{name}_{os.getpid()}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        conn.exec_driver_sql(f'CREATE DATABASE "{database}"')
+    try:
+        yield server.set(database=database).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        admin.dispose()

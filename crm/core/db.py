@@ -39,7 +39,7 @@ class Privacy(StrEnum):
     NONE = "none"  # keys, flags, figures, data about legal persons
     PERSONAL = "personal"  # identifies or describes a natural person
     FREE_TEXT = "free_text"  # typed by users: may mention anybody
-    SECRET = "secret"  # credentials: never exported, dropped on erasure
+    SECRET = "secret"  # noqa: S105 - credentials: never exported, dropped on erasure
 
 
 def column(privacy: Privacy, **kwargs: Any) -> Any:

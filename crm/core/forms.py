@@ -38,9 +38,13 @@ class FormErrors(dict[str, str]):
             message = ERROR_MESSAGES.get(error["type"])
             if message is None:
                 message = EMAIL_INVALID if "email" in str(error.get("msg", "")) else INVALID_VALUE
-            self.add(field, message, **{k: v for k, v in error.get("ctx", {}).items()
-                                        if isinstance(v, int | str)})
+            self.add(
+                field,
+                message,
+                **{k: v for k, v in error.get("ctx", {}).items() if isinstance(v, int | str)},
+            )
 
     def add_crm_error(self, exc: CRMError) -> None:
-        self.add(exc.field if isinstance(exc, Invalid) and exc.field else "", exc.message,
-                 **exc.params)
+        self.add(
+            exc.field if isinstance(exc, Invalid) and exc.field else "", exc.message, **exc.params
+        )

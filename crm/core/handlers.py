@@ -56,11 +56,21 @@ def error_response(
     if is_htmx(request):
         # Show the message in the page's message area, whatever the request targeted.
         headers = {**(headers or {}), "HX-Retarget": "#messages", "HX-Reswap": "innerHTML"}
-        return render(request, "errors/error.html", {"status_code": status_code,
-                      "message": message}, status_code=status_code, block="message",
-                      headers=headers)
-    return render(request, "errors/error.html", {"status_code": status_code, "message": message},
-                  status_code=status_code, headers=headers)
+        return render(
+            request,
+            "errors/error.html",
+            {"status_code": status_code, "message": message},
+            status_code=status_code,
+            block="message",
+            headers=headers,
+        )
+    return render(
+        request,
+        "errors/error.html",
+        {"status_code": status_code, "message": message},
+        status_code=status_code,
+        headers=headers,
+    )
 
 
 def _login_redirect(request: Request, message: str) -> Response:
@@ -99,10 +109,10 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 
 async def database_unavailable(request: Request, exc: Exception) -> Response:
-    log.warning("database error on %s %s: %s", request.method, request.url.path,
-                type(exc).__name__)
-    return error_response(request, 503, translate(request, STATUS_MESSAGES[503]),
-                          headers={"Retry-After": "5"})
+    log.warning("database error on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+    return error_response(
+        request, 503, translate(request, STATUS_MESSAGES[503]), headers={"Retry-After": "5"}
+    )
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
@@ -111,8 +121,7 @@ async def server_error(request: Request, exc: Exception) -> Response:
         return error_response(request, 500, translate(request, STATUS_MESSAGES[500]))
     except Exception:  # the error page itself failed: answer with the plainest page
         log.exception("the error page failed to render")
-        return HTMLResponse("<h1>500</h1><p>Something went wrong on our side.</p>",
-                            status_code=500)
+        return HTMLResponse("<h1>500</h1><p>Something went wrong on our side.</p>", status_code=500)
 
 
 def install(app: FastAPI) -> None:

@@ -68,6 +68,10 @@ class LocaleMiddleware:
             headers = dict(scope["headers"])
             accept = headers.get(b"accept-language", b"").decode("latin-1")
             state = scope.setdefault("state", {})
-            state["language"] = best_language(accept, self.default_language)
+            # A signed-out user keeps the language they chose while signed in.
+            chosen = scope.get("crm_session", {}).get("lang")
+            state["language"] = (
+                chosen if chosen in LANGUAGES else best_language(accept, self.default_language)
+            )
             state["time_zone"] = self.time_zone
         await self.app(scope, receive, send)

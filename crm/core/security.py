@@ -2,7 +2,8 @@
 
 The session cookie is signed (itsdangerous) and holds the user id, the user's session
 version (bumped by logout and password changes, which ends every older session), the
-CSRF token, and flash messages waiting to be shown. Nothing else about the user.
+CSRF token, flash messages waiting to be shown, and after logout the language the user
+chose. Nothing else about the user.
 """
 
 import hmac
@@ -145,5 +146,9 @@ async def csrf_protect(request: Request) -> None:
             field = form.get(CSRF_FIELD)
             sent = field if isinstance(field, str) else None
     if not sent or not expected or not hmac.compare_digest(sent, expected):
-        raise Forbidden(N_("Your form has expired or did not come from this site. "
-                           "Reload the page and try again."))
+        raise Forbidden(
+            N_(
+                "Your form has expired or did not come from this site. "
+                "Reload the page and try again."
+            )
+        )

@@ -91,8 +91,10 @@ def pop_messages(request: Request) -> list[tuple[str, str]]:
     session = request.scope.get("crm_session", {})
     pending = session.pop("flash", [])
     gettext = translations(getattr(request.state, "language", "en")).gettext
-    return [(level, gettext(message) % params if params else gettext(message))
-            for level, message, params in pending]
+    return [
+        (level, gettext(message) % params if params else gettext(message))
+        for level, message, params in pending
+    ]
 
 
 def hx_target_block(request: Request) -> str | None:

@@ -13,6 +13,4 @@ LOGIN_ATTEMPT_RETENTION = timedelta(days=1)
 def purge_login_attempts(engine: Engine | None = None) -> int:
     """Drop failed-login records once they can no longer cause a lockout (they hold IPs)."""
     with job_session(engine or default_engine()) as session:
-        return user_service.purge_login_attempts(
-            session, before=utcnow() - LOGIN_ATTEMPT_RETENTION
-        )
+        return user_service.purge_login_attempts(session, before=utcnow() - LOGIN_ATTEMPT_RETENTION)

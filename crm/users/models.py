@@ -25,8 +25,7 @@ class Role(StrEnum):
 class UserRole(SQLModel, table=True):
     __tablename__ = "user_role"
 
-    user_id: int = column(Privacy.NONE, foreign_key="user.id", ondelete="CASCADE",
-                          primary_key=True)
+    user_id: int = column(Privacy.NONE, foreign_key="user.id", ondelete="CASCADE", primary_key=True)
     # A plain string column, not a database enum: adding a role needs no type migration.
     role: str = column(Privacy.NONE, primary_key=True, max_length=32)
 
@@ -169,8 +168,7 @@ class UserCreated(UserPublic):
 
     @classmethod
     def of(cls, user: User, password: str | None = None) -> "UserCreated":
-        return cls.model_validate(user, update={"roles": sorted(user.roles),
-                                                "password": password})
+        return cls.model_validate(user, update={"roles": sorted(user.roles), "password": password})
 
 
 class UsersPublic(SQLModel):

@@ -58,8 +58,11 @@ def _errors(request: Request) -> FormErrors:
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, next: str = "/") -> HTMLResponse:
-    return render(request, "auth/login.html", {"email": "", "next": safe_next(next),
-                                               "errors": _errors(request)})
+    return render(
+        request,
+        "auth/login.html",
+        {"email": "", "next": safe_next(next), "errors": _errors(request)},
+    )
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -70,19 +73,29 @@ def login(
     client_ip = request.client.host if request.client else "unknown"
     try:
         user = user_service.authenticate(
-            session, email=email, password=password, ip=client_ip,
+            session,
+            email=email,
+            password=password,
+            ip=client_ip,
             secret_key=request.app.state.settings.secret_key,
         )
     except TooManyRequests as exc:
         errors.add_crm_error(exc)
-        return render(request, "auth/login.html",
-                      {"email": email, "next": safe_next(next), "errors": errors},
-                      status_code=429, headers={"Retry-After": str(exc.retry_after)})
+        return render(
+            request,
+            "auth/login.html",
+            {"email": email, "next": safe_next(next), "errors": errors},
+            status_code=429,
+            headers={"Retry-After": str(exc.retry_after)},
+        )
     if user is None:
         errors.add("", user_service.WRONG_LOGIN)
-        return render(request, "auth/login.html",
-                      {"email": email, "next": safe_next(next), "errors": errors},
-                      status_code=401)
+        return render(
+            request,
+            "auth/login.html",
+            {"email": email, "next": safe_next(next), "errors": errors},
+            status_code=401,
+        )
     renew_session(request, uid=user.id, ver=user.session_version)
     return RedirectResponse(safe_next(next), status_code=303)
 
@@ -90,7 +103,7 @@ def login(
 @router.post("/logout")
 def logout(request: Request, session: SessionDep, user: CurrentUser) -> Response:
     user_service.end_sessions(session, user=user)
-    renew_session(request)
+    renew_session(request, **({"lang": user.language} if user.language else {}))
     flash(request, "info", N_("You have been logged out."))
     return RedirectResponse("/login", status_code=303)
 
@@ -98,11 +111,27 @@ def logout(request: Request, session: SessionDep, user: CurrentUser) -> Response
 # --- user administration ----------------------------------------------------------
 
 
-def _user_form(request: Request, *, user: object, form: dict, errors: FormErrors,
-               password: str | None = None, status_code: int = 200) -> HTMLResponse:
-    return render(request, "users/form.html",
-                  {"user": user, "form": form, "errors": errors, "roles": list(Role),
-                   "new_password": password}, status_code=status_code)
+def _user_form(
+    request: Request,
+    *,
+    user: object,
+    form: dict,
+    errors: FormErrors,
+    password: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    return render(
+        request,
+        "users/form.html",
+        {
+            "user": user,
+            "form": form,
+            "errors": errors,
+            "roles": list(Role),
+            "new_password": password,
+        },
+        status_code=status_code,
+    )
 
 
 @router.get("/users", response_class=HTMLResponse)
@@ -118,16 +147,31 @@ def new_user_page(request: Request, admin: AdminUser) -> HTMLResponse:
 
 @router.post("/users", response_class=HTMLResponse)
 def create_user(
-    request: Request, session: SessionDep, admin: AdminUser,
-    email: Text = "", name: Text = "", language: Text = "", password: Text = "",
+    request: Request,
+    session: SessionDep,
+    admin: AdminUser,
+    email: Text = "",
+    name: Text = "",
+    language: Text = "",
+    password: Text = "",
     roles: Roles = (),
 ) -> HTMLResponse:
-    form = {"email": email, "name": name, "language": language, "roles": list(roles),
-            "is_active": True}
+    form = {
+        "email": email,
+        "name": name,
+        "language": language,
+        "roles": list(roles),
+        "is_active": True,
+    }
     errors = _errors(request)
     try:
-        data = UserCreate(email=email, name=name, language=language or None,
-                          roles=set(roles), password=password or None)
+        data = UserCreate(
+            email=email,
+            name=name,
+            language=language or None,
+            roles=set(roles),
+            password=password or None,
+        )
     except ValidationError as exc:
         errors.add_validation_error(exc)
         return _user_form(request, user=None, form=form, errors=errors, status_code=422)
@@ -138,13 +182,24 @@ def create_user(
         errors.add("email", exc.message, **exc.params)
         return _user_form(request, user=None, form=form, errors=errors, status_code=exc.status_code)
     flash(request, "success", N_("User %(name)s created."), name=user.name)
-    return _user_form(request, user=user, form=_form_of(user), errors=errors,
-                      password=None if data.password else chosen, status_code=201)
+    return _user_form(
+        request,
+        user=user,
+        form=_form_of(user),
+        errors=errors,
+        password=None if data.password else chosen,
+        status_code=201,
+    )
 
 
 def _form_of(user: object) -> dict:
-    return {"email": user.email, "name": user.name, "language": user.language or "",
-            "roles": sorted(user.roles), "is_active": user.is_active}
+    return {
+        "email": user.email,
+        "name": user.name,
+        "language": user.language or "",
+        "roles": sorted(user.roles),
+        "is_active": user.is_active,
+    }
 
 
 @router.get("/users/{user_id}", response_class=HTMLResponse)
@@ -154,16 +209,28 @@ def user_page(request: Request, user: UserDep, admin: AdminUser) -> HTMLResponse
 
 @router.post("/users/{user_id}", response_class=HTMLResponse)
 def update_user(
-    request: Request, session: SessionDep, user: UserDep, admin: AdminUser,
-    email: Text = "", name: Text = "", language: Text = "", roles: Roles = (),
+    request: Request,
+    session: SessionDep,
+    user: UserDep,
+    admin: AdminUser,
+    email: Text = "",
+    name: Text = "",
+    language: Text = "",
+    roles: Roles = (),
     is_active: Annotated[bool, Form()] = False,
 ) -> Response:
-    form = {"email": email, "name": name, "language": language, "roles": list(roles),
-            "is_active": is_active}
+    form = {
+        "email": email,
+        "name": name,
+        "language": language,
+        "roles": list(roles),
+        "is_active": is_active,
+    }
     errors = _errors(request)
     try:
-        data = UserUpdate(email=email, name=name, language=language or None,
-                          roles=set(roles), is_active=is_active)
+        data = UserUpdate(
+            email=email, name=name, language=language or None, roles=set(roles), is_active=is_active
+        )
         user_service.update_user(session, user=user, data=data, actor_id=admin.id)
     except ValidationError as exc:
         errors.add_validation_error(exc)
@@ -182,23 +249,35 @@ def reset_password(
     password = user_service.generate_password()
     user_service.set_password(session, user=user, password=password, actor_id=admin.id)
     flash(request, "success", N_("A new password was set; the user's sessions have ended."))
-    return _user_form(request, user=user, form=_form_of(user), errors=_errors(request),
-                      password=password)
+    return _user_form(
+        request, user=user, form=_form_of(user), errors=_errors(request), password=password
+    )
 
 
 # --- the profile ------------------------------------------------------------------
 
 
-def _profile(request: Request, session: SessionDep, user: CurrentUser, *,
-             errors: FormErrors | None = None, new_token: str | None = None,
-             status_code: int = 200) -> HTMLResponse:
-    return render(request, "users/profile.html", {
-        "user": user,
-        "tokens": user_service.list_tokens(session, user=user),
-        "errors": errors or _errors(request),
-        "new_token": new_token,
-        "languages": LANGUAGES,
-    }, status_code=status_code)
+def _profile(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    *,
+    errors: FormErrors | None = None,
+    new_token: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    return render(
+        request,
+        "users/profile.html",
+        {
+            "user": user,
+            "tokens": user_service.list_tokens(session, user=user),
+            "errors": errors or _errors(request),
+            "new_token": new_token,
+            "languages": LANGUAGES,
+        },
+        status_code=status_code,
+    )
 
 
 @router.get("/profile", response_class=HTMLResponse)
@@ -208,8 +287,11 @@ def profile_page(request: Request, session: SessionDep, user: CurrentUser) -> HT
 
 @router.post("/profile/preferences", response_class=HTMLResponse)
 def save_preferences(
-    request: Request, session: SessionDep, user: CurrentUser,
-    language: Text = "", time_zone: Text = "",
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    language: Text = "",
+    time_zone: Text = "",
 ) -> Response:
     try:
         prefs = Preferences(language=language or None, time_zone=time_zone or None)
@@ -217,8 +299,9 @@ def save_preferences(
         errors = _errors(request)
         errors.add_validation_error(exc)
         return _profile(request, session, user, errors=errors, status_code=422)
-    user_service.set_preferences(session, user=user, language=prefs.language,
-                                 time_zone=prefs.time_zone)
+    user_service.set_preferences(
+        session, user=user, language=prefs.language, time_zone=prefs.time_zone
+    )
     request.state.language = prefs.language or request.state.language
     flash(request, "success", N_("Preferences saved."))
     return RedirectResponse("/profile", status_code=303)
@@ -226,14 +309,21 @@ def save_preferences(
 
 @router.post("/profile/password", response_class=HTMLResponse)
 def change_password(
-    request: Request, session: SessionDep, user: CurrentUser,
-    current_password: Text = "", new_password: Text = "",
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    current_password: Text = "",
+    new_password: Text = "",
 ) -> Response:
     errors = _errors(request)
     try:
         data = PasswordChange(current_password=current_password, new_password=new_password)
-        user_service.change_own_password(session, user=user, current_password=data.current_password,
-                                         new_password=data.new_password)
+        user_service.change_own_password(
+            session,
+            user=user,
+            current_password=data.current_password,
+            new_password=data.new_password,
+        )
     except ValidationError as exc:
         errors.add_validation_error(exc)
     except CRMError as exc:
@@ -281,7 +371,8 @@ def api_me(user: CurrentUser) -> UserPublic:
 def api_update_me(session: SessionDep, user: CurrentUser, data: Preferences) -> UserPublic:
     changes = data.model_dump(exclude_unset=True)
     user_service.set_preferences(
-        session, user=user,
+        session,
+        user=user,
         language=changes.get("language", user.language),
         time_zone=changes.get("time_zone", user.time_zone),
     )
@@ -290,8 +381,9 @@ def api_update_me(session: SessionDep, user: CurrentUser, data: Preferences) -> 
 
 @api_router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT)
 def api_change_password(session: SessionDep, user: CurrentUser, data: PasswordChange) -> None:
-    user_service.change_own_password(session, user=user, current_password=data.current_password,
-                                     new_password=data.new_password)
+    user_service.change_own_password(
+        session, user=user, current_password=data.current_password, new_password=data.new_password
+    )
 
 
 @api_router.get("/me/tokens", response_model=list[ApiTokenPublic])
@@ -300,8 +392,9 @@ def api_tokens(session: SessionDep, user: CurrentUser) -> list[ApiTokenPublic]:
 
 
 @api_router.post("/me/tokens", response_model=ApiTokenCreated, status_code=201)
-def api_create_token(session: SessionDep, user: CurrentUser, data: ApiTokenCreate
-                     ) -> ApiTokenCreated:
+def api_create_token(
+    session: SessionDep, user: CurrentUser, data: ApiTokenCreate
+) -> ApiTokenCreated:
     token, secret = user_service.create_token(session, user=user, name=data.name)
     return ApiTokenCreated.model_validate(token, update={"token": secret})
 
@@ -309,7 +402,8 @@ def api_create_token(session: SessionDep, user: CurrentUser, data: ApiTokenCreat
 @api_router.delete("/me/tokens/{token_id}", response_model=ApiTokenPublic)
 def api_revoke_token(session: SessionDep, user: CurrentUser, token_id: int) -> ApiTokenPublic:
     return ApiTokenPublic.model_validate(
-        user_service.revoke_token(session, user=user, token_id=token_id))
+        user_service.revoke_token(session, user=user, token_id=token_id)
+    )
 
 
 @api_router.get("/users", response_model=UsersPublic)
@@ -331,15 +425,16 @@ def api_user(user: UserDep, admin: AdminUser) -> UserPublic:
 
 
 @api_router.patch("/users/{user_id}", response_model=UserPublic)
-def api_update_user(session: SessionDep, user: UserDep, admin: AdminUser, data: UserUpdate
-                    ) -> UserPublic:
-    return UserPublic.of(user_service.update_user(session, user=user, data=data,
-                                                  actor_id=admin.id))
+def api_update_user(
+    session: SessionDep, user: UserDep, admin: AdminUser, data: UserUpdate
+) -> UserPublic:
+    return UserPublic.of(user_service.update_user(session, user=user, data=data, actor_id=admin.id))
 
 
 @api_router.post("/users/{user_id}/password", response_model=PasswordReset)
-def api_reset_password(session: SessionDep, user: UserDep, admin: AdminUser,
-                       data: PasswordReset) -> PasswordReset:
+def api_reset_password(
+    session: SessionDep, user: UserDep, admin: AdminUser, data: PasswordReset
+) -> PasswordReset:
     chosen = data.password or user_service.generate_password()
     user_service.set_password(session, user=user, password=chosen, actor_id=admin.id)
     return PasswordReset(password=None if data.password else chosen)

@@ -35,15 +35,17 @@ def test_healthz_reports_a_reachable_database(client):
 
 
 def test_healthz_reports_503_when_the_database_is_gone(settings):
-    broken = create_engine("postgresql+psycopg://nobody@127.0.0.1:9/none",
-                           connect_args={"connect_timeout": 1})
+    broken = create_engine(
+        "postgresql+psycopg://nobody@127.0.0.1:9/none", connect_args={"connect_timeout": 1}
+    )
     response = TestClient(create_app(settings, engine=broken)).get("/healthz")
     assert response.status_code == 503 and response.json()["database"] == "unreachable"
 
 
 def test_database_errors_in_requests_become_503_with_a_message(settings):
-    broken = create_engine("postgresql+psycopg://nobody@127.0.0.1:9/none",
-                           connect_args={"connect_timeout": 1})
+    broken = create_engine(
+        "postgresql+psycopg://nobody@127.0.0.1:9/none", connect_args={"connect_timeout": 1}
+    )
     app = create_app(settings, engine=broken)
     response = TestClient(app).get("/api/v1/me", headers={"Authorization": "Bearer crm_x"})
     assert response.status_code == 503
@@ -77,9 +79,12 @@ def test_a_failed_request_writes_nothing(settings, engine):
 
     @app.post("/api/v1/fails-late")
     def fails_late(db: SessionDep) -> None:
-        user_service.create_user(db, data=UserCreate(email="late@example.com", name="L",
-                                                     roles={Role.DPO}),
-                                 password="0123456789", actor_id=None)
+        user_service.create_user(
+            db,
+            data=UserCreate(email="late@example.com", name="L", roles={Role.DPO}),
+            password="0123456789",
+            actor_id=None,
+        )
         raise Conflict("late")
 
     response = TestClient(app).post("/api/v1/fails-late")
@@ -106,9 +111,15 @@ def test_the_base_layout_configures_htmx_and_the_csrf_header(client, session):
 def test_dates_and_numbers_follow_the_language():
     template = environment.from_string("{{ when|datetime('short') }} {{ amount|number }}")
     when = datetime(2026, 11, 23, 9, 5, tzinfo=UTC)
-    for language, expected in (("de", "23.11.26, 10:05 1.234,5"),
-                               ("en", "11/23/26, 10:05\u202fAM 1,234.5")):
-        rendered = template.render(when=when, amount=1234.5, language=language,
-                                   time_zone=ZoneInfo("Europe/Berlin"),
-                                   translations=translations(language))
+    for language, expected in (
+        ("de", "23.11.26, 10:05 1.234,5"),
+        ("en", "11/23/26, 10:05\u202fAM 1,234.5"),
+    ):
+        rendered = template.render(
+            when=when,
+            amount=1234.5,
+            language=language,
+            time_zone=ZoneInfo("Europe/Berlin"),
+            translations=translations(language),
+        )
         assert rendered == expected

@@ -10,8 +10,14 @@ from crm.users.models import Role
 from tests.conftest import login, post_form
 from tests.factories import PASSWORD, make_token, make_user
 
-ADMIN_PAGES = [("get", "/users"), ("get", "/users/new"), ("post", "/users"),
-               ("get", "/users/{id}"), ("post", "/users/{id}"), ("post", "/users/{id}/password")]
+ADMIN_PAGES = [
+    ("get", "/users"),
+    ("get", "/users/new"),
+    ("post", "/users"),
+    ("get", "/users/{id}"),
+    ("post", "/users/{id}"),
+    ("post", "/users/{id}/password"),
+]
 
 
 @pytest.fixture
@@ -32,8 +38,9 @@ def test_only_admins_reach_user_administration(client, session, role, method, pa
     login(client, user.email)
     url = path.format(id=user.id)
     if method == "post":
-        response = post_form(client, url, {"name": "Hacked", "email": "h@example.com",
-                                           "roles": "admin"})
+        response = post_form(
+            client, url, {"name": "Hacked", "email": "h@example.com", "roles": "admin"}
+        )
     else:
         response = client.get(url)
     assert response.status_code == 403
@@ -46,8 +53,11 @@ def test_admins_reach_every_user_page(admin_client, session, admin, method, path
     other = make_user(session)
     url = path.format(id=other.id)
     if method == "post":
-        response = post_form(admin_client, url, {"name": "Ok Name", "email": "ok@example.com",
-                                                 "roles": "dpo", "is_active": "true"})
+        response = post_form(
+            admin_client,
+            url,
+            {"name": "Ok Name", "email": "ok@example.com", "roles": "dpo", "is_active": "true"},
+        )
     else:
         response = admin_client.get(url)
     assert response.status_code in (200, 201, 303)
@@ -63,14 +73,21 @@ def test_the_user_list_shows_users_and_answers_htmx_with_the_rows(admin_client, 
 
 
 def test_creating_a_user_shows_the_generated_password_once(admin_client, session, admin):
-    response = post_form(admin_client, "/users", {"email": "New@Example.com", "name": "Nina New",
-                                                  "roles": ["account_manager", "dpo"]})
+    response = post_form(
+        admin_client,
+        "/users",
+        {"email": "New@Example.com", "name": "Nina New", "roles": ["account_manager", "dpo"]},
+    )
     assert response.status_code == 201
     password = re.search(r'<code class="secret">([^<]+)</code>', response.text).group(1)
     user = user_service.get_user_by_email(session, email="new@example.com")
     assert user.roles == {Role.ACCOUNT_MANAGER, Role.DPO}
-    assert user_service.authenticate(session, email=user.email, password=password,
-                                     ip="1.1.1.1", secret_key="k") == user
+    assert (
+        user_service.authenticate(
+            session, email=user.email, password=password, ip="1.1.1.1", secret_key="k"
+        )
+        == user
+    )
     assert password not in admin_client.get(f"/users/{user.id}").text
     event = audit.events_for(session, entity_type="user", entity_id=user.id)[0]
     assert (event.action, event.actor_id) == ("user.create", admin.id)
@@ -83,12 +100,13 @@ def test_creating_a_user_shows_the_generated_password_once(admin_client, session
         ({"email": "a@example.com", "name": "", "roles": "dpo"}, "Enter at least 1 characters."),
         ({"email": "a@example.com", "name": "X"}, "Choose at least one."),
         ({"email": "a@example.com", "name": "X", "roles": "king"}, "Choose one of the offered"),
-        ({"email": "a@example.com", "name": "X", "roles": "dpo", "password": "short"},
-         "Enter at least 10 characters."),
+        (
+            {"email": "a@example.com", "name": "X", "roles": "dpo", "password": "short"},
+            "Enter at least 10 characters.",
+        ),
     ],
 )
-def test_invalid_user_forms_come_back_with_the_input_kept(admin_client, session, form,
-                                                          field_error):
+def test_invalid_user_forms_come_back_with_the_input_kept(admin_client, session, form, field_error):
     response = post_form(admin_client, "/users", form)
     assert response.status_code == 422
     assert field_error in response.text
@@ -98,16 +116,20 @@ def test_invalid_user_forms_come_back_with_the_input_kept(admin_client, session,
 
 def test_a_duplicate_email_is_refused_on_the_form(admin_client, session):
     make_user(session, email="twice@example.com")
-    response = post_form(admin_client, "/users", {"email": "Twice@example.com", "name": "Two",
-                                                  "roles": "dpo"})
+    response = post_form(
+        admin_client, "/users", {"email": "Twice@example.com", "name": "Two", "roles": "dpo"}
+    )
     assert response.status_code == 409
     assert "already exists" in response.text
 
 
 def test_editing_and_deactivating_a_user(admin_client, session):
     user = make_user(session, roles=(Role.SALES_REP,))
-    response = post_form(admin_client, f"/users/{user.id}",
-                         {"email": user.email, "name": "Renamed", "roles": "account_manager"})
+    response = post_form(
+        admin_client,
+        f"/users/{user.id}",
+        {"email": user.email, "name": "Renamed", "roles": "account_manager"},
+    )
     assert response.status_code == 303
     session.refresh(user)
     assert (user.name, user.roles, user.is_active) == ("Renamed", {Role.ACCOUNT_MANAGER}, False)
@@ -115,9 +137,11 @@ def test_editing_and_deactivating_a_user(admin_client, session):
 
 
 def test_an_admin_cannot_remove_the_last_admin(admin_client, session, admin):
-    response = post_form(admin_client, f"/users/{admin.id}",
-                         {"email": admin.email, "name": admin.name, "roles": "dpo",
-                          "is_active": "true"})
+    response = post_form(
+        admin_client,
+        f"/users/{admin.id}",
+        {"email": admin.email, "name": admin.name, "roles": "dpo", "is_active": "true"},
+    )
     assert response.status_code == 422
     assert "at least one active administrator" in response.text
     session.refresh(admin)
@@ -146,8 +170,9 @@ class TestProfile:
     def test_language_preference_switches_the_pages_to_german(self, client, session):
         user = make_user(session)
         login(client, user.email)
-        response = post_form(client, "/profile/preferences",
-                             {"language": "de", "time_zone": "Europe/Vienna"})
+        response = post_form(
+            client, "/profile/preferences", {"language": "de", "time_zone": "Europe/Vienna"}
+        )
         assert response.status_code == 303
         page = client.get("/profile", headers={"Accept-Language": "en"})
         assert "Ihr Profil" in page.text and "Einstellungen gespeichert." in page.text
@@ -157,8 +182,9 @@ class TestProfile:
     def test_bad_preferences_are_refused(self, client, session):
         user = make_user(session)
         login(client, user.email)
-        response = post_form(client, "/profile/preferences", {"language": "xx",
-                                                              "time_zone": "Nowhere/Land"})
+        response = post_form(
+            client, "/profile/preferences", {"language": "xx", "time_zone": "Nowhere/Land"}
+        )
         assert response.status_code == 422
         session.refresh(user)
         assert user.language is None
@@ -166,8 +192,11 @@ class TestProfile:
     def test_wrong_current_password_is_refused(self, client, session):
         user = make_user(session)
         login(client, user.email)
-        response = post_form(client, "/profile/password",
-                             {"current_password": "wrong", "new_password": "long enough pw"})
+        response = post_form(
+            client,
+            "/profile/password",
+            {"current_password": "wrong", "new_password": "long enough pw"},
+        )
         assert response.status_code == 422
         assert "The current password is wrong." in response.text
         login(client, user.email, PASSWORD)
@@ -178,14 +207,18 @@ class TestProfile:
         response = post_form(client, "/profile/tokens", {"name": "sync"})
         assert response.status_code == 201
         secret = re.search(r'<code class="secret">(crm_[^<]+)</code>', response.text).group(1)
-        assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"}
-                          ).status_code == 200
+        assert (
+            client.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"}).status_code
+            == 200
+        )
         page = client.get("/profile")
         assert secret not in page.text and secret[:10] in page.text
         token_id = re.search(r"/profile/tokens/(\d+)/revoke", page.text).group(1)
         assert post_form(client, f"/profile/tokens/{token_id}/revoke").status_code == 303
-        assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"}
-                          ).status_code == 401
+        assert (
+            client.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"}).status_code
+            == 401
+        )
 
     def test_a_token_without_a_name_is_refused(self, client, session):
         user = make_user(session)

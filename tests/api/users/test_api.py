@@ -22,7 +22,8 @@ class TestTokenAuth:
         assert response.status_code == 401
         assert response.headers["www-authenticate"] == "Bearer"
         assert response.json() == {
-            "detail": "Send an API token as 'Authorization: Bearer <token>'."}
+            "detail": "Send an API token as 'Authorization: Bearer <token>'."
+        }
 
     def test_a_session_cookie_does_not_authenticate_the_api(self, client, session):
         from tests.conftest import login
@@ -43,8 +44,9 @@ class TestTokenAuth:
         assert response.json()["detail"] == "The API token is unknown or revoked."
         other = make_user(session)
         other_secret = make_token(session, other)
-        user_service.update_user(session, user=other, data=UserUpdate(is_active=False),
-                                 actor_id=None)
+        user_service.update_user(
+            session, user=other, data=UserUpdate(is_active=False), actor_id=None
+        )
         session.commit()
         assert client.get("/api/v1/me", headers=bearer(other_secret)).status_code == 401
 
@@ -78,12 +80,18 @@ class TestMe:
     def test_changing_the_password_needs_the_current_one(self, client, session):
         user = make_user(session)
         headers = bearer(make_token(session, user))
-        wrong = client.post("/api/v1/me/password", headers=headers,
-                            json={"current_password": "nope", "new_password": "0123456789"})
+        wrong = client.post(
+            "/api/v1/me/password",
+            headers=headers,
+            json={"current_password": "nope", "new_password": "0123456789"},
+        )
         assert wrong.status_code == 422
         assert wrong.json() == {"detail": "The current password is wrong."}
-        ok = client.post("/api/v1/me/password", headers=headers,
-                         json={"current_password": PASSWORD, "new_password": "0123456789"})
+        ok = client.post(
+            "/api/v1/me/password",
+            headers=headers,
+            json={"current_password": PASSWORD, "new_password": "0123456789"},
+        )
         assert ok.status_code == 204
 
     def test_tokens_are_listed_without_secrets_and_revoked_by_delete(self, client, session):
@@ -103,14 +111,15 @@ class TestUserAdministration:
     @pytest.mark.parametrize("role", [Role.SALES_REP, Role.ACCOUNT_MANAGER, Role.DPO])
     @pytest.mark.parametrize(
         ("method", "path", "body"),
-        [("get", "/api/v1/users", None),
-         ("post", "/api/v1/users", {"email": "x@example.com", "name": "X", "roles": ["admin"]}),
-         ("get", "/api/v1/users/{id}", None),
-         ("patch", "/api/v1/users/{id}", {"roles": ["admin"]}),
-         ("post", "/api/v1/users/{id}/password", {})],
+        [
+            ("get", "/api/v1/users", None),
+            ("post", "/api/v1/users", {"email": "x@example.com", "name": "X", "roles": ["admin"]}),
+            ("get", "/api/v1/users/{id}", None),
+            ("patch", "/api/v1/users/{id}", {"roles": ["admin"]}),
+            ("post", "/api/v1/users/{id}/password", {}),
+        ],
     )
-    def test_non_admins_get_403_and_change_nothing(self, client, session, role, method, path,
-                                                   body):
+    def test_non_admins_get_403_and_change_nothing(self, client, session, role, method, path, body):
         user = make_user(session, roles=(role,))
         headers = bearer(make_token(session, user))
         response = client.request(method, path.format(id=user.id), json=body, headers=headers)
@@ -121,9 +130,11 @@ class TestUserAdministration:
         assert user_service.get_user_by_email(session, email="x@example.com") is None
 
     def test_admin_creates_lists_reads_and_updates_users(self, client, session, admin_headers):
-        response = client.post("/api/v1/users", headers=admin_headers,
-                               json={"email": "Bob@Example.com", "name": "Bob",
-                                     "roles": ["sales_rep"]})
+        response = client.post(
+            "/api/v1/users",
+            headers=admin_headers,
+            json={"email": "Bob@Example.com", "name": "Bob", "roles": ["sales_rep"]},
+        )
         assert response.status_code == 201
         created = response.json()
         assert created["email"] == "bob@example.com" and len(created["password"]) >= 12
@@ -131,23 +142,35 @@ class TestUserAdministration:
         assert listed["count"] == len(listed["data"]) == 2
         one = client.get(f"/api/v1/users/{created['id']}", headers=admin_headers).json()
         assert "password" not in one
-        patched = client.patch(f"/api/v1/users/{created['id']}", headers=admin_headers,
-                               json={"roles": ["account_manager"], "is_active": False}).json()
+        patched = client.patch(
+            f"/api/v1/users/{created['id']}",
+            headers=admin_headers,
+            json={"roles": ["account_manager"], "is_active": False},
+        ).json()
         assert patched["roles"] == ["account_manager"] and patched["is_active"] is False
 
     def test_a_given_password_is_not_echoed(self, client, admin_headers):
-        response = client.post("/api/v1/users", headers=admin_headers,
-                               json={"email": "c@example.com", "name": "C", "roles": ["dpo"],
-                                     "password": "chosen password"})
+        response = client.post(
+            "/api/v1/users",
+            headers=admin_headers,
+            json={
+                "email": "c@example.com",
+                "name": "C",
+                "roles": ["dpo"],
+                "password": "chosen password",
+            },
+        )
         assert response.status_code == 201 and response.json()["password"] is None
 
     @pytest.mark.parametrize(
         "body",
-        [{"email": "nope", "name": "X", "roles": ["dpo"]},
-         {"email": "a@example.com", "name": "X", "roles": []},
-         {"email": "a@example.com", "name": "X", "roles": ["emperor"]},
-         {"email": "a@example.com", "name": "", "roles": ["dpo"]},
-         {"email": "a@example.com", "name": "X", "roles": ["dpo"], "language": "tlh"}],
+        [
+            {"email": "nope", "name": "X", "roles": ["dpo"]},
+            {"email": "a@example.com", "name": "X", "roles": []},
+            {"email": "a@example.com", "name": "X", "roles": ["emperor"]},
+            {"email": "a@example.com", "name": "", "roles": ["dpo"]},
+            {"email": "a@example.com", "name": "X", "roles": ["dpo"], "language": "tlh"},
+        ],
     )
     def test_invalid_users_get_422(self, client, session, admin_headers, body):
         response = client.post("/api/v1/users", headers=admin_headers, json=body)
@@ -157,21 +180,30 @@ class TestUserAdministration:
 
     def test_duplicates_get_409(self, client, session, admin_headers):
         make_user(session, email="dupe@example.com")
-        response = client.post("/api/v1/users", headers=admin_headers,
-                               json={"email": "DUPE@example.com", "name": "D", "roles": ["dpo"]})
+        response = client.post(
+            "/api/v1/users",
+            headers=admin_headers,
+            json={"email": "DUPE@example.com", "name": "D", "roles": ["dpo"]},
+        )
         assert response.status_code == 409
 
     def test_unknown_users_get_404(self, client, admin_headers):
         assert client.get("/api/v1/users/999999", headers=admin_headers).status_code == 404
-        assert client.patch("/api/v1/users/999999", headers=admin_headers,
-                            json={"name": "x"}).status_code == 404
+        assert (
+            client.patch(
+                "/api/v1/users/999999", headers=admin_headers, json={"name": "x"}
+            ).status_code
+            == 404
+        )
 
-    def test_password_reset_returns_a_generated_password_once(self, client, session,
-                                                              admin_headers):
+    def test_password_reset_returns_a_generated_password_once(self, client, session, admin_headers):
         user = make_user(session)
-        response = client.post(f"/api/v1/users/{user.id}/password", headers=admin_headers,
-                               json={})
+        response = client.post(f"/api/v1/users/{user.id}/password", headers=admin_headers, json={})
         password = response.json()["password"]
         session.expire_all()
-        assert user_service.authenticate(session, email=user.email, password=password,
-                                         ip="1.2.3.4", secret_key="k") is not None
+        assert (
+            user_service.authenticate(
+                session, email=user.email, password=password, ip="1.2.3.4", secret_key="k"
+            )
+            is not None
+        )

@@ -41,8 +41,15 @@ class TestLogin:
     def test_right_credentials_sign_in_with_a_hardened_cookie(self, client, session):
         user = make_user(session)
         token = csrf_token(client)
-        response = client.post("/login", data={"email": user.email, "password": PASSWORD,
-                                               "csrf_token": token, "next": "/profile"})
+        response = client.post(
+            "/login",
+            data={
+                "email": user.email,
+                "password": PASSWORD,
+                "csrf_token": token,
+                "next": "/profile",
+            },
+        )
         assert response.status_code == 303
         assert response.headers["location"] == "/profile"
         header = response.headers["set-cookie"]
@@ -61,16 +68,18 @@ class TestLogin:
         user = make_user(session)
         client = TestClient(app, base_url="https://testserver", follow_redirects=False)
         token = csrf_token(client)
-        response = client.post("/login", data={"email": user.email, "password": PASSWORD,
-                                               "csrf_token": token})
+        response = client.post(
+            "/login", data={"email": user.email, "password": PASSWORD, "csrf_token": token}
+        )
         assert "Secure" in response.headers["set-cookie"]
 
     def test_wrong_password_and_unknown_email_get_the_same_answer(self, client, session):
         user = make_user(session)
         answers = []
         for email, password in ((user.email, "wrong password"), ("ghost@example.com", PASSWORD)):
-            response = post_form(client, "/login", {"email": email, "password": password},
-                                 token_from="/login")
+            response = post_form(
+                client, "/login", {"email": email, "password": password}, form_page="/login"
+            )
             answers.append((response.status_code, "Wrong e-mail or password." in response.text))
             assert f'value="{email}"' in response.text  # the typed e-mail is kept
         assert answers == [(401, True), (401, True)]
@@ -78,22 +87,33 @@ class TestLogin:
 
     def test_a_deactivated_user_cannot_log_in(self, client, session):
         user = make_user(session)
-        user_service.update_user(session, user=user, data=UserUpdate(is_active=False),
-                                 actor_id=None)
+        user_service.update_user(
+            session, user=user, data=UserUpdate(is_active=False), actor_id=None
+        )
         session.commit()
-        response = post_form(client, "/login", {"email": user.email, "password": PASSWORD},
-                             token_from="/login")
+        response = post_form(
+            client, "/login", {"email": user.email, "password": PASSWORD}, form_page="/login"
+        )
         assert response.status_code == 401
 
     @pytest.mark.parametrize(
         "target",
-        ["https://evil.example/", "//evil.example/", "/\\evil.example", "javascript:alert(1)",
-         "evil.example"],
+        [
+            "https://evil.example/",
+            "//evil.example/",
+            "/\\evil.example",
+            "javascript:alert(1)",
+            "evil.example",
+        ],
     )
     def test_next_only_leads_to_local_paths(self, client, session, target):
         user = make_user(session)
-        response = post_form(client, "/login", {"email": user.email, "password": PASSWORD,
-                                                "next": target}, token_from="/login")
+        response = post_form(
+            client,
+            "/login",
+            {"email": user.email, "password": PASSWORD, "next": target},
+            form_page="/login",
+        )
         assert response.headers["location"] == "/"
 
     def test_the_login_page_says_it_in_the_browsers_language(self, client):
@@ -105,19 +125,22 @@ class TestThrottling:
     def test_five_failures_lock_the_email_with_429(self, client, session):
         user = make_user(session)
         for _ in range(5):
-            response = post_form(client, "/login", {"email": user.email, "password": "nope"},
-                                 token_from="/login")
+            response = post_form(
+                client, "/login", {"email": user.email, "password": "nope"}, form_page="/login"
+            )
             assert response.status_code == 401
-        response = post_form(client, "/login", {"email": user.email, "password": PASSWORD},
-                             token_from="/login")
+        response = post_form(
+            client, "/login", {"email": user.email, "password": PASSWORD}, form_page="/login"
+        )
         assert response.status_code == 429
         assert int(response.headers["retry-after"]) > 14 * 60
         assert "Too many failed logins" in response.text
         assert "uid" not in str(client.cookies.get("crm_session"))
 
     def test_failures_are_kept_in_the_database(self, client, session):
-        post_form(client, "/login", {"email": "who@example.com", "password": "x"},
-                  token_from="/login")
+        post_form(
+            client, "/login", {"email": "who@example.com", "password": "x"}, form_page="/login"
+        )
         assert len(session.exec(select(LoginAttempt)).all()) == 1
 
 
@@ -133,14 +156,26 @@ class TestLogout:
         response = client.get("/")
         assert response.status_code == 303 and response.headers["location"].startswith("/login")
 
+    def test_the_login_page_after_logout_keeps_the_users_language(self, client, session):
+        user = make_user(session, language="de")
+        login(client, user.email)
+        post_form(client, "/logout")
+        page = client.get("/login", headers={"Accept-Language": "en"})
+        assert "Sie wurden abgemeldet." in page.text and '<html lang="de">' in page.text
+
     def test_a_password_change_signs_out_other_sessions_but_not_this_one(self, app, session):
         user = make_user(session)
-        phone, laptop = TestClient(app, follow_redirects=False), TestClient(app,
-                                                                             follow_redirects=False)
+        phone, laptop = (
+            TestClient(app, follow_redirects=False),
+            TestClient(app, follow_redirects=False),
+        )
         login(phone, user.email)
         login(laptop, user.email)
-        response = post_form(laptop, "/profile/password",
-                             {"current_password": PASSWORD, "new_password": "brand new secret"})
+        response = post_form(
+            laptop,
+            "/profile/password",
+            {"current_password": PASSWORD, "new_password": "brand new secret"},
+        )
         assert response.status_code == 303
         assert laptop.get("/profile").status_code == 200
         assert phone.get("/profile").status_code == 303
@@ -149,8 +184,9 @@ class TestLogout:
         user = make_user(session)
         login(client, user.email)
         fresh = session.get(User, user.id)
-        user_service.update_user(session, user=fresh, data=UserUpdate(is_active=False),
-                                 actor_id=None)
+        user_service.update_user(
+            session, user=fresh, data=UserUpdate(is_active=False), actor_id=None
+        )
         session.commit()
         assert client.get("/").status_code == 303
 
@@ -164,8 +200,9 @@ class TestCSRF:
     def test_a_form_without_the_token_is_refused_and_nothing_is_written(self, client, session):
         admin = make_user(session, roles=("admin",))
         login(client, admin.email)
-        response = client.post("/users", data={"email": "new@example.com", "name": "New",
-                                               "roles": "dpo"})
+        response = client.post(
+            "/users", data={"email": "new@example.com", "name": "New", "roles": "dpo"}
+        )
         assert response.status_code == 403
         assert "did not come from this site" in response.text
         assert user_service.get_user_by_email(session, email="new@example.com") is None

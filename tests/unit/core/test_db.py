@@ -23,11 +23,21 @@ class TestSQLiteConnection:
         with sqlite_engine.connect() as conn:
             values = {
                 name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
-                for name in ("journal_mode", "foreign_keys", "busy_timeout", "synchronous",
-                             "secure_delete")
+                for name in (
+                    "journal_mode",
+                    "foreign_keys",
+                    "busy_timeout",
+                    "synchronous",
+                    "secure_delete",
+                )
             }
-        assert values == {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 30000,
-                          "synchronous": 1, "secure_delete": 1}
+        assert values == {
+            "journal_mode": "wal",
+            "foreign_keys": 1,
+            "busy_timeout": 30000,
+            "synchronous": 1,
+            "secure_delete": 1,
+        }
 
     def test_writes_take_the_write_lock_when_they_begin(self, sqlite_engine, tmp_path):
         with sqlite_engine.connect() as conn:
@@ -91,8 +101,12 @@ class TestJobSession:
 class TestUTCDateTime:
     def test_round_trip_keeps_the_instant_in_utc(self, session):
         berlin = timezone(timedelta(hours=1))
-        user = User(email="tz@example.com", name="TZ", password_hash="x",
-                    created_at=datetime(2026, 3, 1, 9, 30, tzinfo=berlin))
+        user = User(
+            email="tz@example.com",
+            name="TZ",
+            password_hash="x",
+            created_at=datetime(2026, 3, 1, 9, 30, tzinfo=berlin),
+        )
         session.add(user)
         session.flush()
         session.expire(user)
@@ -106,6 +120,7 @@ class TestUTCDateTime:
 
 def test_ping_tells_whether_the_database_answers(engine, tmp_path):
     assert ping(engine) is True
-    unreachable = make_engine("postgresql+psycopg://nobody@127.0.0.1:9/none",
-                              connect_args={"connect_timeout": 1})
+    unreachable = make_engine(
+        "postgresql+psycopg://nobody@127.0.0.1:9/none", connect_args={"connect_timeout": 1}
+    )
     assert ping(unreachable) is False

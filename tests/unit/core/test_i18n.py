@@ -31,8 +31,10 @@ def _extracted_messages() -> set[str]:
     method_map = [("crm/**.py", "python"), ("templates/**.html", "jinja2")]
     options = {"templates/**.html": {"extensions": "jinja2.ext.i18n"}}
     for _, _, message, _, _ in extract_from_dir(
-        str(ROOT), method_map, options, keywords={"_": None, "N_": None, "gettext": None,
-                                                  "ngettext": (1, 2)}
+        str(ROOT),
+        method_map,
+        options,
+        keywords={"_": None, "N_": None, "gettext": None, "ngettext": (1, 2)},
     ):
         messages.update([message] if isinstance(message, str) else message)
     return messages

@@ -15,16 +15,16 @@ SECRET = "unit-test-secret"
 
 
 def _login(session, email, password=PASSWORD, ip="10.0.0.1"):
-    return service.authenticate(session, email=email, password=password, ip=ip,
-                                secret_key=SECRET)
+    return service.authenticate(session, email=email, password=password, ip=ip, secret_key=SECRET)
 
 
 class TestCreateUser:
     def test_normalises_the_email_and_hashes_the_password(self, session):
         user = service.create_user(
             session,
-            data=UserCreate(email=" Ann.Smith@Example.COM ", name=" Ann ",
-                            roles={Role.DPO, Role.SALES_REP}),
+            data=UserCreate(
+                email=" Ann.Smith@Example.COM ", name=" Ann ", roles={Role.DPO, Role.SALES_REP}
+            ),
             password=PASSWORD,
             actor_id=None,
         )
@@ -37,16 +37,16 @@ class TestCreateUser:
         make_user(session, email="dup@example.com")
         with pytest.raises(Conflict):
             service.create_user(
-                session, data=UserCreate(email="DUP@example.com", name="X",
-                                         roles={Role.DPO}),
-                password=PASSWORD, actor_id=None,
+                session,
+                data=UserCreate(email="DUP@example.com", name="X", roles={Role.DPO}),
+                password=PASSWORD,
+                actor_id=None,
             )
 
     def test_is_audited_without_values(self, session):
         admin = make_user(session, roles=(Role.ADMIN,))
         user = make_user(session)
-        service.update_user(session, user=user, data=UserUpdate(name="Renamed"),
-                            actor_id=admin.id)
+        service.update_user(session, user=user, data=UserUpdate(name="Renamed"), actor_id=admin.id)
         event = audit.events_for(session, entity_type="user", entity_id=user.id)[0]
         assert (event.action, event.actor_id, event.fields) == ("user.update", admin.id, ["name"])
 
@@ -54,9 +54,12 @@ class TestCreateUser:
 class TestUpdateUser:
     def test_changes_roles_and_records_only_what_changed(self, session):
         user = make_user(session, roles=(Role.SALES_REP,))
-        service.update_user(session, user=user,
-                            data=UserUpdate(roles={Role.ACCOUNT_MANAGER}, name=user.name),
-                            actor_id=None)
+        service.update_user(
+            session,
+            user=user,
+            data=UserUpdate(roles={Role.ACCOUNT_MANAGER}, name=user.name),
+            actor_id=None,
+        )
         assert user.roles == {Role.ACCOUNT_MANAGER}
         event = audit.events_for(session, entity_type="user", entity_id=user.id)[0]
         assert event.fields == ["roles"]
@@ -70,27 +73,32 @@ class TestUpdateUser:
     def test_refuses_to_take_away_the_last_active_admin(self, session):
         for admin in service.list_users(session):
             if admin.has_role(Role.ADMIN):
-                service.update_user(session, user=admin, data=UserUpdate(is_active=False),
-                                    actor_id=None)
+                service.update_user(
+                    session, user=admin, data=UserUpdate(is_active=False), actor_id=None
+                )
         only_admin = make_user(session, roles=(Role.ADMIN,))
         with pytest.raises(Conflict):
-            service.update_user(session, user=only_admin, data=UserUpdate(is_active=False),
-                                actor_id=None)
+            service.update_user(
+                session, user=only_admin, data=UserUpdate(is_active=False), actor_id=None
+            )
         with pytest.raises(Conflict):
-            service.update_user(session, user=only_admin, data=UserUpdate(roles={Role.DPO}),
-                                actor_id=None)
+            service.update_user(
+                session, user=only_admin, data=UserUpdate(roles={Role.DPO}), actor_id=None
+            )
         assert only_admin.is_active and only_admin.roles == {Role.ADMIN}
         make_user(session, roles=(Role.ADMIN,))
-        service.update_user(session, user=only_admin, data=UserUpdate(is_active=False),
-                            actor_id=None)
+        service.update_user(
+            session, user=only_admin, data=UserUpdate(is_active=False), actor_id=None
+        )
         assert not only_admin.is_active
 
     def test_refuses_an_email_that_another_user_has(self, session):
         make_user(session, email="taken@example.com")
         user = make_user(session)
         with pytest.raises(Conflict):
-            service.update_user(session, user=user, data=UserUpdate(email="Taken@example.com"),
-                                actor_id=None)
+            service.update_user(
+                session, user=user, data=UserUpdate(email="Taken@example.com"), actor_id=None
+            )
 
 
 class TestPasswords:
@@ -105,11 +113,13 @@ class TestPasswords:
     def test_change_own_password_needs_the_current_one(self, session):
         user = make_user(session)
         with pytest.raises(Invalid) as error:
-            service.change_own_password(session, user=user, current_password="wrong",
-                                        new_password="a new password")
+            service.change_own_password(
+                session, user=user, current_password="wrong", new_password="a new password"
+            )
         assert error.value.field == "current_password"
-        service.change_own_password(session, user=user, current_password=PASSWORD,
-                                    new_password="a new password")
+        service.change_own_password(
+            session, user=user, current_password=PASSWORD, new_password="a new password"
+        )
         assert _login(session, user.email, "a new password") == user
 
 
@@ -154,8 +164,13 @@ class TestAuthenticate:
         key = service.email_key("slow@example.com", secret_key=SECRET)
         start = utcnow() - timedelta(minutes=40)
         for minute in (0, 5, 10, 15, 21):
-            session.add(LoginAttempt(email_key=key, ip=f"10.1.1.{minute}",
-                                     attempted_at=start + timedelta(minutes=minute)))
+            session.add(
+                LoginAttempt(
+                    email_key=key,
+                    ip=f"10.1.1.{minute}",
+                    attempted_at=start + timedelta(minutes=minute),
+                )
+            )
         session.flush()
         assert service.throttled_until(session, key=key, ip="10.2.2.2") is None
 
@@ -208,8 +223,9 @@ def test_purge_job_removes_day_old_attempts(engine):
     from crm.core.db import job_session
 
     with job_session(engine) as session:
-        session.add(LoginAttempt(email_key="job", ip="1",
-                                 attempted_at=utcnow() - timedelta(days=3)))
+        session.add(
+            LoginAttempt(email_key="job", ip="1", attempted_at=utcnow() - timedelta(days=3))
+        )
     assert user_jobs.purge_login_attempts(engine) >= 1
     with job_session(engine) as session:
         assert session.exec(select(LoginAttempt).where(LoginAttempt.email_key == "job")).all() == []

@@ -1,0 +1,106 @@
+import pytest
+from typer.testing import CliRunner
+
+from crm import cli
+from crm.core import db
+from crm.core import settings as settings_module
+from crm.users import service as user_service
+from tests.conftest import fresh_database
+
+
+@pytest.fixture
+def crm(tmp_path, monkeypatch):
+    """Runs `crm ...` against a fresh database, as a user would from a shell."""
+    with fresh_database(tmp_path, "cli") as url:
+        monkeypatch.setenv("CRM_DATABASE_URL", url)
+        monkeypatch.setenv("CRM_VAR_DIR", str(tmp_path))
+        settings_module.get_settings.cache_clear()
+        db.default_engine.cache_clear()
+        runner = CliRunner()
+
+        def run(*args: str):
+            return runner.invoke(cli.app, list(args))
+
+        assert run("migrate").exit_code == 0
+        yield run
+        db.default_engine().dispose()
+        settings_module.get_settings.cache_clear()
+        db.default_engine.cache_clear()
+
+
+def test_init_creates_the_first_admin_once_and_prints_the_password(crm):
+    first = crm("init", "--email", "boss@example.com")
+    assert first.exit_code == 0, first.output
+    password = first.output.split("password:")[1].split()[0]
+    with db.job_session(db.default_engine()) as session:
+        user = user_service.authenticate(
+            session, email="boss@example.com", password=password, ip="127.0.0.1", secret_key="k"
+        )
+        assert user is not None and {r.value for r in user.roles} == {"admin"}
+    second = crm("init")
+    assert second.exit_code == 0 and "nothing to do" in second.output
+    assert "password" not in second.output
+
+
+def test_create_user_with_several_roles_and_a_generated_password(crm):
+    result = crm(
+        "create-user",
+        "--email",
+        "am@example.com",
+        "--name",
+        "Ann",
+        "--role",
+        "account_manager",
+        "--role",
+        "dpo",
+    )
+    assert result.exit_code == 0, result.output
+    assert "password:" in result.output
+    with db.job_session(db.default_engine()) as session:
+        user = user_service.get_user_by_email(session, email="am@example.com")
+        assert {r.value for r in user.roles} == {"account_manager", "dpo"}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--email", "bad", "--name", "X", "--role", "dpo"], "email"),
+        (
+            ["--email", "a@example.com", "--name", "X", "--role", "dpo", "--password", "short"],
+            "password",
+        ),
+    ],
+)
+def test_create_user_reports_bad_input_without_a_traceback(crm, args, message):
+    result = crm("create-user", *args)
+    assert result.exit_code == 1
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_create_user_refuses_an_unknown_role(crm):
+    result = crm("create-user", "--email", "a@example.com", "--name", "X", "--role", "king")
+    assert result.exit_code == 2
+
+
+def test_create_user_refuses_a_duplicate(crm):
+    crm("create-user", "--email", "dup@example.com", "--name", "X", "--role", "dpo")
+    result = crm("create-user", "--email", "DUP@example.com", "--name", "Y", "--role", "dpo")
+    assert result.exit_code == 1 and "already exists" in result.output
+
+
+def test_create_token_prints_a_working_token(crm):
+    crm("create-user", "--email", "api@example.com", "--name", "Api", "--role", "sales_rep")
+    result = crm("create-token", "--email", "api@example.com", "--name", "etl")
+    assert result.exit_code == 0
+    secret = result.output.strip()
+    with db.job_session(db.default_engine()) as session:
+        assert user_service.user_for_token(session, secret=secret).email == "api@example.com"
+    assert crm("create-token", "--email", "nobody@example.com").exit_code == 1
+
+
+def test_demo_adds_a_user_for_each_role_once(crm):
+    assert crm("demo").exit_code == 0
+    again = crm("demo")
+    assert again.exit_code == 0 and again.output == ""
+    with db.job_session(db.default_engine()) as session:
+        assert user_service.count_users(session) == len(cli.DEMO_USERS)
