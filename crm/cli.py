@@ -119,8 +119,11 @@ def serve(
     workers: Annotated[int, typer.Option(help="More than one: run `crm scheduler` too")] = 1,
 ) -> None:
     """Serve the CRM; with one worker it also runs the scheduler."""
+    import logging
+
     import uvicorn
 
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s %(message)s")
     settings = get_settings()
     if workers == 1:
         from crm.main import create_app

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, create_engine, make_url
 from sqlmodel import Session
 
 from crm.cli import alembic_config
-from crm.core.db import get_session, make_engine
+from crm.core.db import committing, get_session, make_engine
 from crm.core.settings import Settings
 from crm.main import create_app
 from tests.factories import PASSWORD
@@ -78,13 +78,8 @@ def app(settings: Settings, engine: Engine, connection: Connection) -> FastAPI:
     app = create_app(settings, engine=engine)
 
     def joined_session(request: Request) -> Iterator[Session]:
-        with _joined_session(connection) as session:
-            try:
-                yield session
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
+        with committing(_joined_session(connection)) as session:
+            yield session
 
     app.dependency_overrides[get_session] = joined_session
     return app

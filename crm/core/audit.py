@@ -2,6 +2,7 @@
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import JSON
 from sqlmodel import Session, SQLModel, col, select
@@ -43,6 +44,31 @@ def record(
     session.add(event)
     session.flush()
     return event
+
+
+Row = TypeVar("Row", bound=SQLModel)
+
+
+def save(
+    session: Session,
+    row: Row,
+    *,
+    actor_id: int | None,
+    action: str,
+    fields: Iterable[str] = (),
+) -> Row:
+    """Write a row and record the change to it in one step."""
+    session.add(row)
+    session.flush()
+    record(
+        session,
+        actor_id=actor_id,
+        action=action,
+        entity_type=row.__tablename__,
+        entity_id=getattr(row, "id", None),
+        fields=fields,
+    )
+    return row
 
 
 def events_for(session: Session, *, entity_type: str, entity_id: int) -> list[AuditEvent]:

@@ -5,7 +5,7 @@ returns and rolls back when anything raises; services only flush.
 """
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import cache
@@ -123,16 +123,23 @@ def read_only(engine: Engine) -> Engine:
     return engine.execution_options(**{_READ_ONLY: True})
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    engine: Engine = request.app.state.engine
-    bind = read_only(engine) if request.method in SAFE_METHODS else engine
-    with Session(bind, expire_on_commit=False) as session:
+@contextmanager
+def committing(session: Session) -> Iterator[Session]:
+    """One transaction: committed when the block succeeds, rolled back when it raises."""
+    with session:
         try:
             yield session
             session.commit()
         except BaseException:
             session.rollback()
             raise
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    engine: Engine = request.app.state.engine
+    bind = read_only(engine) if request.method in SAFE_METHODS else engine
+    with committing(Session(bind, expire_on_commit=False)) as session:
+        yield session
 
 
 # scope="function": commit before the response is sent, so that a failed commit is
@@ -140,16 +147,9 @@ def get_session(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-@contextmanager
-def job_session(engine: Engine) -> Iterator[Session]:
+def job_session(engine: Engine) -> AbstractContextManager[Session]:
     """A session for scheduled jobs and the CLI: one transaction, committed on success."""
-    with Session(engine, expire_on_commit=False) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    return committing(Session(engine, expire_on_commit=False))
 
 
 def ping(engine: Engine) -> bool:

@@ -4,6 +4,7 @@ from functools import cache
 from io import BytesIO
 from pathlib import Path
 from typing import Any
+from zoneinfo import available_timezones
 
 from babel import Locale, UnknownLocaleError
 from babel.messages.mofile import write_mo
@@ -11,6 +12,7 @@ from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
 LANGUAGES = {"en": "English", "de": "Deutsch"}
+TIME_ZONES = sorted(zone for zone in available_timezones() if "/" in zone)
 TRANSLATIONS_DIR = Path(__file__).resolve().parents[1] / "translations"
 
 

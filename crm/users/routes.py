@@ -1,6 +1,7 @@
 """Login, logout, user administration, the profile page, and their JSON API."""
 
-from typing import Annotated
+from collections.abc import Iterable
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Request, Response, status
@@ -10,7 +11,7 @@ from pydantic import ValidationError
 from crm.core.db import SessionDep
 from crm.core.errors import N_, CRMError, TooManyRequests
 from crm.core.forms import FormErrors
-from crm.core.i18n import LANGUAGES
+from crm.core.i18n import TIME_ZONES
 from crm.core.security import renew_session
 from crm.core.templating import flash, render
 from crm.users import service as user_service
@@ -23,6 +24,7 @@ from crm.users.models import (
     PasswordReset,
     Preferences,
     Role,
+    User,
     UserCreate,
     UserCreated,
     UserPublic,
@@ -114,7 +116,7 @@ def logout(request: Request, session: SessionDep, user: CurrentUser) -> Response
 def _user_form(
     request: Request,
     *,
-    user: object,
+    user: User | None,
     form: dict,
     errors: FormErrors,
     password: str | None = None,
@@ -141,8 +143,7 @@ def users_page(request: Request, session: SessionDep, admin: AdminUser) -> HTMLR
 
 @router.get("/users/new", response_class=HTMLResponse)
 def new_user_page(request: Request, admin: AdminUser) -> HTMLResponse:
-    form = {"email": "", "name": "", "language": "", "roles": [], "is_active": True}
-    return _user_form(request, user=None, form=form, errors=_errors(request))
+    return _user_form(request, user=None, form=_form(), errors=_errors(request))
 
 
 @router.post("/users", response_class=HTMLResponse)
@@ -156,13 +157,7 @@ def create_user(
     password: Text = "",
     roles: Roles = (),
 ) -> HTMLResponse:
-    form = {
-        "email": email,
-        "name": name,
-        "language": language,
-        "roles": list(roles),
-        "is_active": True,
-    }
+    form = _form(email, name, language, roles)
     errors = _errors(request)
     try:
         data = UserCreate(
@@ -192,14 +187,28 @@ def create_user(
     )
 
 
-def _form_of(user: object) -> dict:
+def _form(
+    email: str = "",
+    name: str = "",
+    language: str = "",
+    roles: Iterable[str] = (),
+    *,
+    is_active: bool = True,
+) -> dict[str, Any]:
+    """The user form's values, as typed or as stored."""
     return {
-        "email": user.email,
-        "name": user.name,
-        "language": user.language or "",
-        "roles": sorted(user.roles),
-        "is_active": user.is_active,
+        "email": email,
+        "name": name,
+        "language": language,
+        "roles": list(roles),
+        "is_active": is_active,
     }
+
+
+def _form_of(user: User) -> dict[str, Any]:
+    return _form(
+        user.email, user.name, user.language or "", sorted(user.roles), is_active=user.is_active
+    )
 
 
 @router.get("/users/{user_id}", response_class=HTMLResponse)
@@ -219,13 +228,7 @@ def update_user(
     roles: Roles = (),
     is_active: Annotated[bool, Form()] = False,
 ) -> Response:
-    form = {
-        "email": email,
-        "name": name,
-        "language": language,
-        "roles": list(roles),
-        "is_active": is_active,
-    }
+    form = _form(email, name, language, roles, is_active=is_active)
     errors = _errors(request)
     try:
         data = UserUpdate(
@@ -274,7 +277,7 @@ def _profile(
             "tokens": user_service.list_tokens(session, user=user),
             "errors": errors or _errors(request),
             "new_token": new_token,
-            "languages": LANGUAGES,
+            "time_zones": TIME_ZONES,
         },
         status_code=status_code,
     )
@@ -302,7 +305,6 @@ def save_preferences(
     user_service.set_preferences(
         session, user=user, language=prefs.language, time_zone=prefs.time_zone
     )
-    request.state.language = prefs.language or request.state.language
     flash(request, "success", N_("Preferences saved."))
     return RedirectResponse("/profile", status_code=303)
 

@@ -72,17 +72,13 @@ def create_user(session: Session, *, data: UserCreate, password: str, actor_id: 
         password_hash=password_hash.hash(password),
         role_rows=[UserRole(role=role) for role in sorted(data.roles)],
     )
-    session.add(user)
-    session.flush()
-    audit.record(
+    return audit.save(
         session,
+        user,
         actor_id=actor_id,
         action="user.create",
-        entity_type="user",
-        entity_id=user.id,
         fields=["email", "name", "roles", "language", "password"],
     )
-    return user
 
 
 def update_user(session: Session, *, user: User, data: UserUpdate, actor_id: int | None) -> User:
@@ -110,17 +106,7 @@ def update_user(session: Session, *, user: User, data: UserUpdate, actor_id: int
     if changes.get("is_active") is False:
         user.session_version += 1
     user.updated_at = utcnow()
-    session.add(user)
-    session.flush()
-    audit.record(
-        session,
-        actor_id=actor_id,
-        action="user.update",
-        entity_type="user",
-        entity_id=user.id,
-        fields=changed,
-    )
-    return user
+    return audit.save(session, user, actor_id=actor_id, action="user.update", fields=changed)
 
 
 def _ensure_another_admin(session: Session, *, user: User) -> None:
@@ -139,17 +125,8 @@ def set_password(session: Session, *, user: User, password: str, actor_id: int |
     user.password_hash = password_hash.hash(password)
     user.session_version += 1
     user.updated_at = utcnow()
-    session.add(user)
-    session.flush()
-    audit.record(
-        session,
-        actor_id=actor_id,
-        action="user.password_set" if actor_id != user.id else "user.password_change",
-        entity_type="user",
-        entity_id=user.id,
-        fields=["password"],
-    )
-    return user
+    action = "user.password_change" if actor_id == user.id else "user.password_set"
+    return audit.save(session, user, actor_id=actor_id, action=action, fields=["password"])
 
 
 def change_own_password(
@@ -266,16 +243,7 @@ def create_token(session: Session, *, user: User, name: str) -> tuple[ApiToken, 
     token = ApiToken(
         user_id=user.id, name=name.strip(), token_hash=_hash_token(secret), prefix=secret[:10]
     )
-    session.add(token)
-    session.flush()
-    audit.record(
-        session,
-        actor_id=user.id,
-        action="api_token.create",
-        entity_type="api_token",
-        entity_id=token.id,
-        fields=["name"],
-    )
+    audit.save(session, token, actor_id=user.id, action="api_token.create", fields=["name"])
     return token, secret
 
 
@@ -290,15 +258,7 @@ def revoke_token(session: Session, *, user: User, token_id: int) -> ApiToken:
         raise NotFound(N_("No such API token."))
     if token.revoked_at is None:
         token.revoked_at = utcnow()
-        session.add(token)
-        session.flush()
-        audit.record(
-            session,
-            actor_id=user.id,
-            action="api_token.revoke",
-            entity_type="api_token",
-            entity_id=token.id,
-        )
+        audit.save(session, token, actor_id=user.id, action="api_token.revoke")
     return token
 
 

@@ -161,6 +161,18 @@ def test_resetting_a_password_ends_the_users_sessions(admin_client, app, session
     login(theirs, user.email, new_password)
 
 
+def test_malformed_addresses_are_a_422_page(admin_client):
+    response = admin_client.get("/users/not-a-number")
+    assert response.status_code == 422
+    assert "<html" in response.text and "Some of the input is not valid." in response.text
+
+
+def test_the_profile_offers_the_time_zones(client, session):
+    login(client, make_user(session).email)
+    page = client.get("/profile").text
+    assert 'list="time-zones"' in page and '<option value="Europe/Berlin">' in page
+
+
 def test_unknown_users_are_a_404_page(admin_client):
     response = admin_client.get("/users/999999")
     assert response.status_code == 404 and "No such user." in response.text

@@ -190,6 +190,20 @@ class TestLogout:
         session.commit()
         assert client.get("/").status_code == 303
 
+    def test_an_expired_session_sends_the_user_to_log_in_again(
+        self, client, session, settings, monkeypatch
+    ):
+        import time
+
+        from itsdangerous import timed
+
+        user = make_user(session)
+        login(client, user.email)
+        later = time.time() + settings.session_max_age_days * 86400 + 60
+        monkeypatch.setattr(timed.time, "time", lambda: later)
+        response = client.get("/profile")
+        assert response.status_code == 303 and response.headers["location"].startswith("/login")
+
     def test_an_expired_or_forged_cookie_is_ignored(self, client):
         client.cookies.set("crm_session", "eyJ1aWQiOjEsInZlciI6MX0.forged.signature")
         response = client.get("/")
