@@ -39,8 +39,10 @@ class Settings(BaseSettings):
         if not self.database_url:
             self.database_url = f"sqlite:///{self.var_dir / 'crm.sqlite3'}"
         if self.secret_key.strip().lower() in PLACEHOLDER_SECRETS:
-            if self.environment == "production":
-                raise ValueError("CRM_SECRET_KEY must be set to a long random value in production")
+            if self.environment != "development":
+                raise ValueError(
+                    "CRM_SECRET_KEY must be set to a long random value outside development"
+                )
             self.secret_key = _local_secret(self.var_dir)
         elif self.environment == "production" and len(self.secret_key) < 32:
             raise ValueError("CRM_SECRET_KEY must be at least 32 characters in production")

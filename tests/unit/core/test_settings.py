@@ -13,10 +13,12 @@ def test_embedded_default_generates_a_secret_once(tmp_path):
     assert first.database_url == f"sqlite:///{tmp_path / 'crm.sqlite3'}"
 
 
+@pytest.mark.parametrize("environment", ["production", "test"])
 @pytest.mark.parametrize("secret", ["", "changeme", "secret"])
-def test_production_refuses_placeholder_secrets(tmp_path, secret):
+def test_outside_development_placeholder_secrets_are_refused(tmp_path, environment, secret):
     with pytest.raises(ValidationError, match="CRM_SECRET_KEY"):
-        Settings(environment="production", var_dir=tmp_path, secret_key=secret)
+        Settings(environment=environment, var_dir=tmp_path, secret_key=secret)
+    assert not (tmp_path / "secret_key").exists()
 
 
 def test_production_refuses_a_short_secret(tmp_path):
