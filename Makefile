@@ -43,4 +43,4 @@ lint: install
 # every new entry in crm/translations/de/LC_MESSAGES/messages.po (a test checks it).
 messages: install
 	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output -o var/messages.pot .
-	$(BIN)/pybabel update -i var/messages.pot -d crm/translations --no-location --no-fuzzy-matching
+	$(BIN)/pybabel update -i var/messages.pot -d crm/translations --no-fuzzy-matching --ignore-obsolete

@@ -9,6 +9,7 @@ from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
+from crm.contacts import routes as contact_routes
 from crm.core import handlers
 from crm.core import routes as core_routes
 from crm.core.db import make_engine
@@ -72,6 +73,8 @@ def create_app(
         core_routes.router,
         user_routes.router,
         user_routes.api_router,
+        contact_routes.router,
+        contact_routes.api_router,
     ):
         app.include_router(router)
     handlers.install(app)

@@ -2,6 +2,7 @@
 
 from sqlmodel import SQLModel
 
+from crm.contacts.models import Company, Contact, ContactEmail, ContactPhone
 from crm.core.audit import AuditEvent
 from crm.scheduler import JOBSTORE_TABLE
 from crm.users.models import ApiToken, LoginAttempt, User, UserRole
@@ -19,6 +20,10 @@ def include_object(
 __all__ = [
     "ApiToken",
     "AuditEvent",
+    "Company",
+    "Contact",
+    "ContactEmail",
+    "ContactPhone",
     "LoginAttempt",
     "User",
     "UserRole",

@@ -4,6 +4,8 @@ import itertools
 
 from sqlmodel import Session
 
+from crm.contacts import service as contact_service
+from crm.contacts.models import Company, CompanyCreate, Contact, ContactCreate
 from crm.users import service as user_service
 from crm.users.models import Role, User, UserCreate
 
@@ -36,3 +38,23 @@ def make_token(session: Session, user: User, name: str = "test") -> str:
     _, secret = user_service.create_token(session, user=user, name=name)
     session.commit()
     return secret
+
+
+def make_company(session: Session, **fields: object) -> Company:
+    data = CompanyCreate(**{"name": f"Company {next(_sequence)}", **fields})
+    company = contact_service.create_company(session, data=data, actor_id=None)
+    session.commit()
+    return company
+
+
+def make_contact(session: Session, **fields: object) -> Contact:
+    number = next(_sequence)
+    values = {
+        "first_name": "Person",
+        "last_name": f"Number{number:05d}",
+        "emails": [f"person{number}@example.com"],
+        **fields,
+    }
+    contact = contact_service.create_contact(session, data=ContactCreate(**values), actor_id=None)
+    session.commit()
+    return contact

@@ -19,6 +19,8 @@ class CRMError(Exception):
         super().__init__(message)
         self.message = message
         self.params = params
+        # Machine-readable facts for API clients, e.g. the id of an existing duplicate.
+        self.details: dict[str, Any] = {}
 
 
 class BadRequest(CRMError):

@@ -36,6 +36,8 @@ class FormErrors(dict[str, str]):
         for error in exc.errors():
             field = str(error["loc"][0]) if error["loc"] else ""
             message = ERROR_MESSAGES.get(error["type"])
+            if error.get("input") is None and error["type"].endswith("_type"):
+                message = ERROR_MESSAGES["missing"]  # an empty field, stripped to None
             if message is None:
                 message = EMAIL_INVALID if "email" in str(error.get("msg", "")) else INVALID_VALUE
             self.add(

@@ -91,6 +91,10 @@ async def crm_error(request: Request, exc: Exception) -> Response:
     headers = None
     if isinstance(exc, TooManyRequests):
         headers = {"Retry-After": str(exc.retry_after)}
+    if is_api(request) and exc.details:
+        return JSONResponse(
+            {"detail": message, **exc.details}, status_code=exc.status_code, headers=headers
+        )
     return error_response(request, exc.status_code, message, headers=headers)
 
 

@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     secret_key: str = ""
     time_zone: str = "Europe/Berlin"
     default_language: Literal["en", "de"] = "en"
+    # Phone numbers typed without a country code are read as numbers of this region.
+    phone_region: str = "DE"
     session_max_age_days: int = 14
     run_scheduler: bool = True
 

@@ -1,0 +1,254 @@
+"""Companies and the people (contacts) the CRM follows through their journey.
+
+A company's own data (name, switchboard, generic e-mail) is not personal data; a
+contact's name, e-mail addresses, phone numbers and notes are.
+"""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, field_validator
+from sqlalchemy import Index
+from sqlmodel import Field, Relationship, SQLModel
+
+from crm.core.db import Privacy, column, timestamp, utcnow
+from crm.core.settings import get_settings
+
+
+class BuyingRole(StrEnum):
+    """A contact's part in the company's buying centre."""
+
+    DECISION_MAKER = "decision_maker"
+    INFLUENCER = "influencer"
+    USER = "user"
+    BUYER = "buyer"
+    GATEKEEPER = "gatekeeper"
+    OTHER = "other"
+
+
+class Company(SQLModel, table=True):
+    __tablename__ = "company"
+    # One index per list order, so that keyset pages are index range scans.
+    __table_args__ = (
+        Index("ix_company_sort_name", "name", "id"),
+        Index("ix_company_sort_created", "created_at", "id"),
+    )
+
+    id: int | None = column(Privacy.NONE, default=None, primary_key=True)
+    name: str = column(Privacy.NONE, max_length=200)
+    website: str | None = column(Privacy.NONE, default=None, max_length=300)
+    domain: str | None = column(Privacy.NONE, default=None, max_length=200, index=True)
+    industry: str | None = column(Privacy.NONE, default=None, max_length=100)
+    size_band: str | None = column(Privacy.NONE, default=None, max_length=20)
+    segment: str | None = column(Privacy.NONE, default=None, max_length=100, index=True)
+    street: str | None = column(Privacy.NONE, default=None, max_length=200)
+    postal_code: str | None = column(Privacy.NONE, default=None, max_length=20)
+    city: str | None = column(Privacy.NONE, default=None, max_length=100)
+    country: str | None = column(Privacy.NONE, default=None, max_length=2)
+    phone: str | None = column(Privacy.NONE, default=None, max_length=32)
+    email: str | None = column(Privacy.NONE, default=None, max_length=254)
+    owner_id: int | None = column(
+        Privacy.NONE, default=None, foreign_key="user.id", ondelete="SET NULL", index=True
+    )
+    notes: str | None = column(Privacy.FREE_TEXT, default=None, max_length=10_000)
+    created_at: datetime = timestamp(default_factory=utcnow)
+    updated_at: datetime = timestamp(default_factory=utcnow)
+
+
+class Contact(SQLModel, table=True):
+    __tablename__ = "contact"
+    __table_args__ = (
+        Index("ix_contact_sort_name", "last_name", "first_name", "id"),
+        Index("ix_contact_sort_created", "created_at", "id"),
+    )
+
+    id: int | None = column(Privacy.NONE, default=None, primary_key=True)
+    first_name: str = column(Privacy.PERSONAL, max_length=100)
+    last_name: str = column(Privacy.PERSONAL, max_length=100)
+    job_title: str | None = column(Privacy.PERSONAL, default=None, max_length=200)
+    company_id: int | None = column(
+        Privacy.NONE, default=None, foreign_key="company.id", ondelete="SET NULL", index=True
+    )
+    buying_role: str | None = column(Privacy.NONE, default=None, max_length=32)
+    owner_id: int | None = column(
+        Privacy.NONE, default=None, foreign_key="user.id", ondelete="SET NULL", index=True
+    )
+    segment: str | None = column(Privacy.NONE, default=None, max_length=100, index=True)
+    source: str | None = column(Privacy.NONE, default=None, max_length=100)
+    language: str | None = column(Privacy.NONE, default=None, max_length=8)
+    notes: str | None = column(Privacy.FREE_TEXT, default=None, max_length=10_000)
+    created_at: datetime = timestamp(default_factory=utcnow)
+    updated_at: datetime = timestamp(default_factory=utcnow)
+
+    email_rows: list["ContactEmail"] = Relationship(
+        sa_relationship_kwargs={
+            "cascade": "all, delete-orphan",
+            "lazy": "selectin",
+            "order_by": "ContactEmail.position",
+        },
+    )
+    phone_rows: list["ContactPhone"] = Relationship(
+        sa_relationship_kwargs={
+            "cascade": "all, delete-orphan",
+            "lazy": "selectin",
+            "order_by": "ContactPhone.position",
+        },
+    )
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def emails(self) -> list[str]:
+        return [row.email for row in self.email_rows]
+
+    @property
+    def phones(self) -> list[str]:
+        return [row.number for row in self.phone_rows]
+
+
+class ContactEmail(SQLModel, table=True):
+    """One of a contact's addresses; position 0 is the primary one."""
+
+    __tablename__ = "contact_email"
+
+    id: int | None = column(Privacy.NONE, default=None, primary_key=True)
+    contact_id: int = column(Privacy.NONE, foreign_key="contact.id", ondelete="CASCADE", index=True)
+    # Stored lower-cased, so the unique constraint makes addresses unique in any case.
+    email: str = column(Privacy.PERSONAL, max_length=254, unique=True)
+    position: int = column(Privacy.NONE, default=0)
+
+
+class ContactPhone(SQLModel, table=True):
+    """One of a contact's phone numbers in E.164 form; position 0 is the primary one."""
+
+    __tablename__ = "contact_phone"
+
+    id: int | None = column(Privacy.NONE, default=None, primary_key=True)
+    contact_id: int = column(Privacy.NONE, foreign_key="contact.id", ondelete="CASCADE", index=True)
+    number: str = column(Privacy.PERSONAL, max_length=32, index=True)
+    position: int = column(Privacy.NONE, default=0)
+
+
+def normalize_email(value: str) -> str:
+    try:
+        return validate_email(value.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise ValueError(f"not a valid e-mail address: {exc}") from exc
+
+
+def normalize_phone(value: str) -> str:
+    """The number in E.164 form; numbers without a country code are read as local ones."""
+    try:
+        number = phonenumbers.parse(value, get_settings().phone_region)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError("not a phone number") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError("not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _no_duplicates(values: list[str]) -> list[str]:
+    if len(set(values)) != len(values):
+        raise ValueError("the same value is given twice")
+    return values
+
+
+EmailAddress = Annotated[str, Field(max_length=254), AfterValidator(normalize_email)]
+PhoneNumber = Annotated[str, Field(max_length=40), AfterValidator(normalize_phone)]
+Emails = Annotated[list[EmailAddress], Field(max_length=10), AfterValidator(_no_duplicates)]
+Phones = Annotated[list[PhoneNumber], Field(max_length=10), AfterValidator(_no_duplicates)]
+Name = Annotated[str, Field(min_length=1, max_length=100)]
+Text = Annotated[str, Field(max_length=200)]
+Notes = Annotated[str, Field(max_length=10_000)]
+
+
+def _strip(value: object) -> object:
+    """Surrounding spaces never matter; an empty optional text means 'none'."""
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return value
+
+
+class CompanyBase(SQLModel):
+    name: str = Field(min_length=1, max_length=200)
+    website: str | None = Field(default=None, max_length=300)
+    domain: str | None = Field(default=None, max_length=200)
+    industry: str | None = Field(default=None, max_length=100)
+    size_band: str | None = Field(default=None, max_length=20)
+    segment: str | None = Field(default=None, max_length=100)
+    street: str | None = Field(default=None, max_length=200)
+    postal_code: str | None = Field(default=None, max_length=20)
+    city: str | None = Field(default=None, max_length=100)
+    country: str | None = Field(default=None, min_length=2, max_length=2)
+    phone: PhoneNumber | None = None
+    email: EmailAddress | None = None
+    owner_id: int | None = None
+    notes: Notes | None = None
+
+    _strip_text = field_validator("*", mode="before")(_strip)
+
+
+class CompanyCreate(CompanyBase):
+    pass
+
+
+class CompanyUpdate(CompanyBase):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class CompanyPublic(CompanyBase):
+    id: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class ContactBase(SQLModel):
+    first_name: Name
+    last_name: Name
+    job_title: Text | None = None
+    company_id: int | None = None
+    buying_role: BuyingRole | None = None
+    owner_id: int | None = None
+    segment: str | None = Field(default=None, max_length=100)
+    source: str | None = Field(default=None, max_length=100)
+    language: str | None = Field(default=None, max_length=8)
+    notes: Notes | None = None
+
+    _strip_text = field_validator("*", mode="before")(_strip)
+
+
+class ContactCreate(ContactBase):
+    # The first address and the first number are the primary ones.
+    emails: Emails = []
+    phones: Phones = []
+
+
+class ContactUpdate(ContactBase):
+    first_name: Name | None = None
+    last_name: Name | None = None
+    emails: Emails | None = None
+    phones: Phones | None = None
+
+
+class ContactPublic(ContactBase):
+    id: int
+    emails: list[str]
+    phones: list[str]
+    created_at: datetime
+    updated_at: datetime
+
+
+class CompaniesPage(SQLModel):
+    items: list[CompanyPublic]
+    next_cursor: str | None
+
+
+class ContactsPage(SQLModel):
+    items: list[ContactPublic]
+    next_cursor: str | None

@@ -1,0 +1,434 @@
+"""Companies and contacts: pages and JSON API."""
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Form, Query, Request, Response, status
+from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import BaseModel, ValidationError
+
+from crm.contacts import service as contact_service
+from crm.contacts.deps import CompanyDep, ContactDep, Editor
+from crm.contacts.models import (
+    BuyingRole,
+    CompaniesPage,
+    Company,
+    CompanyCreate,
+    CompanyPublic,
+    CompanyUpdate,
+    Contact,
+    ContactCreate,
+    ContactPublic,
+    ContactsPage,
+    ContactUpdate,
+)
+from crm.core.db import SessionDep
+from crm.core.errors import N_, CRMError
+from crm.core.forms import FormErrors
+from crm.core.templating import flash, render
+from crm.users import service as user_service
+from crm.users.deps import CurrentUser
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+api_router = APIRouter(prefix="/api/v1", tags=["contacts"])
+
+Sort = Literal["name", "-name", "created", "-created"]
+Limit = Annotated[int, Query(ge=1, le=200)]
+
+
+class ListQuery(BaseModel):
+    """The state of a list, all of it in the URL."""
+
+    q: str | None = None
+    owner_id: int | None = None
+    segment: str | None = None
+    sort: Sort = "name"
+    cursor: str | None = None
+    limit: Limit = 50
+
+
+class ContactQuery(ListQuery):
+    company_id: int | None = None
+
+
+# --- JSON API -----------------------------------------------------------------------
+
+
+@api_router.get("/companies", response_model=CompaniesPage)
+def api_companies(
+    session: SessionDep, user: CurrentUser, query: Annotated[ListQuery, Query()]
+) -> CompaniesPage:
+    items, cursor = contact_service.list_companies(session, **query.model_dump())
+    return CompaniesPage(items=[CompanyPublic.model_validate(c) for c in items], next_cursor=cursor)
+
+
+@api_router.post("/companies", response_model=CompanyPublic, status_code=201)
+def api_create_company(session: SessionDep, user: Editor, data: CompanyCreate) -> Any:
+    return contact_service.create_company(session, data=data, actor_id=user.id)
+
+
+@api_router.get("/companies/{company_id}", response_model=CompanyPublic)
+def api_company(company: CompanyDep, user: CurrentUser) -> Any:
+    return company
+
+
+@api_router.patch("/companies/{company_id}", response_model=CompanyPublic)
+def api_update_company(
+    session: SessionDep, company: CompanyDep, user: Editor, data: CompanyUpdate
+) -> Any:
+    return contact_service.update_company(session, company=company, data=data, actor_id=user.id)
+
+
+@api_router.delete("/companies/{company_id}", status_code=status.HTTP_204_NO_CONTENT)
+def api_delete_company(session: SessionDep, company: CompanyDep, user: Editor) -> None:
+    contact_service.delete_company(session, company=company, actor_id=user.id)
+
+
+@api_router.get("/contacts", response_model=ContactsPage)
+def api_contacts(
+    session: SessionDep, user: CurrentUser, query: Annotated[ContactQuery, Query()]
+) -> ContactsPage:
+    items, cursor = contact_service.list_contacts(session, **query.model_dump())
+    return ContactsPage(items=[ContactPublic.model_validate(c) for c in items], next_cursor=cursor)
+
+
+@api_router.post("/contacts", response_model=ContactPublic, status_code=201)
+def api_create_contact(session: SessionDep, user: Editor, data: ContactCreate) -> Any:
+    return contact_service.create_contact(session, data=data, actor_id=user.id)
+
+
+@api_router.get("/contacts/{contact_id}", response_model=ContactPublic)
+def api_contact(contact: ContactDep, user: CurrentUser) -> Any:
+    return contact
+
+
+@api_router.patch("/contacts/{contact_id}", response_model=ContactPublic)
+def api_update_contact(
+    session: SessionDep, contact: ContactDep, user: Editor, data: ContactUpdate
+) -> Any:
+    return contact_service.update_contact(session, contact=contact, data=data, actor_id=user.id)
+
+
+@api_router.delete("/contacts/{contact_id}", status_code=status.HTTP_204_NO_CONTENT)
+def api_delete_contact(session: SessionDep, contact: ContactDep, user: Editor) -> None:
+    contact_service.delete_contact(session, contact=contact, actor_id=user.id)
+
+
+# --- pages --------------------------------------------------------------------------
+
+
+class ContactForm(BaseModel):
+    """A contact form as posted: text fields, one address or number per line."""
+
+    first_name: str = ""
+    last_name: str = ""
+    job_title: str = ""
+    company_id: str = ""
+    buying_role: str = ""
+    owner_id: str = ""
+    segment: str = ""
+    source: str = ""
+    language: str = ""
+    notes: str = ""
+    emails: str = ""
+    phones: str = ""
+
+    def values(self) -> dict[str, Any]:
+        values: dict[str, Any] = self.model_dump()
+        for name in ("emails", "phones"):
+            values[name] = [line.strip() for line in values[name].splitlines() if line.strip()]
+        return values
+
+    @classmethod
+    def of(cls, contact: Contact) -> "ContactForm":
+        fields = {name: str(getattr(contact, name) or "") for name in cls.model_fields}
+        return cls(
+            **fields | {"emails": "\n".join(contact.emails), "phones": "\n".join(contact.phones)}
+        )
+
+
+class CompanyForm(BaseModel):
+    name: str = ""
+    website: str = ""
+    industry: str = ""
+    size_band: str = ""
+    segment: str = ""
+    street: str = ""
+    postal_code: str = ""
+    city: str = ""
+    country: str = ""
+    phone: str = ""
+    email: str = ""
+    owner_id: str = ""
+    notes: str = ""
+
+    @classmethod
+    def of(cls, company: Company) -> "CompanyForm":
+        return cls(**{name: str(getattr(company, name) or "") for name in cls.model_fields})
+
+
+def _owner_options(session: SessionDep) -> list[tuple[int, str]]:
+    return [(u.id, u.name) for u in user_service.list_users(session) if u.is_active]
+
+
+def _errors(request: Request) -> FormErrors:
+    return FormErrors(request.state.language)
+
+
+def _contact_form(
+    request: Request,
+    session: SessionDep,
+    *,
+    contact: Contact | None,
+    form: ContactForm,
+    errors: FormErrors,
+    existing_id: int | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    return render(
+        request,
+        "contacts/form.html",
+        {
+            "contact": contact,
+            "existing_id": existing_id,
+            "form": form,
+            "errors": errors,
+            "buying_roles": list(BuyingRole),
+            "company_options": [
+                (c.id, c.name) for c in contact_service.list_companies(session, limit=200)[0]
+            ],
+            "owner_options": _owner_options(session),
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/contacts", response_class=HTMLResponse)
+def contacts_page(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    query: Annotated[ContactQuery, Query()],
+) -> HTMLResponse:
+    contacts, cursor = contact_service.list_contacts(session, **query.model_dump())
+    companies = contact_service.companies_by_id(
+        session, {c.company_id for c in contacts if c.company_id}
+    )
+    return render(
+        request,
+        "contacts/list.html",
+        {"contacts": contacts, "companies": companies, "next_cursor": cursor, "query": query},
+    )
+
+
+@router.get("/contacts/new", response_class=HTMLResponse)
+def new_contact_page(
+    request: Request, session: SessionDep, user: Editor, company_id: int | None = None
+) -> HTMLResponse:
+    form = ContactForm(company_id=str(company_id or ""), owner_id=str(user.id))
+    return _contact_form(request, session, contact=None, form=form, errors=_errors(request))
+
+
+@router.post("/contacts", response_class=HTMLResponse)
+def create_contact(
+    request: Request, session: SessionDep, user: Editor, form: Annotated[ContactForm, Form()]
+) -> Response:
+    errors, existing_id = _errors(request), None
+    try:
+        data = ContactCreate(**form.values())
+        contact = contact_service.create_contact(session, data=data, actor_id=user.id)
+    except ValidationError as exc:
+        errors.add_validation_error(exc)
+    except CRMError as exc:
+        errors.add_crm_error(exc)
+        existing_id = exc.details.get("existing_contact_id")
+    if errors:
+        return _contact_form(
+            request,
+            session,
+            contact=None,
+            form=form,
+            errors=errors,
+            existing_id=existing_id,
+            status_code=422,
+        )
+    flash(request, "success", N_("%(name)s was added."), name=contact.name)
+    return RedirectResponse(f"/contacts/{contact.id}", status_code=303)
+
+
+@router.get("/contacts/{contact_id}", response_class=HTMLResponse)
+def contact_page(
+    request: Request, session: SessionDep, contact: ContactDep, user: CurrentUser
+) -> HTMLResponse:
+    companies = contact_service.companies_by_id(
+        session, {contact.company_id} if contact.company_id else set()
+    )
+    return render(
+        request,
+        "contacts/detail.html",
+        {"contact": contact, "company": companies.get(contact.company_id)},
+    )
+
+
+@router.get("/contacts/{contact_id}/edit", response_class=HTMLResponse)
+def edit_contact_page(
+    request: Request, session: SessionDep, contact: ContactDep, user: Editor
+) -> HTMLResponse:
+    return _contact_form(
+        request, session, contact=contact, form=ContactForm.of(contact), errors=_errors(request)
+    )
+
+
+@router.post("/contacts/{contact_id}", response_class=HTMLResponse)
+def update_contact(
+    request: Request,
+    session: SessionDep,
+    contact: ContactDep,
+    user: Editor,
+    form: Annotated[ContactForm, Form()],
+) -> Response:
+    errors = _errors(request)
+    try:
+        data = ContactUpdate(**form.values())
+        contact_service.update_contact(session, contact=contact, data=data, actor_id=user.id)
+    except ValidationError as exc:
+        errors.add_validation_error(exc)
+    except CRMError as exc:
+        errors.add_crm_error(exc)
+    if errors:
+        return _contact_form(
+            request, session, contact=contact, form=form, errors=errors, status_code=422
+        )
+    flash(request, "success", N_("Changes saved."))
+    return RedirectResponse(f"/contacts/{contact.id}", status_code=303)
+
+
+@router.post("/contacts/{contact_id}/delete")
+def delete_contact(
+    request: Request, session: SessionDep, contact: ContactDep, user: Editor
+) -> Response:
+    name = contact.name
+    contact_service.delete_contact(session, contact=contact, actor_id=user.id)
+    flash(request, "success", N_("%(name)s was deleted."), name=name)
+    return RedirectResponse("/contacts", status_code=303)
+
+
+def _company_form(
+    request: Request,
+    session: SessionDep,
+    *,
+    company: Company | None,
+    form: CompanyForm,
+    errors: FormErrors,
+    status_code: int = 200,
+) -> HTMLResponse:
+    return render(
+        request,
+        "contacts/company_form.html",
+        {
+            "company": company,
+            "form": form,
+            "errors": errors,
+            "owner_options": _owner_options(session),
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/companies", response_class=HTMLResponse)
+def companies_page(
+    request: Request, session: SessionDep, user: CurrentUser, query: Annotated[ListQuery, Query()]
+) -> HTMLResponse:
+    companies, cursor = contact_service.list_companies(session, **query.model_dump())
+    return render(
+        request,
+        "contacts/companies.html",
+        {"companies": companies, "next_cursor": cursor, "query": query},
+    )
+
+
+@router.get("/companies/new", response_class=HTMLResponse)
+def new_company_page(request: Request, session: SessionDep, user: Editor) -> HTMLResponse:
+    return _company_form(
+        request,
+        session,
+        company=None,
+        form=CompanyForm(owner_id=str(user.id)),
+        errors=_errors(request),
+    )
+
+
+@router.post("/companies", response_class=HTMLResponse)
+def create_company(
+    request: Request, session: SessionDep, user: Editor, form: Annotated[CompanyForm, Form()]
+) -> Response:
+    errors = _errors(request)
+    try:
+        company = contact_service.create_company(
+            session, data=CompanyCreate(**form.model_dump()), actor_id=user.id
+        )
+    except ValidationError as exc:
+        errors.add_validation_error(exc)
+    except CRMError as exc:
+        errors.add_crm_error(exc)
+    if errors:
+        return _company_form(
+            request, session, company=None, form=form, errors=errors, status_code=422
+        )
+    flash(request, "success", N_("%(name)s was added."), name=company.name)
+    return RedirectResponse(f"/companies/{company.id}", status_code=303)
+
+
+@router.get("/companies/{company_id}", response_class=HTMLResponse)
+def company_page(
+    request: Request, session: SessionDep, company: CompanyDep, user: CurrentUser
+) -> HTMLResponse:
+    contacts, cursor = contact_service.list_contacts(session, company_id=company.id)
+    return render(
+        request,
+        "contacts/company.html",
+        {"company": company, "contacts": contacts, "more_contacts": cursor},
+    )
+
+
+@router.get("/companies/{company_id}/edit", response_class=HTMLResponse)
+def edit_company_page(
+    request: Request, session: SessionDep, company: CompanyDep, user: Editor
+) -> HTMLResponse:
+    return _company_form(
+        request, session, company=company, form=CompanyForm.of(company), errors=_errors(request)
+    )
+
+
+@router.post("/companies/{company_id}", response_class=HTMLResponse)
+def update_company(
+    request: Request,
+    session: SessionDep,
+    company: CompanyDep,
+    user: Editor,
+    form: Annotated[CompanyForm, Form()],
+) -> Response:
+    errors = _errors(request)
+    try:
+        contact_service.update_company(
+            session, company=company, data=CompanyUpdate(**form.model_dump()), actor_id=user.id
+        )
+    except ValidationError as exc:
+        errors.add_validation_error(exc)
+    except CRMError as exc:
+        errors.add_crm_error(exc)
+    if errors:
+        return _company_form(
+            request, session, company=company, form=form, errors=errors, status_code=422
+        )
+    flash(request, "success", N_("Changes saved."))
+    return RedirectResponse(f"/companies/{company.id}", status_code=303)
+
+
+@router.post("/companies/{company_id}/delete")
+def delete_company(
+    request: Request, session: SessionDep, company: CompanyDep, user: Editor
+) -> Response:
+    name = company.name
+    contact_service.delete_company(session, company=company, actor_id=user.id)
+    flash(request, "success", N_("%(name)s was deleted."), name=name)
+    return RedirectResponse("/companies", status_code=303)

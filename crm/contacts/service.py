@@ -1,0 +1,271 @@
+"""Companies and contacts: create, change, delete, find. No HTTP in here."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_
+from sqlmodel import Session, col, select
+
+from crm.contacts.models import (
+    Company,
+    CompanyCreate,
+    CompanyUpdate,
+    Contact,
+    ContactCreate,
+    ContactEmail,
+    ContactPhone,
+    ContactUpdate,
+)
+from crm.core import audit
+from crm.core.db import utcnow
+from crm.core.errors import N_, Conflict, Invalid, NotFound
+from crm.core.pagination import MAX_LIMIT, after, decode_cursor, encode_cursor
+from crm.users.models import User
+
+SORTS = ("name", "-name", "created", "-created")
+
+
+def _domain_of(website: str | None) -> str | None:
+    if not website:
+        return None
+    host = website.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0].lower()
+    return host.removeprefix("www.") or None
+
+
+def _check_owner(session: Session, owner_id: int | None) -> None:
+    if owner_id is not None and session.get(User, owner_id) is None:
+        raise Invalid(N_("No such user."), field="owner_id")
+
+
+# --- companies ----------------------------------------------------------------------
+
+
+def get_company(session: Session, *, company_id: int) -> Company:
+    company = session.get(Company, company_id)
+    if company is None:
+        raise NotFound(N_("No such company."))
+    return company
+
+
+def create_company(session: Session, *, data: CompanyCreate, actor_id: int | None) -> Company:
+    _check_owner(session, data.owner_id)
+    company = Company.model_validate(data)
+    company.domain = company.domain or _domain_of(company.website)
+    return audit.save(
+        session,
+        company,
+        actor_id=actor_id,
+        action="company.create",
+        fields=data.model_dump(exclude_none=True).keys(),
+    )
+
+
+def update_company(
+    session: Session, *, company: Company, data: CompanyUpdate, actor_id: int | None
+) -> Company:
+    changes = data.model_dump(exclude_unset=True)
+    if changes.get("name", "") is None:
+        raise Invalid(N_("This field is required."), field="name")
+    if "owner_id" in changes:
+        _check_owner(session, changes["owner_id"])
+    if "website" in changes and "domain" not in changes:
+        changes["domain"] = _domain_of(changes["website"])
+    changed = [name for name, value in changes.items() if getattr(company, name) != value]
+    if not changed:
+        return company
+    company.sqlmodel_update(changes)
+    company.updated_at = utcnow()
+    return audit.save(session, company, actor_id=actor_id, action="company.update", fields=changed)
+
+
+def delete_company(session: Session, *, company: Company, actor_id: int | None) -> None:
+    """Delete a company; its contacts stay and lose the link (the foreign key sets null)."""
+    audit.record(
+        session,
+        actor_id=actor_id,
+        action="company.delete",
+        entity_type="company",
+        entity_id=company.id,
+    )
+    session.delete(company)
+    session.flush()
+
+
+def list_companies(
+    session: Session,
+    *,
+    q: str | None = None,
+    owner_id: int | None = None,
+    segment: str | None = None,
+    sort: str = "name",
+    cursor: str | None = None,
+    limit: int = 50,
+) -> tuple[list[Company], str | None]:
+    query = select(Company)
+    if q:
+        query = query.where(func.lower(Company.name).contains(q.strip().lower(), autoescape=True))
+    if owner_id is not None:
+        query = query.where(Company.owner_id == owner_id)
+    if segment:
+        query = query.where(Company.segment == segment)
+    keys = (
+        [col(Company.name), col(Company.id)]
+        if sort.endswith("name")
+        else [col(Company.created_at), col(Company.id)]
+    )
+    return _page(session, query, keys, sort=sort, cursor=cursor, limit=limit)
+
+
+def _page(
+    session: Session, query: Any, keys: list[Any], *, sort: str, cursor: str | None, limit: int
+) -> tuple[list[Any], str | None]:
+    """One page of ``query`` in the order of ``keys``, and the cursor of the next one."""
+    if sort not in SORTS:
+        raise Invalid(N_("Choose one of the offered values."), field="sort")
+    descending = sort.startswith("-")
+    kinds = [
+        datetime if key.key.endswith("_at") else (int if key.key == "id" else str) for key in keys
+    ]
+    if cursor:
+        query = query.where(after(keys, decode_cursor(cursor, kinds=kinds), descending=descending))
+    order = [key.desc() if descending else key.asc() for key in keys]
+    limit = max(1, min(limit, MAX_LIMIT))
+    rows = list(session.exec(query.order_by(*order).limit(limit + 1)))
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    return rows, encode_cursor([getattr(rows[-1], key.key) for key in keys])
+
+
+# --- contacts -----------------------------------------------------------------------
+
+
+def get_contact(session: Session, *, contact_id: int) -> Contact:
+    contact = session.get(Contact, contact_id)
+    if contact is None:
+        raise NotFound(N_("No such contact."))
+    return contact
+
+
+def find_by_email(session: Session, *, email: str) -> Contact | None:
+    row = session.exec(select(ContactEmail).where(ContactEmail.email == email.lower())).first()
+    return session.get(Contact, row.contact_id) if row else None
+
+
+def _check_company(session: Session, company_id: int | None) -> None:
+    if company_id is not None and session.get(Company, company_id) is None:
+        raise Invalid(N_("No such company."), field="company_id")
+
+
+def _check_emails_free(session: Session, emails: list[str], *, contact_id: int | None) -> None:
+    for email in emails:
+        existing = find_by_email(session, email=email)
+        if existing is not None and existing.id != contact_id:
+            error = Conflict(
+                N_("%(email)s already belongs to %(name)s."), email=email, name=existing.name
+            )
+            error.details = {"existing_contact_id": existing.id}
+            raise error
+
+
+def create_contact(session: Session, *, data: ContactCreate, actor_id: int | None) -> Contact:
+    _check_company(session, data.company_id)
+    _check_owner(session, data.owner_id)
+    _check_emails_free(session, data.emails, contact_id=None)
+    contact = Contact.model_validate(data.model_dump(exclude={"emails", "phones"}))
+    contact.email_rows = [ContactEmail(email=e, position=i) for i, e in enumerate(data.emails)]
+    contact.phone_rows = [ContactPhone(number=p, position=i) for i, p in enumerate(data.phones)]
+    return audit.save(
+        session,
+        contact,
+        actor_id=actor_id,
+        action="contact.create",
+        fields=data.model_dump(exclude_none=True, exclude_defaults=True).keys(),
+    )
+
+
+def update_contact(
+    session: Session, *, contact: Contact, data: ContactUpdate, actor_id: int | None
+) -> Contact:
+    changes = data.model_dump(exclude_unset=True)
+    for required in ("first_name", "last_name"):
+        if required in changes and changes[required] is None:
+            raise Invalid(N_("This field is required."), field=required)
+    emails, phones = changes.pop("emails", None), changes.pop("phones", None)
+    if "company_id" in changes:
+        _check_company(session, changes["company_id"])
+    if "owner_id" in changes:
+        _check_owner(session, changes["owner_id"])
+    changed = [name for name, value in changes.items() if getattr(contact, name) != value]
+    if emails is not None and emails != contact.emails:
+        _check_emails_free(session, emails, contact_id=contact.id)
+        # Flush the removals first so that a re-ordered address does not collide with itself.
+        contact.email_rows = []
+        session.flush()
+        contact.email_rows = [ContactEmail(email=e, position=i) for i, e in enumerate(emails)]
+        changed.append("emails")
+    if phones is not None and phones != contact.phones:
+        contact.phone_rows = [ContactPhone(number=p, position=i) for i, p in enumerate(phones)]
+        changed.append("phones")
+    if not changed:
+        return contact
+    contact.sqlmodel_update(changes)
+    contact.updated_at = utcnow()
+    return audit.save(session, contact, actor_id=actor_id, action="contact.update", fields=changed)
+
+
+def delete_contact(session: Session, *, contact: Contact, actor_id: int | None) -> None:
+    audit.record(
+        session,
+        actor_id=actor_id,
+        action="contact.delete",
+        entity_type="contact",
+        entity_id=contact.id,
+    )
+    session.delete(contact)
+    session.flush()
+
+
+def list_contacts(
+    session: Session,
+    *,
+    q: str | None = None,
+    owner_id: int | None = None,
+    company_id: int | None = None,
+    segment: str | None = None,
+    sort: str = "name",
+    cursor: str | None = None,
+    limit: int = 50,
+) -> tuple[list[Contact], str | None]:
+    query = select(Contact)
+    if q:
+        needle = q.strip().lower()
+        by_email = select(ContactEmail.contact_id).where(
+            col(ContactEmail.email).contains(needle, autoescape=True)
+        )
+        query = query.where(
+            or_(
+                func.lower(Contact.last_name).contains(needle, autoescape=True),
+                func.lower(Contact.first_name).contains(needle, autoescape=True),
+                col(Contact.id).in_(by_email),
+            )
+        )
+    if owner_id is not None:
+        query = query.where(Contact.owner_id == owner_id)
+    if company_id is not None:
+        query = query.where(Contact.company_id == company_id)
+    if segment:
+        query = query.where(Contact.segment == segment)
+    keys = (
+        [col(Contact.last_name), col(Contact.first_name), col(Contact.id)]
+        if sort.endswith("name")
+        else [col(Contact.created_at), col(Contact.id)]
+    )
+    return _page(session, query, keys, sort=sort, cursor=cursor, limit=limit)
+
+
+def companies_by_id(session: Session, ids: set[int]) -> dict[int, Company]:
+    """The companies of a page of contacts, fetched in one query."""
+    if not ids:
+        return {}
+    return {c.id: c for c in session.exec(select(Company).where(col(Company.id).in_(ids)))}
