@@ -15,7 +15,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
-from sqlalchemy import make_url, text
+from sqlalchemy import Connection, make_url, text
 
 from crm.core.db import default_engine, make_engine
 from crm.core.settings import Settings
@@ -101,9 +101,15 @@ class SchedulerLock:
         return True
 
     def release(self) -> None:
-        if self._resource is not None:
-            self._resource.close()  # closing the connection or file releases the lock
-            self._resource = None
+        if isinstance(self._resource, Connection):
+            # A pooled connection would keep a session-level lock after close(): unlock,
+            # then discard the connection instead of returning it to the pool.
+            self._resource.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_LOCK_KEY})
+            self._resource.invalidate()
+            self._resource.close()
+        elif self._resource is not None:
+            self._resource.close()  # closing the file releases the flock
+        self._resource = None
 
 
 class EmbeddedScheduler:
