@@ -17,6 +17,7 @@ from crm.core.i18n import LocaleMiddleware
 from crm.core.security import SecurityHeadersMiddleware, SessionMiddleware, csrf_protect
 from crm.core.settings import Settings, get_settings
 from crm.scheduler import EmbeddedScheduler
+from crm.touchpoints import routes as touchpoint_routes
 from crm.users import routes as user_routes
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -75,6 +76,8 @@ def create_app(
         user_routes.api_router,
         contact_routes.router,
         contact_routes.api_router,
+        touchpoint_routes.router,
+        touchpoint_routes.api_router,
     ):
         app.include_router(router)
     handlers.install(app)

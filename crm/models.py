@@ -5,6 +5,7 @@ from sqlmodel import SQLModel
 from crm.contacts.models import Company, Contact, ContactEmail, ContactPhone
 from crm.core.audit import AuditEvent
 from crm.scheduler import JOBSTORE_TABLE
+from crm.touchpoints.models import Channel, Outcome, Touchpoint
 from crm.users.models import ApiToken, LoginAttempt, User, UserRole
 
 metadata = SQLModel.metadata
@@ -20,11 +21,14 @@ def include_object(
 __all__ = [
     "ApiToken",
     "AuditEvent",
+    "Channel",
     "Company",
     "Contact",
     "ContactEmail",
     "ContactPhone",
     "LoginAttempt",
+    "Outcome",
+    "Touchpoint",
     "User",
     "UserRole",
     "include_object",

@@ -18,9 +18,10 @@ from sqlalchemy import Connection, Engine, create_engine, make_url
 from sqlmodel import Session
 
 from crm.cli import alembic_config
-from crm.core.db import committing, get_session, make_engine
+from crm.core.db import committing, get_session, job_session, make_engine
 from crm.core.settings import Settings
 from crm.main import create_app
+from crm.touchpoints import service as touchpoint_service
 from tests.factories import PASSWORD
 
 TEST_DATABASE_URL = os.environ.get("CRM_TEST_DATABASE_URL")
@@ -49,6 +50,8 @@ def engine(settings: Settings) -> Iterator[Engine]:
 
     command.upgrade(alembic_config(settings.database_url), "head")
     engine = make_engine(settings.database_url)
+    with job_session(engine) as session:
+        touchpoint_service.seed_defaults(session)
     yield engine
     engine.dispose()
 

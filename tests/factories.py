@@ -6,6 +6,8 @@ from sqlmodel import Session
 
 from crm.contacts import service as contact_service
 from crm.contacts.models import Company, CompanyCreate, Contact, ContactCreate
+from crm.touchpoints import service as touchpoint_service
+from crm.touchpoints.models import Touchpoint, TouchpointCreate
 from crm.users import service as user_service
 from crm.users.models import Role, User, UserCreate
 
@@ -58,3 +60,12 @@ def make_contact(session: Session, **fields: object) -> Contact:
     contact = contact_service.create_contact(session, data=ContactCreate(**values), actor_id=None)
     session.commit()
     return contact
+
+
+def log_touchpoint(session: Session, **fields: object) -> Touchpoint:
+    values = {"summary": "Talked", "channel": "call", **fields}
+    touchpoint = touchpoint_service.log_touchpoint(
+        session, data=TouchpointCreate(**values), actor_id=None
+    )
+    session.commit()
+    return touchpoint

@@ -22,4 +22,5 @@ def valid_contact_id(contact_id: int, session: SessionDep) -> Contact:
 CompanyDep = Annotated[Company, Depends(valid_company_id)]
 ContactDep = Annotated[Contact, Depends(valid_contact_id)]
 # Everyone signed in may look people up; those who work with customers may change them.
-Editor = Annotated[User, require_role(Role.SALES_REP, Role.ACCOUNT_MANAGER, Role.ADMIN)]
+EDITOR_ROLES = (Role.SALES_REP, Role.ACCOUNT_MANAGER, Role.ADMIN)
+Editor = Annotated[User, require_role(*EDITOR_ROLES)]

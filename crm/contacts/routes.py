@@ -7,7 +7,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, ValidationError
 
 from crm.contacts import service as contact_service
-from crm.contacts.deps import CompanyDep, ContactDep, Editor
+from crm.contacts.deps import EDITOR_ROLES, CompanyDep, ContactDep, Editor
 from crm.contacts.models import (
     BuyingRole,
     CompaniesPage,
@@ -25,8 +25,11 @@ from crm.core.db import SessionDep
 from crm.core.errors import N_, CRMError
 from crm.core.forms import FormErrors
 from crm.core.templating import flash, render
+from crm.touchpoints import service as touchpoint_service
+from crm.touchpoints.routes import quick_log_context
 from crm.users import service as user_service
 from crm.users.deps import CurrentUser
+from crm.users.models import User
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 api_router = APIRouter(prefix="/api/v1", tags=["contacts"])
@@ -166,6 +169,29 @@ class CompanyForm(BaseModel):
         return cls(**{name: str(getattr(company, name) or "") for name in cls.model_fields})
 
 
+TIMELINE_PAGE = 25
+
+
+def _timeline(
+    session: SessionDep, user: User, page_url: str, cursor: str | None, **subject: int | None
+) -> dict[str, Any]:
+    """A page of a subject's timeline, and the quick log for those who may write."""
+    touchpoints, next_cursor = touchpoint_service.list_touchpoints(
+        session, cursor=cursor, limit=TIMELINE_PAGE, **subject
+    )
+    may_log = user.has_role(*EDITOR_ROLES)
+    return {
+        "timeline": touchpoints,
+        "labels": touchpoint_service.Labels(session),
+        "next_url": f"{page_url}?cursor={next_cursor}" if next_cursor else None,
+        **(
+            quick_log_context(session, action=f"{page_url}/touchpoints")
+            if may_log
+            else {"quick_log": None}
+        ),
+    }
+
+
 def _owner_options(session: SessionDep) -> list[tuple[int, str]]:
     return [(u.id, u.name) for u in user_service.list_users(session) if u.is_active]
 
@@ -257,7 +283,11 @@ def create_contact(
 
 @router.get("/contacts/{contact_id}", response_class=HTMLResponse)
 def contact_page(
-    request: Request, session: SessionDep, contact: ContactDep, user: CurrentUser
+    request: Request,
+    session: SessionDep,
+    contact: ContactDep,
+    user: CurrentUser,
+    cursor: str | None = None,
 ) -> HTMLResponse:
     companies = contact_service.companies_by_id(
         session, {contact.company_id} if contact.company_id else set()
@@ -265,7 +295,11 @@ def contact_page(
     return render(
         request,
         "contacts/detail.html",
-        {"contact": contact, "company": companies.get(contact.company_id)},
+        {
+            "contact": contact,
+            "company": companies.get(contact.company_id),
+            **_timeline(session, user, f"/contacts/{contact.id}", cursor, contact_id=contact.id),
+        },
     )
 
 
@@ -380,13 +414,22 @@ def create_company(
 
 @router.get("/companies/{company_id}", response_class=HTMLResponse)
 def company_page(
-    request: Request, session: SessionDep, company: CompanyDep, user: CurrentUser
+    request: Request,
+    session: SessionDep,
+    company: CompanyDep,
+    user: CurrentUser,
+    cursor: str | None = None,
 ) -> HTMLResponse:
-    contacts, cursor = contact_service.list_contacts(session, company_id=company.id)
+    contacts, more = contact_service.list_contacts(session, company_id=company.id)
     return render(
         request,
         "contacts/company.html",
-        {"company": company, "contacts": contacts, "more_contacts": cursor},
+        {
+            "company": company,
+            "contacts": contacts,
+            "more_contacts": more,
+            **_timeline(session, user, f"/companies/{company.id}", cursor, company_id=company.id),
+        },
     )
 
 

@@ -1,9 +1,8 @@
 """Companies and contacts: create, change, delete, find. No HTTP in here."""
 
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import delete, func, or_
 from sqlmodel import Session, col, select
 
 from crm.contacts.models import (
@@ -19,7 +18,8 @@ from crm.contacts.models import (
 from crm.core import audit
 from crm.core.db import utcnow
 from crm.core.errors import N_, Conflict, Invalid, NotFound
-from crm.core.pagination import MAX_LIMIT, after, decode_cursor, encode_cursor
+from crm.core.pagination import keyset_page
+from crm.touchpoints.models import Touchpoint
 from crm.users.models import User
 
 SORTS = ("name", "-name", "created", "-created")
@@ -79,7 +79,12 @@ def update_company(
 
 
 def delete_company(session: Session, *, company: Company, actor_id: int | None) -> None:
-    """Delete a company; its contacts stay and lose the link (the foreign key sets null)."""
+    """Delete a company and what was logged with it alone; its contacts stay, unlinked."""
+    session.exec(
+        delete(Touchpoint).where(
+            col(Touchpoint.company_id) == company.id, col(Touchpoint.contact_id).is_(None)
+        )
+    )
     audit.record(
         session,
         actor_id=actor_id,
@@ -119,22 +124,11 @@ def list_companies(
 def _page(
     session: Session, query: Any, keys: list[Any], *, sort: str, cursor: str | None, limit: int
 ) -> tuple[list[Any], str | None]:
-    """One page of ``query`` in the order of ``keys``, and the cursor of the next one."""
     if sort not in SORTS:
         raise Invalid(N_("Choose one of the offered values."), field="sort")
-    descending = sort.startswith("-")
-    kinds = [
-        datetime if key.key.endswith("_at") else (int if key.key == "id" else str) for key in keys
-    ]
-    if cursor:
-        query = query.where(after(keys, decode_cursor(cursor, kinds=kinds), descending=descending))
-    order = [key.desc() if descending else key.asc() for key in keys]
-    limit = max(1, min(limit, MAX_LIMIT))
-    rows = list(session.exec(query.order_by(*order).limit(limit + 1)))
-    if len(rows) <= limit:
-        return rows, None
-    rows = rows[:limit]
-    return rows, encode_cursor([getattr(rows[-1], key.key) for key in keys])
+    return keyset_page(
+        session, query, keys, descending=sort.startswith("-"), cursor=cursor, limit=limit
+    )
 
 
 # --- contacts -----------------------------------------------------------------------

@@ -10,7 +10,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, tuple_
+from sqlalchemy import ColumnElement, Select, literal, tuple_
+from sqlalchemy.orm import InstrumentedAttribute
+from sqlmodel import Session
 
 from crm.core.errors import N_, BadRequest
 
@@ -47,4 +49,42 @@ def after(
 ) -> ColumnElement[bool]:
     """Rows strictly after ``values`` in the order of ``columns``."""
     key = tuple_(*columns)
-    return key < tuple_(*values) if descending else key > tuple_(*values)
+    # Bind each value with its column's type: on SQLite a datetime must be stored text in
+    # the column's own format to compare correctly.
+    bound = tuple_(
+        *(literal(value, type_=column.type) for column, value in zip(columns, values, strict=True))
+    )
+    return key < bound if descending else key > bound
+
+
+def keyset_page(
+    session: Session,
+    query: Select[Any],
+    keys: Sequence[InstrumentedAttribute[Any]],
+    *,
+    descending: bool,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[Any], str | None]:
+    """One page of ``query`` ordered by ``keys`` (ending in a unique one), and the next cursor.
+
+    Fetches one row more than asked to learn whether a next page exists, so that no
+    count of the whole table is ever needed.
+    """
+    kinds = [_kind_of(key) for key in keys]
+    if cursor:
+        query = query.where(after(keys, decode_cursor(cursor, kinds=kinds), descending=descending))
+    order = [key.desc() if descending else key.asc() for key in keys]
+    limit = max(1, min(limit, MAX_LIMIT))
+    rows = list(session.exec(query.order_by(*order).limit(limit + 1)))
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    return rows, encode_cursor([getattr(rows[-1], key.key) for key in keys])
+
+
+def _kind_of(key: InstrumentedAttribute[Any]) -> type:
+    column_type = key.type
+    # A TypeDecorator (such as UTCDateTime) answers for its underlying type.
+    python_type = getattr(column_type, "impl", column_type).python_type
+    return datetime if issubclass(python_type, datetime) else python_type

@@ -17,8 +17,9 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from sqlmodel import Session
 
 from crm.cli import alembic_config
-from crm.core.db import make_engine
+from crm.core.db import job_session, make_engine
 from crm.main import create_app
+from crm.touchpoints import service as touchpoint_service
 from tests.conftest import fresh_database, make_settings
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -58,6 +59,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     var_dir = tmp_path_factory.mktemp("live")
     with fresh_database(var_dir, "live") as database_url:
         command.upgrade(alembic_config(database_url), "head")
+        with job_session(make_engine(database_url)) as session:
+            touchpoint_service.seed_defaults(session)
         app = create_app(make_settings(var_dir, database_url))
         port = _free_port()
         server = uvicorn.Server(
