@@ -46,8 +46,8 @@ def _free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, url: str, database_url: str) -> None:
-        self.url = url
+    def __init__(self, database_url: str) -> None:
+        self.url = ""
         self.engine = make_engine(database_url)
 
     def session(self) -> Session:
@@ -59,7 +59,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     var_dir = tmp_path_factory.mktemp("live")
     with fresh_database(var_dir, "live") as database_url:
         command.upgrade(alembic_config(database_url), "head")
-        with job_session(make_engine(database_url)) as session:
+        live = LiveServer(database_url)
+        with job_session(live.engine) as session:
             touchpoint_service.seed_defaults(session)
         app = create_app(make_settings(var_dir, database_url))
         port = _free_port()
@@ -73,7 +74,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
             if time.monotonic() > deadline or not thread.is_alive():
                 raise RuntimeError("the live server did not start")
             time.sleep(0.05)
-        live = LiveServer(f"http://127.0.0.1:{port}", database_url)
+        live.url = f"http://127.0.0.1:{port}"
         try:
             yield live
         finally:
