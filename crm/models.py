@@ -11,11 +11,20 @@ from crm.users.models import ApiToken, LoginAttempt, User, UserRole
 metadata = SQLModel.metadata
 
 
+# Search structures that only one backend has, created by hand in their migration:
+# SQLite's FTS5 table (with its shadow tables contact_fts_*) and PostgreSQL's GIN index.
+FTS_TABLE = "contact_fts"
+TRIGRAM_INDEX = "ix_contact_search_trgm"
+
+
 def include_object(
     obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
 ) -> bool:
-    """Leave the scheduler's job table, which APScheduler manages, out of migrations."""
-    return not (type_ == "table" and name == JOBSTORE_TABLE)
+    """What autogenerate compares: not APScheduler's job table, not backend-only search."""
+    name = name or ""
+    if type_ == "table":
+        return name != JOBSTORE_TABLE and not name.startswith(FTS_TABLE)
+    return not (type_ == "index" and name == TRIGRAM_INDEX)
 
 
 __all__ = [

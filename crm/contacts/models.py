@@ -80,6 +80,9 @@ class Contact(SQLModel, table=True):
     source: str | None = column(Privacy.NONE, default=None, max_length=100)
     language: str | None = column(Privacy.NONE, default=None, max_length=8)
     notes: str | None = column(Privacy.FREE_TEXT, default=None, max_length=10_000)
+    # Lower-cased names, addresses, numbers and company name, kept by the service on
+    # every write; FTS5 (SQLite) or a pg_trgm index (PostgreSQL) finds substrings in it.
+    search_text: str = column(Privacy.PERSONAL, default="", max_length=2_000)
     created_at: datetime = timestamp(default_factory=utcnow)
     updated_at: datetime = timestamp(default_factory=utcnow)
 
@@ -150,6 +153,13 @@ def normalize_phone(value: str) -> str:
     if not phonenumbers.is_valid_number(number):
         raise ValueError("not a valid phone number")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def national_digits(e164: str) -> str:
+    """The number as dialled at home, digits only: what people type to find it."""
+    number = phonenumbers.parse(e164)
+    national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return "".join(ch for ch in national if ch.isdigit())
 
 
 def _no_duplicates(values: list[str]) -> list[str]:

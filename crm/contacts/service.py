@@ -1,8 +1,9 @@
 """Companies and contacts: create, change, delete, find. No HTTP in here."""
 
+import re
 from typing import Any
 
-from sqlalchemy import delete, func, or_
+from sqlalchemy import ColumnElement, Integer, delete, func, text
 from sqlmodel import Session, col, select
 
 from crm.contacts.models import (
@@ -14,6 +15,7 @@ from crm.contacts.models import (
     ContactEmail,
     ContactPhone,
     ContactUpdate,
+    national_digits,
 )
 from crm.core import audit
 from crm.core.db import utcnow
@@ -75,6 +77,11 @@ def update_company(
         return company
     company.sqlmodel_update(changes)
     company.updated_at = utcnow()
+    if "name" in changed:
+        # Its people are found by the company's name too.
+        for contact in session.exec(select(Contact).where(Contact.company_id == company.id)):
+            contact.search_text = _search_text(contact, company)
+            session.add(contact)
     return audit.save(session, company, actor_id=actor_id, action="company.update", fields=changed)
 
 
@@ -146,6 +153,39 @@ def find_by_email(session: Session, *, email: str) -> Contact | None:
     return session.get(Contact, row.contact_id) if row else None
 
 
+def _search_text(contact: Contact, company: Company | None) -> str:
+    parts = [contact.first_name, contact.last_name, *contact.emails]
+    for number in contact.phones:
+        parts += [number, national_digits(number)]
+    if company is not None:
+        parts.append(company.name)
+    return " ".join(parts).lower()[:2000]
+
+
+def _index(session: Session, contact: Contact) -> None:
+    company = session.get(Company, contact.company_id) if contact.company_id else None
+    contact.search_text = _search_text(contact, company)
+
+
+PHONE_LIKE = re.compile(r"^[\d\s+()/.-]+$")
+
+
+def _matches(session: Session, q: str) -> ColumnElement[bool]:
+    """Contacts whose names, addresses, numbers or company contain ``q``."""
+    needle = q.strip().lower()
+    if PHONE_LIKE.match(needle):
+        needle = re.sub(r"[\s()/.-]", "", needle)
+    if session.get_bind().dialect.name == "sqlite" and len(needle) >= 3:
+        # FTS5's trigram index answers substring queries; a quoted phrase needs no escaping
+        # beyond doubled quotes.
+        phrase = '"' + needle.replace('"', '""') + '"'
+        fts = text("SELECT rowid FROM contact_fts WHERE contact_fts MATCH :phrase")
+        return col(Contact.id).in_(fts.bindparams(phrase=phrase).columns(rowid=Integer))
+    # PostgreSQL's trigram GIN index serves this LIKE; on SQLite only queries shorter than
+    # a trigram get here, and scan.
+    return col(Contact.search_text).contains(needle, autoescape=True)
+
+
 def _check_company(session: Session, company_id: int | None) -> None:
     if company_id is not None and session.get(Company, company_id) is None:
         raise Invalid(N_("No such company."), field="company_id")
@@ -169,6 +209,7 @@ def create_contact(session: Session, *, data: ContactCreate, actor_id: int | Non
     contact = Contact.model_validate(data.model_dump(exclude={"emails", "phones"}))
     contact.email_rows = [ContactEmail(email=e, position=i) for i, e in enumerate(data.emails)]
     contact.phone_rows = [ContactPhone(number=p, position=i) for i, p in enumerate(data.phones)]
+    _index(session, contact)
     return audit.save(
         session,
         contact,
@@ -205,6 +246,7 @@ def update_contact(
         return contact
     contact.sqlmodel_update(changes)
     contact.updated_at = utcnow()
+    _index(session, contact)
     return audit.save(session, contact, actor_id=actor_id, action="contact.update", fields=changed)
 
 
@@ -232,18 +274,8 @@ def list_contacts(
     limit: int = 50,
 ) -> tuple[list[Contact], str | None]:
     query = select(Contact)
-    if q:
-        needle = q.strip().lower()
-        by_email = select(ContactEmail.contact_id).where(
-            col(ContactEmail.email).contains(needle, autoescape=True)
-        )
-        query = query.where(
-            or_(
-                func.lower(Contact.last_name).contains(needle, autoescape=True),
-                func.lower(Contact.first_name).contains(needle, autoescape=True),
-                col(Contact.id).in_(by_email),
-            )
-        )
+    if q and q.strip():
+        query = query.where(_matches(session, q))
     if owner_id is not None:
         query = query.where(Contact.owner_id == owner_id)
     if company_id is not None:

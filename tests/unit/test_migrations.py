@@ -34,13 +34,44 @@ def test_upgrade_head_reproduces_the_models_and_downgrade_base_removes_them(empt
             )
             assert compare_metadata(context, metadata) == []
             tables = set(inspect(conn).get_table_names())
-        assert tables == {*metadata.tables, "alembic_version"}
+            search = _search_structures(conn)
+        assert {t for t in tables if include_object(None, t, "table", True, None)} == {
+            *metadata.tables,
+            "alembic_version",
+        }
+        assert (
+            search
+            == {
+                "sqlite": {
+                    "contact_fts",
+                    "contact_fts_insert",
+                    "contact_fts_update",
+                    "contact_fts_delete",
+                },
+                "postgresql": {"ix_contact_search_trgm"},
+            }[engine.dialect.name]
+        )
         command.downgrade(config, "base")
         with engine.connect() as conn:
             assert set(inspect(conn).get_table_names()) == {"alembic_version"}
+            assert _search_structures(conn) == set()
         command.upgrade(config, "head")  # and up again: downgrade left nothing behind
     finally:
         engine.dispose()
+
+
+def _search_structures(conn) -> set[str]:
+    """The backend-only search objects that autogenerate cannot see."""
+    if conn.dialect.name == "sqlite":
+        rows = conn.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE name IN ('contact_fts', 'contact_fts_insert', "
+            "'contact_fts_update', 'contact_fts_delete')"
+        )
+    else:
+        rows = conn.exec_driver_sql(
+            "SELECT indexname FROM pg_indexes WHERE indexname = 'ix_contact_search_trgm'"
+        )
+    return {row[0] for row in rows}
 
 
 def test_migrations_form_one_line_of_history():

@@ -1,0 +1,105 @@
+"""Substring search over contacts: FTS5 trigram on SQLite, pg_trgm on PostgreSQL."""
+
+import pytest
+from sqlalchemy import text
+
+from crm.contacts import service
+from crm.contacts.models import CompanyUpdate, ContactUpdate
+from tests.factories import make_company, make_contact
+
+
+def found(session, q: str) -> set[int]:
+    return {c.id for c in service.list_contacts(session, q=q, limit=200)[0]}
+
+
+@pytest.fixture
+def people(session):
+    company = make_company(session, name="Brauerei Sonnenschein")
+    return {
+        "greta": make_contact(
+            session,
+            first_name="Greta",
+            last_name="Grünwald",
+            company_id=company.id,
+            emails=["greta@sonnenschein.example"],
+            phones=["+49 171 2345678"],
+        ),
+        "hans": make_contact(
+            session, first_name="Hans", last_name="O'Hara", emails=["hans@ohara.example"]
+        ),
+        "company": company,
+    }
+
+
+@pytest.mark.parametrize(
+    ("q", "who"),
+    [
+        ("grünwald", "greta"),
+        ("GRÜN", "greta"),
+        ("sonnenschein", "greta"),
+        ("greta@sonnen", "greta"),
+        ("0171 234", "greta"),
+        ("+49171", "greta"),
+        ("o'hara", "hans"),
+        ("ohara.ex", "hans"),
+        ("ns", "hans"),
+    ],
+)
+def test_finds_by_name_email_phone_and_company(session, people, q, who):
+    assert people[who].id in found(session, q)
+
+
+def test_finds_nothing_for_strangers_and_odd_characters(session, people):
+    assert found(session, "zeppelin") == set()
+    assert found(session, '"') == set()
+    assert found(session, 'a"b"c') == set()
+    assert found(session, "%%%") == set()
+
+
+def test_the_index_follows_every_write(session, people):
+    greta = people["greta"]
+    service.update_contact(
+        session, contact=greta, data=ContactUpdate(last_name="Weißkopf"), actor_id=None
+    )
+    assert greta.id in found(session, "weißkopf") and greta.id not in found(session, "grünwald")
+    service.update_company(
+        session, company=people["company"], data=CompanyUpdate(name="Mondschein KG"), actor_id=None
+    )
+    assert greta.id in found(session, "mondschein")
+    assert greta.id not in found(session, "brauerei")
+    service.delete_contact(session, contact=greta, actor_id=None)
+    assert found(session, "weißkopf") == set()
+
+
+def test_search_combines_with_filters_and_paging(session, people):
+    more = [make_contact(session, last_name=f"Suchmann{i}") for i in range(5)]
+    page, cursor = service.list_contacts(session, q="suchmann", limit=3)
+    rest, end = service.list_contacts(session, q="suchmann", limit=3, cursor=cursor)
+    assert end is None and {c.id for c in page + rest} == {c.id for c in more}
+
+
+def test_postgres_uses_the_trigram_index_even_with_a_generic_plan(session, people):
+    if session.get_bind().dialect.name != "postgresql":
+        assert (
+            session.execute(
+                text(
+                    "SELECT count(*) FROM sqlite_master "
+                    "WHERE type = 'trigger' AND name LIKE 'contact_fts%'"
+                )
+            ).scalar()
+            == 3
+        )
+        return
+    session.execute(text("SET LOCAL enable_seqscan = off"))
+    session.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
+    session.execute(
+        text(
+            "PREPARE contact_search(text) AS SELECT id FROM contact "
+            "WHERE search_text LIKE '%' || $1 || '%'"
+        )
+    )
+    plan = "\n".join(
+        row[0] for row in session.execute(text("EXPLAIN EXECUTE contact_search('sonnen')"))
+    )
+    session.execute(text("DEALLOCATE contact_search"))
+    assert "ix_contact_search_trgm" in plan, plan
