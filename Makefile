@@ -5,7 +5,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test demo lint install chromium migrate messages
+.PHONY: run test demo lint install chromium migrate messages bench
 
 $(BIN)/crm: pyproject.toml
 	python3 -m venv $(VENV)
@@ -34,6 +34,12 @@ chromium:
 
 test: install chromium
 	$(BIN)/pytest
+
+# The benchmark: SIZE=S|M, DB=sqlite|postgres. Data is generated once, then reused.
+SIZE ?= S
+DB ?= sqlite
+bench: install
+	$(BIN)/python bench/run.py --size $(SIZE) --db $(DB)
 
 lint: install
 	$(BIN)/ruff check crm tests migrations bench

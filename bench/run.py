@@ -1,10 +1,12 @@
 """Benchmark the CRM's hot paths against a real `crm serve` on 127.0.0.1.
 
-    .venv/bin/python bench/run.py [--requests 300] [--database-url URL]
+    .venv/bin/python bench/run.py --size S|M --db sqlite|postgres [--requests 200]
 
-Sets up a fresh SQLite database (or uses the given, empty, one), starts the server as its
-own process, and times sequential requests over one keep-alive connection. Prints the
-median and 95th percentile latency and the throughput of each operation.
+Generates the data set once (bench/generate.py; SQLite under var/bench/, PostgreSQL in
+the database crm_bench_<size> on 127.0.0.1:5432), starts the CRM with one uvicorn worker,
+logs in, warms up, then times each operation over one keep-alive connection. Prints p50
+and p95 latency and the SQL statements each request ran (X-SQL-Statements), as a table
+and as JSON (var/bench/results-<size>-<db>.json).
 """
 
 import argparse
@@ -16,157 +18,253 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
+import psycopg
+from sqlalchemy import text
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.generate import BENCH_EMAIL, BENCH_PASSWORD, BUSY_CONTACTS
+from crm.core.db import make_engine
+from crm.core.pagination import encode_cursor
+
+ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-EMAIL, PASSWORD = "bench@example.com", "bench password"
+OUT = ROOT / "var" / "bench"
+PAGE = 50
+SEARCHES = ["müller", "schmidt", "anna", "0151 0000", "mail42", "sonnen", "o'neill", "weiß"]
 
 
-def crm(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
-        [BIN / "crm", *args], env=env, capture_output=True, text=True, check=True
-    )
-    return result.stdout
+class Client:
+    def __init__(self, port: int) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.cookie = ""
+
+    def request(
+        self, method: str, path: str, body: str | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, str, int]:
+        headers = dict(headers or {})
+        if self.cookie:
+            headers["Cookie"] = self.cookie
+        try:
+            self.conn.request(method, path, body=body, headers=headers)
+            response = self.conn.getresponse()
+        except (http.client.RemoteDisconnected, BrokenPipeError):
+            # uvicorn closes a keep-alive connection idle for 5 s; open a new one.
+            self.conn.close()
+            self.conn.request(method, path, body=body, headers=headers)
+            response = self.conn.getresponse()
+        content = response.read().decode()
+        if cookie := response.getheader("set-cookie"):
+            self.cookie = cookie.split(";", 1)[0]
+        return response.status, content, int(response.getheader("x-sql-statements", "-1"))
 
 
-def free_port() -> int:
+def database_url(db: str, size: str) -> str:
+    if db == "sqlite":
+        return f"sqlite:///{OUT / f'bench-{size}.sqlite3'}"
+    name = f"crm_bench_{size.lower()}"
+    with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as c:
+        if not c.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            c.execute(f'CREATE DATABASE "{name}"')
+    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+
+
+def ensure_data(url: str, size: str) -> None:
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        loaded = conn.execute(
+            text(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'contact'"
+                if engine.dialect.name == "postgresql"
+                else "SELECT count(*) FROM sqlite_master WHERE name = 'contact'"
+            )
+        ).scalar()
+        if loaded:
+            loaded = conn.execute(text("SELECT count(*) FROM contact")).scalar()
+    engine.dispose()
+    if not loaded:
+        print(f"generating size {size} ...", flush=True)
+        subprocess.run(
+            [BIN / "python", ROOT / "bench" / "generate.py", "--size", size, "--database-url", url],
+            check=True,
+        )
+
+
+def page_cursor(url: str, page: int) -> str:
+    """The cursor that opens page ``page`` of the contact list sorted by name."""
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT last_name, first_name, id FROM contact "
+                "ORDER BY last_name, first_name, id LIMIT 1 OFFSET :skip"
+            ),
+            {"skip": (page - 1) * PAGE - 1},
+        ).one()
+    engine.dispose()
+    return encode_cursor(list(row))
+
+
+def start_server(url: str) -> tuple[subprocess.Popen, int]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_up(port: int, server: subprocess.Popen) -> None:
+        port = sock.getsockname()[1]
+    env = {
+        **os.environ,
+        "CRM_DATABASE_URL": url,
+        "CRM_RUN_SCHEDULER": "false",
+        "CRM_COUNT_STATEMENTS": "true",
+        "CRM_VAR_DIR": str(OUT),
+    }
+    server = subprocess.Popen(
+        [BIN / "crm", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(OUT / "server.log", "w"),  # noqa: SIM115 (lives as long as the server)
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise SystemExit("the server exited during start-up")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
+                return server, port
         except OSError:
             time.sleep(0.1)
     raise SystemExit("the server did not start within 30 s")
 
 
-class Client:
-    def __init__(self, port: int) -> None:
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        self.cookie = ""
-
-    def request(
-        self, method: str, path: str, body: str | None = None, headers: dict[str, str] | None = None
-    ) -> tuple[int, str]:
-        headers = dict(headers or {})
-        if self.cookie:
-            headers["Cookie"] = self.cookie
-        self.conn.request(method, path, body=body, headers=headers)
-        response = self.conn.getresponse()
-        text = response.read().decode()
-        if cookie := response.getheader("set-cookie"):
-            self.cookie = cookie.split(";", 1)[0]
-        return response.status, text
-
-
-def login(client: Client) -> None:
-    _, page = client.request("GET", "/login")
+def login(client: Client) -> str:
+    _, page, _ = client.request("GET", "/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    body = urlencode({"email": EMAIL, "password": PASSWORD, "csrf_token": token})
-    status, _ = client.request(
+    body = urlencode({"email": BENCH_EMAIL, "password": BENCH_PASSWORD, "csrf_token": token})
+    status, _, _ = client.request(
         "POST", "/login", body, {"Content-Type": "application/x-www-form-urlencoded"}
     )
     assert status == 303, f"login failed with {status}"
+    _, home, _ = client.request("GET", "/")
+    return re.search(r'"X-CSRF-Token": "([^"]+)"', home).group(1)
 
 
-def measure(count: int, call: Callable[[], int], expected: int) -> list[float]:
-    timings = []
-    for _ in range(count):
+def measure(
+    runs: int, warmup: int, call: Callable[[int], tuple[int, str, int]], expected: int
+) -> tuple[list[float], list[int]]:
+    timings, statements = [], []
+    for number in range(warmup + runs):
         start = time.perf_counter()
-        status = call()
-        timings.append((time.perf_counter() - start) * 1000)
+        status, _, count = call(number)
+        elapsed = (time.perf_counter() - start) * 1000
         assert status == expected, f"got {status}, expected {expected}"
-    return timings
+        if number >= warmup:
+            timings.append(elapsed)
+            statements.append(count)
+    return timings, statements
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=300)
-    parser.add_argument("--database-url")
+    parser.add_argument("--size", choices=["S", "M"], default="S")
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--warmup", type=int, default=20)
     options = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
 
-    workdir = Path(tempfile.mkdtemp(prefix="crm-bench-"))
-    env = {
-        **os.environ,
-        "CRM_VAR_DIR": str(workdir),
-        "CRM_RUN_SCHEDULER": "false",
-        "CRM_DATABASE_URL": options.database_url or f"sqlite:///{workdir / 'bench.sqlite3'}",
-    }
-    crm(env, "migrate")
-    crm(
-        env,
-        "create-user",
-        "--email",
-        EMAIL,
-        "--name",
-        "Bench",
-        "--role",
-        "sales_rep",
-        "--password",
-        PASSWORD,
-    )
-    token = crm(env, "create-token", "--email", EMAIL).strip()
-
-    port = free_port()
-    server = subprocess.Popen(
-        [BIN / "crm", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    url = database_url(options.db, options.size)
+    ensure_data(url, options.size)
+    cursor_1000 = page_cursor(url, 1000) if options.size == "M" else page_cursor(url, 50)
+    server, port = start_server(url)
     try:
-        wait_until_up(port, server)
-        api, browser = Client(port), Client(port)
-        login(browser)
-        bearer = {"Authorization": f"Bearer {token}"}
-        count = options.requests
-        operations = {
-            "GET /healthz": (count, lambda: api.request("GET", "/healthz")[0], 200),
-            "GET /api/v1/me (token)": (
-                count,
-                lambda: api.request("GET", "/api/v1/me", headers=bearer)[0],
+        web = Client(port)
+        csrf = login(web)
+        api_token = subprocess.run(
+            [BIN / "crm", "create-token", "--email", BENCH_EMAIL, "--name", "bench"],
+            env={**os.environ, "CRM_DATABASE_URL": url, "CRM_VAR_DIR": str(OUT)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        api = Client(port)
+        bearer = {"Authorization": f"Bearer {api_token}"}
+        rows = {"HX-Request": "true", "HX-Target": "contact-rows"}
+        quick_log = {
+            "HX-Request": "true",
+            "HX-Target": "timeline",
+            "X-CSRF-Token": csrf,
+            "Content-Type": "application/x-www-form-urlencoded",
+        }
+        deep = "1,000" if options.size == "M" else "50"
+
+        def search(n: int) -> str:
+            return quote(SEARCHES[n % len(SEARCHES)])
+
+        operations: dict[str, tuple[Callable[[int], tuple[int, str, int]], int, int]] = {
+            "contacts list, first page": (lambda n: web.request("GET", "/contacts"), 200, 1),
+            f"contacts list, page {deep}": (
+                lambda n: web.request("GET", f"/contacts?cursor={cursor_1000}"),
                 200,
+                1,
             ),
-            "GET / (signed-in page)": (count, lambda: browser.request("GET", "/")[0], 200),
-            "GET /login (anonymous page)": (
-                count,
-                lambda: Client(port).request("GET", "/login")[0],
+            "search (as you type, rows)": (
+                lambda n: web.request("GET", f"/contacts?q={search(n)}", headers=rows),
                 200,
+                1,
             ),
-            "POST /login (Argon2)": (
-                max(10, count // 20),
-                lambda: (login(Client(port)), 303)[1],
-                303,
+            "search (API)": (
+                lambda n: api.request("GET", f"/api/v1/contacts?q={search(n)}", headers=bearer),
+                200,
+                1,
             ),
+            "contact page, 50 touchpoints": (
+                lambda n: web.request("GET", f"/contacts/{n % BUSY_CONTACTS + 1}"),
+                200,
+                1,
+            ),
+            "log a touchpoint (quick log)": (
+                lambda n: web.request(
+                    "POST",
+                    f"/contacts/{BUSY_CONTACTS + 1 + n}/touchpoints",
+                    urlencode({"summary": f"Bench call {n}", "channel": "call"}),
+                    quick_log,
+                ),
+                201,
+                1,
+            ),
+            "contact timeline (API)": (
+                lambda n: api.request(
+                    "GET", f"/api/v1/contacts/{n % BUSY_CONTACTS + 1}/timeline", headers=bearer
+                ),
+                200,
+                1,
+            ),
+            "login (Argon2)": (lambda n: (login(Client(port)), (303, "", -1))[1], 303, 0),
         }
         results = {}
-        print(f"{'operation':32} {'n':>5} {'median ms':>10} {'p95 ms':>8} {'req/s':>7}")
-        for name, (n, call, expected) in operations.items():
-            timings = sorted(measure(n, call, expected))
-            median = statistics.median(timings)
-            p95 = timings[int(len(timings) * 0.95) - 1]
-            rate = 1000 * len(timings) / sum(timings)
+        print(f"size {options.size} on {options.db}, {options.requests} requests each")
+        print(f"{'operation':32} {'p50 ms':>8} {'p95 ms':>8} {'SQL/request':>12}")
+        for name, (call, expected, warm) in operations.items():
+            runs = options.requests if warm else max(10, options.requests // 20)
+            timings, statements = measure(runs, options.warmup if warm else 1, call, expected)
+            timings.sort()
+            p50, p95 = statistics.median(timings), timings[max(0, int(len(timings) * 0.95) - 1)]
+            most = max(statements)
             results[name] = {
-                "n": n,
-                "median_ms": round(median, 2),
+                "runs": runs,
+                "p50_ms": round(p50, 2),
                 "p95_ms": round(p95, 2),
-                "per_second": round(rate, 1),
+                "sql_statements_max": most,
             }
-            print(f"{name:32} {n:>5} {median:>10.2f} {p95:>8.2f} {rate:>7.1f}")
-        (workdir / "results.json").write_text(json.dumps(results, indent=2))
-        print(f"results: {workdir / 'results.json'}")
+            print(f"{name:32} {p50:>8.2f} {p95:>8.2f} {most if most >= 0 else '-':>12}")
+        path = OUT / f"results-{options.size}-{options.db}.json"
+        path.write_text(
+            json.dumps({"size": options.size, "db": options.db, "operations": results}, indent=2)
+        )
+        print(f"JSON: {path}")
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from crm.contacts import routes as contact_routes
 from crm.core import handlers
 from crm.core import routes as core_routes
-from crm.core.db import make_engine
+from crm.core.db import StatementCounter, count_statements, make_engine
 from crm.core.i18n import LocaleMiddleware
 from crm.core.security import SecurityHeadersMiddleware, SessionMiddleware, csrf_protect
 from crm.core.settings import Settings, get_settings
@@ -68,6 +68,9 @@ def create_app(
         max_age=settings.session_max_age_days * 24 * 3600,
     )
     app.add_middleware(SecurityHeadersMiddleware)
+    if settings.count_statements:
+        count_statements(engine)
+        app.add_middleware(StatementCounter)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for router in (

@@ -162,6 +162,23 @@ def national_digits(e164: str) -> str:
     return "".join(ch for ch in national if ch.isdigit())
 
 
+def search_text_for(
+    *,
+    first_name: str,
+    last_name: str,
+    emails: list[str],
+    phones: list[str],
+    company_name: str | None,
+) -> str:
+    """What a contact is found by: names, addresses, numbers (both ways), company."""
+    parts = [first_name, last_name, *emails]
+    for number in phones:
+        parts += [number, national_digits(number)]
+    if company_name:
+        parts.append(company_name)
+    return " ".join(parts).lower()[:2000]
+
+
 def _no_duplicates(values: list[str]) -> list[str]:
     if len(set(values)) != len(values):
         raise ValueError("the same value is given twice")

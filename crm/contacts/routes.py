@@ -179,15 +179,15 @@ def _timeline(
     touchpoints, next_cursor = touchpoint_service.list_touchpoints(
         session, cursor=cursor, limit=TIMELINE_PAGE, **subject
     )
+    labels = touchpoint_service.Labels(session)
     may_log = user.has_role(*EDITOR_ROLES)
     return {
         "timeline": touchpoints,
-        "labels": touchpoint_service.Labels(session),
         "next_url": f"{page_url}?cursor={next_cursor}" if next_cursor else None,
         **(
-            quick_log_context(session, action=f"{page_url}/touchpoints")
+            quick_log_context(labels, action=f"{page_url}/touchpoints")
             if may_log
-            else {"quick_log": None}
+            else {"labels": labels, "quick_log": None}
         ),
     }
 

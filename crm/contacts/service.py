@@ -15,7 +15,7 @@ from crm.contacts.models import (
     ContactEmail,
     ContactPhone,
     ContactUpdate,
-    national_digits,
+    search_text_for,
 )
 from crm.core import audit
 from crm.core.db import utcnow
@@ -154,12 +154,13 @@ def find_by_email(session: Session, *, email: str) -> Contact | None:
 
 
 def _search_text(contact: Contact, company: Company | None) -> str:
-    parts = [contact.first_name, contact.last_name, *contact.emails]
-    for number in contact.phones:
-        parts += [number, national_digits(number)]
-    if company is not None:
-        parts.append(company.name)
-    return " ".join(parts).lower()[:2000]
+    return search_text_for(
+        first_name=contact.first_name,
+        last_name=contact.last_name,
+        emails=contact.emails,
+        phones=contact.phones,
+        company_name=company.name if company else None,
+    )
 
 
 def _index(session: Session, contact: Contact) -> None:

@@ -6,6 +6,7 @@ returns and rolls back when anything raises; services only flush.
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import cache
@@ -116,6 +117,42 @@ def _sqlite_begin(conn: Any) -> None:
     # waiting, losing the update; writers therefore take the write lock up front.
     mode = "DEFERRED" if conn.get_execution_options().get(_READ_ONLY) else "IMMEDIATE"
     conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+_statements: ContextVar[list[int] | None] = ContextVar("crm_statements", default=None)
+
+
+def count_statements(engine: Engine) -> None:
+    """Count the statements each request runs (see StatementCounter)."""
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _count(*_args: Any) -> None:
+        counter = _statements.get()
+        if counter is not None:
+            counter[0] += 1
+
+
+class StatementCounter:
+    """Adds X-SQL-Statements to every answer; the benchmark reads it."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        counter = [0]
+        _statements.set(counter)  # the thread pool that runs routes copies this context
+
+        async def send_with_count(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", []).append(
+                    (b"x-sql-statements", str(counter[0]).encode())
+                )
+            await send(message)
+
+        await self.app(scope, receive, send_with_count)
 
 
 def read_only(engine: Engine) -> Engine:

@@ -168,19 +168,20 @@ class QuickLogForm(BaseModel):
 
 
 def quick_log_context(
-    session: SessionDep,
+    labels: touchpoint_service.Labels,
     *,
     action: str,
     form: QuickLogForm | None = None,
     errors: FormErrors | None = None,
 ) -> dict[str, Any]:
     return {
+        "labels": labels,
         "quick_log": {
             "action": action,
             "form": form or QuickLogForm(),
             "errors": errors or {},
-            "channels": touchpoint_service.list_entries(session, Channel),
-            "outcomes": touchpoint_service.list_entries(session, Outcome),
+            "channels": labels.offered_channels(),
+            "outcomes": labels.offered_outcomes(),
         },
     }
 
@@ -202,8 +203,9 @@ def _log(
         errors.add_validation_error(exc)
     except CRMError as exc:
         errors.add_crm_error(exc)
+    labels = touchpoint_service.Labels(session)
     if errors:
-        context = quick_log_context(session, action=action, form=form, errors=errors)
+        context = quick_log_context(labels, action=action, form=form, errors=errors)
         return render(
             request,
             "touchpoints/_logged.html",
@@ -211,11 +213,10 @@ def _log(
             status_code=422,
             headers={"HX-Retarget": "#quick-log", "HX-Reswap": "outerHTML"},
         )
-    context = quick_log_context(session, action=action)
     return render(
         request,
         "touchpoints/_logged.html",
-        {**context, "touchpoint": touchpoint, "labels": touchpoint_service.Labels(session)},
+        {**quick_log_context(labels, action=action), "touchpoint": touchpoint},
         status_code=201,
     )
 

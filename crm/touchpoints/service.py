@@ -181,6 +181,13 @@ class Labels:
         self.channels = {c.id: c for c in list_entries(session, Channel, active_only=False)}
         self.outcomes = {o.id: o for o in list_entries(session, Outcome, active_only=False)}
 
+    def offered_channels(self) -> list[Channel]:
+        """The active channels in their order (the dict keeps the query's order)."""
+        return [c for c in self.channels.values() if c.is_active]
+
+    def offered_outcomes(self) -> list[Outcome]:
+        return [o for o in self.outcomes.values() if o.is_active]
+
     def public(self, touchpoint: Touchpoint) -> TouchpointPublic:
         outcome = self.outcomes.get(touchpoint.outcome_id)
         return TouchpointPublic.model_validate(

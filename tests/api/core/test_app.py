@@ -123,3 +123,11 @@ def test_dates_and_numbers_follow_the_language():
             translations=translations(language),
         )
         assert rendered == expected
+
+
+def test_statement_counting_is_off_unless_asked_for(client, settings, engine):
+    assert "x-sql-statements" not in client.get("/healthz").headers
+    counting = create_app(settings.model_copy(update={"count_statements": True}), engine=engine)
+    response = TestClient(counting).get("/api/v1/me", headers={"Authorization": "Bearer crm_x"})
+    assert response.status_code == 401
+    assert int(response.headers["x-sql-statements"]) >= 1
