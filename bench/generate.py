@@ -158,6 +158,7 @@ INDUSTRIES = [
     "Energy",
 ]
 SEGMENTS = ["SMB", "Mid-market", "Enterprise", "Public sector"]
+MOBILE_PREFIXES = ["151", "160", "170", "171", "172", "176", "1520"]
 SUMMARIES = [
     "Called about the offer",
     "Sent the price list",
@@ -241,7 +242,7 @@ def load(engine: Engine, size: str) -> dict[str, int]:
                 company_id = rng.randint(1, n_companies) if rng.random() < 0.85 else None
                 contact_company[number] = company_id
                 email = f"contact{number}@mail{number % 97}.example"
-                phone = f"+49151{number:08d}"
+                phone = f"+49{rng.choice(MOBILE_PREFIXES)}{rng.randint(1_000_000, 9_999_999)}"
                 yield {
                     "id": number,
                     "first_name": first,

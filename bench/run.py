@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 OUT = ROOT / "var" / "bench"
 PAGE = 50
-SEARCHES = ["müller", "schmidt", "anna", "0151 0000", "mail42", "sonnen", "o'neill", "weiß"]
+SEARCHES = ["müller", "schmidt", "anna", "0171 234", "mail42", "sonnen", "o'neill", "weiß"]
 
 
 class Client:

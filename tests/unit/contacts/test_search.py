@@ -5,6 +5,7 @@ from sqlalchemy import text
 
 from crm.contacts import service
 from crm.contacts.models import CompanyUpdate, ContactUpdate
+from crm.core.errors import Invalid
 from tests.factories import make_company, make_contact
 
 
@@ -103,3 +104,24 @@ def test_postgres_uses_the_trigram_index_even_with_a_generic_plan(session, peopl
     )
     session.execute(text("DEALLOCATE contact_search"))
     assert "ix_contact_search_trgm" in plan, plan
+
+
+@pytest.mark.parametrize("sort", ["name", "-name", "created", "-created"])
+def test_many_matches_walk_the_sort_index_and_page_the_same(session, monkeypatch, sort):
+    monkeypatch.setattr(service, "FEW_MATCHES", 2)
+    made = [make_contact(session, last_name=f"Vielfach{i}") for i in range(5)]
+    seen, cursor = [], None
+    while True:
+        page, cursor = service.list_contacts(
+            session, q="vielfach", sort=sort, limit=2, cursor=cursor
+        )
+        seen += page
+        if cursor is None:
+            break
+    assert sorted(c.id for c in seen) == sorted(c.id for c in made)
+    assert len(seen) == 5
+
+
+def test_an_unknown_sort_is_refused_before_searching(session):
+    with pytest.raises(Invalid):
+        service.list_contacts(session, q="something", sort="email")
