@@ -3,321 +3,26 @@
     .venv/bin/python bench/generate.py --size S|M --database-url URL
 
 Sizes: S is 5k contacts, 1k companies and 50k touchpoints; M is 100k contacts, 10k
-companies and 1M touchpoints. A fixed seed makes every run produce the same data.
-Rows are bulk-inserted with SQLAlchemy Core; the non-unique secondary indexes are
-dropped before the load and built after it, as a bulk load should be done.
+companies and 1M touchpoints. A fixed seed makes every run produce the same data
+(crm/demo.py does the loading).
 """
 
 import argparse
-import random
 import time
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime
 
 from alembic import command
-from sqlalchemy import Engine, insert, text
 
+from crm import demo
 from crm.cli import alembic_config
-from crm.contacts.models import search_text_for
 from crm.core.db import job_session, make_engine
-from crm.models import metadata
-from crm.touchpoints import service as touchpoint_service
-from crm.touchpoints.models import Channel, Outcome
 from crm.users import service as user_service
 from crm.users.models import Role, UserCreate
 
 SIZES = {"S": (5_000, 1_000, 50_000), "M": (100_000, 10_000, 1_000_000)}
-SEED = 20261123
 BENCH_EMAIL, BENCH_PASSWORD = "bench@example.com", "bench password"
 # The first contacts get this many touchpoints each, for the contact-page measurement.
 BUSY_CONTACTS, BUSY_TOUCHPOINTS = 200, 50
-CHUNK = 5_000
-LOADED_TABLES = ("company", "contact", "contact_email", "contact_phone", "touchpoint")
-
-FIRST = [
-    "Anna",
-    "Ben",
-    "Clara",
-    "David",
-    "Emma",
-    "Felix",
-    "Greta",
-    "Hans",
-    "Ida",
-    "Jonas",
-    "Karl",
-    "Lena",
-    "Max",
-    "Nina",
-    "Oskar",
-    "Paula",
-    "Quentin",
-    "Rosa",
-    "Stefan",
-    "Tanja",
-    "Uwe",
-    "Vera",
-    "Walter",
-    "Yvonne",
-    "Zoe",
-    "James",
-    "Olivia",
-    "William",
-    "Sophie",
-    "Thomas",
-    "Emily",
-    "George",
-    "Charlotte",
-    "Harry",
-    "Amelia",
-    "Jürgen",
-    "Sören",
-    "Änne",
-    "Björn",
-    "Maëlle",
-]
-LAST = [
-    "Müller",
-    "Schmidt",
-    "Schneider",
-    "Fischer",
-    "Weber",
-    "Meyer",
-    "Wagner",
-    "Becker",
-    "Schulz",
-    "Hoffmann",
-    "Koch",
-    "Richter",
-    "Klein",
-    "Wolf",
-    "Schröder",
-    "Neumann",
-    "Schwarz",
-    "Zimmermann",
-    "Braun",
-    "Krüger",
-    "Hofmann",
-    "Hartmann",
-    "Lange",
-    "Schmitt",
-    "Werner",
-    "Smith",
-    "Jones",
-    "Taylor",
-    "Brown",
-    "Williams",
-    "Wilson",
-    "Johnson",
-    "Davies",
-    "Robinson",
-    "Wright",
-    "Thompson",
-    "Evans",
-    "Walker",
-    "O'Neill",
-    "Weiß",
-]
-COMPANY_WORDS = [
-    "Nord",
-    "Süd",
-    "Alpen",
-    "Rhein",
-    "Elbe",
-    "Sonnen",
-    "Stahl",
-    "Holz",
-    "Glas",
-    "Daten",
-    "Logistik",
-    "Medien",
-    "Bau",
-    "Energie",
-    "Garten",
-    "Brau",
-    "Textil",
-    "Maschinen",
-    "Blue",
-    "Bright",
-    "Green",
-    "North",
-    "Summit",
-    "Harbour",
-    "Oak",
-]
-COMPANY_FORMS = ["GmbH", "AG", "KG", "GmbH & Co. KG", "Ltd", "plc", "SE", "e.K."]
-INDUSTRIES = [
-    "Manufacturing",
-    "Retail",
-    "Logistics",
-    "Software",
-    "Construction",
-    "Food",
-    "Healthcare",
-    "Energy",
-]
-SEGMENTS = ["SMB", "Mid-market", "Enterprise", "Public sector"]
-MOBILE_PREFIXES = ["151", "160", "170", "171", "172", "176", "1520"]
-SUMMARIES = [
-    "Called about the offer",
-    "Sent the price list",
-    "Meeting at their office",
-    "Asked for a reference customer",
-    "Follow-up on the quote",
-    "Talked at the trade fair",
-    "Complaint about a late delivery",
-    "Renewal discussed",
-    "Onboarding check-in",
-    "Survey answered",
-]
-
-
-def chunks(rows: Iterator[dict[str, Any]], size: int = CHUNK) -> Iterator[list[dict[str, Any]]]:
-    batch: list[dict[str, Any]] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-def load(engine: Engine, size: str) -> dict[str, int]:
-    n_contacts, n_companies, n_touchpoints = SIZES[size]
-    rng = random.Random(SEED)
-    now = datetime(2026, 11, 1, tzinfo=UTC)
-    with job_session(engine) as session:
-        touchpoint_service.seed_defaults(session)
-        owner = user_service.create_user(
-            session,
-            data=UserCreate(email=BENCH_EMAIL, name="Bench Rep", roles={Role.SALES_REP}),
-            password=BENCH_PASSWORD,
-            actor_id=None,
-        )
-        owner_id = owner.id
-        channels = [c.id for c in touchpoint_service.list_entries(session, Channel)]
-        outcomes = [o.id for o in touchpoint_service.list_entries(session, Outcome)]
-
-    tables = metadata.tables
-    indexes = [
-        index for name in LOADED_TABLES for index in tables[name].indexes if not index.unique
-    ]
-    with engine.begin() as conn:
-        for index in indexes:
-            index.drop(conn)
-
-        company_names = {}
-
-        def companies() -> Iterator[dict[str, Any]]:
-            for number in range(1, n_companies + 1):
-                name = (
-                    f"{rng.choice(COMPANY_WORDS)}{rng.choice(COMPANY_WORDS).lower()} "
-                    f"{number} {rng.choice(COMPANY_FORMS)}"
-                )
-                company_names[number] = name
-                yield {
-                    "id": number,
-                    "name": name,
-                    "domain": f"company{number}.example",
-                    "website": f"https://company{number}.example",
-                    "industry": rng.choice(INDUSTRIES),
-                    "segment": rng.choice(SEGMENTS),
-                    "city": rng.choice(["Berlin", "Hamburg", "München", "Köln", "London"]),
-                    "country": "DE",
-                    "owner_id": owner_id,
-                    "created_at": now - timedelta(days=rng.randint(0, 900)),
-                    "updated_at": now,
-                }
-
-        for batch in chunks(companies()):
-            conn.execute(insert(tables["company"]), batch)
-
-        contact_company: dict[int, int | None] = {}
-
-        def contacts() -> Iterator[dict[str, Any]]:
-            for number in range(1, n_contacts + 1):
-                first, last = rng.choice(FIRST), rng.choice(LAST)
-                company_id = rng.randint(1, n_companies) if rng.random() < 0.85 else None
-                contact_company[number] = company_id
-                email = f"contact{number}@mail{number % 97}.example"
-                phone = f"+49{rng.choice(MOBILE_PREFIXES)}{rng.randint(1_000_000, 9_999_999)}"
-                yield {
-                    "id": number,
-                    "first_name": first,
-                    "last_name": last,
-                    "company_id": company_id,
-                    "owner_id": owner_id,
-                    "segment": rng.choice(SEGMENTS),
-                    "source": "import",
-                    "search_text": search_text_for(
-                        first_name=first,
-                        last_name=last,
-                        emails=[email],
-                        phones=[phone],
-                        company_name=company_names.get(company_id),
-                    ),
-                    "created_at": now - timedelta(days=rng.randint(0, 900)),
-                    "updated_at": now,
-                    "_email": email,
-                    "_phone": phone,
-                }
-
-        for batch in chunks(contacts()):
-            conn.execute(
-                insert(tables["contact"]),
-                [{k: v for k, v in row.items() if not k.startswith("_")} for row in batch],
-            )
-            conn.execute(
-                insert(tables["contact_email"]),
-                [{"contact_id": row["id"], "email": row["_email"], "position": 0} for row in batch],
-            )
-            conn.execute(
-                insert(tables["contact_phone"]),
-                [
-                    {"contact_id": row["id"], "number": row["_phone"], "position": 0}
-                    for row in batch
-                ],
-            )
-
-        def touchpoints() -> Iterator[dict[str, Any]]:
-            for number in range(n_touchpoints):
-                if number < BUSY_CONTACTS * BUSY_TOUCHPOINTS:
-                    contact_id = number // BUSY_TOUCHPOINTS + 1
-                else:
-                    contact_id = rng.randint(BUSY_CONTACTS + 1, n_contacts)
-                yield {
-                    "contact_id": contact_id,
-                    "company_id": contact_company[contact_id],
-                    "channel_id": rng.choice(channels),
-                    "outcome_id": rng.choice(outcomes) if rng.random() < 0.6 else None,
-                    "direction": rng.choice(["outbound", "outbound", "inbound"]),
-                    "initiated_by": rng.choice(["company", "customer"]),
-                    "occurred_at": now - timedelta(minutes=rng.randint(0, 2 * 365 * 1440)),
-                    "summary": rng.choice(SUMMARIES),
-                    "sentiment": rng.choice([-2, -1, 0, 0, 1, 1, 2, None]),
-                    "logged_by_id": owner_id,
-                    "created_at": now,
-                }
-
-        for batch in chunks(touchpoints()):
-            conn.execute(insert(tables["touchpoint"]), batch)
-
-        for index in indexes:
-            index.create(conn)
-        if engine.dialect.name == "postgresql":
-            for name in ("company", "contact", "touchpoint"):
-                conn.execute(
-                    text(
-                        f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "  # noqa: S608 (our table names)
-                        f"(SELECT max(id) FROM {name}))"
-                    )
-                )
-    with engine.connect() as conn:
-        conn.execute(text("ANALYZE"))
-        conn.commit()
-    return {"contacts": n_contacts, "companies": n_companies, "touchpoints": n_touchpoints}
 
 
 def main() -> None:
@@ -327,10 +32,30 @@ def main() -> None:
     options = parser.parse_args()
     command.upgrade(alembic_config(options.database_url), "head")
     engine = make_engine(options.database_url)
+    if demo.has_customers(engine):
+        raise SystemExit("the database already holds companies or contacts")
+    with job_session(engine) as session:
+        owner = user_service.create_user(
+            session,
+            data=UserCreate(email=BENCH_EMAIL, name="Bench Rep", roles={Role.SALES_REP}),
+            password=BENCH_PASSWORD,
+            actor_id=None,
+        )
+        owner_id = owner.id
+    contacts, companies, touchpoints = SIZES[options.size]
     started = time.perf_counter()
-    counts = load(engine, options.size)
+    demo.generate(
+        engine,
+        contacts=contacts,
+        companies=companies,
+        touchpoints=touchpoints,
+        owner_ids=[owner_id],
+        now=datetime(2026, 11, 1, tzinfo=UTC),
+        busy_contacts=BUSY_CONTACTS,
+        busy_touchpoints=BUSY_TOUCHPOINTS,
+    )
     engine.dispose()
-    print(f"loaded {counts} in {time.perf_counter() - started:.1f} s")
+    print(f"loaded size {options.size} in {time.perf_counter() - started:.1f} s")
 
 
 if __name__ == "__main__":

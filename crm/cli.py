@@ -7,7 +7,7 @@ from alembic import command
 from alembic.config import Config
 from pydantic import ValidationError
 
-from crm.core.db import default_engine, job_session
+from crm.core.db import default_engine, job_session, utcnow
 from crm.core.errors import CRMError
 from crm.core.settings import ROOT, get_settings
 from crm.touchpoints import service as touchpoint_service
@@ -100,18 +100,40 @@ def create_token(
 
 
 @app.command()
-def demo() -> None:
-    """Add demo data: a user for each role, all with the password 'demo-password'."""
-    with job_session(default_engine()) as session:
+def demo(
+    contacts: Annotated[int, typer.Option(min=1, max=200_000)] = 300,
+) -> None:
+    """Add demo data: a user for each role (password 'demo-password'), and companies,
+    people and two years of touchpoints if the CRM has none yet."""
+    from crm import demo as demo_data
+
+    engine = default_engine()
+    with job_session(engine) as session:
+        owner_ids = []
         for email, name, role in DEMO_USERS:
-            if user_service.get_user_by_email(session, email=email) is None:
-                user_service.create_user(
+            user = user_service.get_user_by_email(session, email=email)
+            if user is None:
+                user = user_service.create_user(
                     session,
                     data=UserCreate(email=email, name=name, roles={role}),
                     password=DEMO_PASSWORD,
                     actor_id=None,
                 )
                 typer.echo(f"demo user {email} / {DEMO_PASSWORD} ({role})")
+            if role != Role.DPO:
+                owner_ids.append(user.id)
+    if demo_data.has_customers(engine):
+        typer.echo("The CRM already has companies or contacts; no demo customers added.")
+        return
+    demo_data.generate(
+        engine,
+        contacts=contacts,
+        companies=max(1, contacts // 5),
+        touchpoints=contacts * 10,
+        owner_ids=owner_ids,
+        now=utcnow(),
+    )
+    typer.echo(f"Added {contacts} demo contacts with their companies and touchpoints.")
 
 
 @app.command()

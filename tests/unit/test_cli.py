@@ -2,8 +2,10 @@ import pytest
 from typer.testing import CliRunner
 
 from crm import cli
+from crm.contacts import service as contact_service
 from crm.core import db
 from crm.core import settings as settings_module
+from crm.touchpoints import service as touchpoint_service
 from crm.users import service as user_service
 from tests.conftest import fresh_database
 
@@ -98,9 +100,20 @@ def test_create_token_prints_a_working_token(crm):
     assert crm("create-token", "--email", "nobody@example.com").exit_code == 1
 
 
-def test_demo_adds_a_user_for_each_role_once(crm):
-    assert crm("demo").exit_code == 0
-    again = crm("demo")
-    assert again.exit_code == 0 and again.output == ""
+def test_demo_adds_users_and_a_living_crm_once(crm):
+    first = crm("demo", "--contacts", "40")
+    assert first.exit_code == 0, first.output
+    again = crm("demo", "--contacts", "40")
+    assert again.exit_code == 0 and "no demo customers added" in again.output
+    assert "demo user" not in again.output
     with db.job_session(db.default_engine()) as session:
         assert user_service.count_users(session) == len(cli.DEMO_USERS)
+        contacts, _ = contact_service.list_contacts(session, limit=200)
+        assert len(contacts) == 40
+        touchpoints, _ = touchpoint_service.list_touchpoints(session, limit=200)
+        assert len(touchpoints) == 200  # a full page of the 400
+        assert len({t.channel_id for t in touchpoints}) > 5
+        assert len({t.sentiment for t in touchpoints}) > 3
+        owned = {c.owner_id for c in contacts}
+        assert owned <= {u.id for u in user_service.list_users(session)}
+        assert contact_service.list_contacts(session, q=contacts[0].last_name.lower())[0]
