@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import phonenumbers
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
 from fastapi import Request
@@ -49,6 +50,17 @@ def _format_number(context: Context, value: float | int | None) -> str:
     return "" if value is None else format_decimal(value, locale=context["language"])
 
 
+def _format_phone(e164: str | None) -> str:
+    """+4930123456 as +49 30 123456: easier to read and to dial by hand."""
+    if not e164:
+        return ""
+    try:
+        number = phonenumbers.parse(e164)
+    except phonenumbers.NumberParseException:
+        return e164
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
 def _make_environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES_DIR),
@@ -59,7 +71,9 @@ def _make_environment() -> Environment:
         lstrip_blocks=True,
     )
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
-    env.filters.update(datetime=_format_datetime, date=_format_date, number=_format_number)
+    env.filters.update(
+        datetime=_format_datetime, date=_format_date, number=_format_number, phone=_format_phone
+    )
     env.globals["LANGUAGES"] = LANGUAGES
     return env
 

@@ -60,7 +60,8 @@ def test_adding_a_contact_through_the_form(rep_client, session):
     assert response.headers["location"] == f"/contacts/{contact.id}"
     assert contact.emails == ["fritz@form.de", "f.form@private.de"]
     page = rep_client.get(response.headers["location"]).text
-    assert "Fritz Form" in page and "Form AG" in page and "+491712345678" in page
+    assert "Fritz Form" in page and "Form AG" in page
+    assert 'href="tel:+491712345678">+49 171 2345678</a>' in page
     assert "Buyer" in page and "Fritz Form was added." in page
 
 
