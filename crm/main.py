@@ -8,11 +8,12 @@ from pathlib import Path
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from crm.contacts import routes as contact_routes
 from crm.core import handlers
 from crm.core import routes as core_routes
-from crm.core.db import StatementCounter, count_statements, make_engine
+from crm.core.db import StatementCounter, count_statements, make_engine, read_only
 from crm.core.i18n import LocaleMiddleware
 from crm.core.security import SecurityHeadersMiddleware, SessionMiddleware, csrf_protect
 from crm.core.settings import Settings, get_settings
@@ -55,6 +56,8 @@ def create_app(
     )
     app.state.settings = settings
     app.state.engine = engine
+    # For answers streamed after the request's own session has ended (CSV exports).
+    app.state.reading_session = lambda: Session(read_only(engine), expire_on_commit=False)
 
     # Added innermost first: security headers wrap everything, then the session.
     app.add_middleware(

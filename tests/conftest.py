@@ -85,6 +85,7 @@ def app(settings: Settings, engine: Engine, connection: Connection) -> FastAPI:
             yield session
 
     app.dependency_overrides[get_session] = joined_session
+    app.state.reading_session = lambda: _joined_session(connection)
     return app
 
 

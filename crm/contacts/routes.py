@@ -1,9 +1,10 @@
 """Companies and contacts: pages and JSON API."""
 
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Query, Request, Response, status
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from pydantic import BaseModel, ValidationError
 
 from crm.contacts import service as contact_service
@@ -21,8 +22,9 @@ from crm.contacts.models import (
     ContactsPage,
     ContactUpdate,
 )
-from crm.core.db import SessionDep
+from crm.core.db import SessionDep, utcnow
 from crm.core.errors import N_, CRMError
+from crm.core.exports import csv_lines
 from crm.core.forms import FormErrors
 from crm.core.templating import flash, render
 from crm.touchpoints import service as touchpoint_service
@@ -51,6 +53,37 @@ class ListQuery(BaseModel):
 
 class ContactQuery(ListQuery):
     company_id: int | None = None
+
+
+class ExportQuery(BaseModel):
+    """The list's filters and order; an export takes every page."""
+
+    q: str | None = None
+    owner_id: int | None = None
+    company_id: int | None = None
+    segment: str | None = None
+    sort: Sort = "name"
+
+
+def _export(
+    request: Request, session: SessionDep, user: User, query: ExportQuery
+) -> StreamingResponse:
+    filters = query.model_dump()
+    contact_service.record_export(session, actor_id=user.id, filters=filters)
+    reading_session = request.app.state.reading_session
+
+    def lines() -> Iterator[str]:
+        # Streams after the request's session has committed, so it reads in its own.
+        with reading_session() as export_session:
+            rows = contact_service.export_rows(export_session, **filters)
+            yield from csv_lines(contact_service.EXPORT_COLUMNS, rows)
+
+    filename = f"contacts-{utcnow().date().isoformat()}.csv"
+    return StreamingResponse(
+        lines(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 # --- JSON API -----------------------------------------------------------------------
@@ -92,6 +125,17 @@ def api_contacts(
 ) -> ContactsPage:
     items, cursor = contact_service.list_contacts(session, **query.model_dump())
     return ContactsPage(items=[ContactPublic.model_validate(c) for c in items], next_cursor=cursor)
+
+
+@api_router.get(
+    "/contacts/export.csv",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def api_export_contacts(
+    request: Request, session: SessionDep, user: Editor, query: Annotated[ExportQuery, Query()]
+) -> StreamingResponse:
+    return _export(request, session, user, query)
 
 
 @api_router.post("/contacts", response_model=ContactPublic, status_code=201)
@@ -244,6 +288,13 @@ def contacts_page(
         "contacts/list.html",
         {"contacts": contacts, "companies": companies, "next_cursor": cursor, "query": query},
     )
+
+
+@router.get("/contacts/export.csv")
+def export_contacts(
+    request: Request, session: SessionDep, user: Editor, query: Annotated[ExportQuery, Query()]
+) -> StreamingResponse:
+    return _export(request, session, user, query)
 
 
 @router.get("/contacts/new", response_class=HTMLResponse)

@@ -1,6 +1,7 @@
 """Companies and contacts: create, change, delete, find. No HTTP in here."""
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import Integer, delete, func, literal_column, text
@@ -20,7 +21,7 @@ from crm.contacts.models import (
 from crm.core import audit
 from crm.core.db import utcnow
 from crm.core.errors import N_, Conflict, Invalid, NotFound
-from crm.core.pagination import keyset_page
+from crm.core.pagination import MAX_LIMIT, keyset_page
 from crm.touchpoints.models import Touchpoint
 from crm.users.models import User
 
@@ -315,3 +316,65 @@ def companies_by_id(session: Session, ids: set[int]) -> dict[int, Company]:
     if not ids:
         return {}
     return {c.id: c for c in session.exec(select(Company).where(col(Company.id).in_(ids)))}
+
+
+EXPORT_COLUMNS = [
+    "id",
+    "first_name",
+    "last_name",
+    "job_title",
+    "company",
+    "buying_role",
+    "email",
+    "other_emails",
+    "phone",
+    "other_phones",
+    "segment",
+    "source",
+    "language",
+    "owner",
+    "created_at",
+]
+
+
+def export_rows(session: Session, **filters: Any) -> Iterator[list[Any]]:
+    """Every contact the filters select, in pages, as rows of EXPORT_COLUMNS."""
+    owners = {u.id: u.email for u in session.exec(select(User))}
+    cursor = None
+    while True:
+        contacts, cursor = list_contacts(session, cursor=cursor, limit=MAX_LIMIT, **filters)
+        companies = companies_by_id(session, {c.company_id for c in contacts if c.company_id})
+        for c in contacts:
+            company = companies.get(c.company_id)
+            yield [
+                c.id,
+                c.first_name,
+                c.last_name,
+                c.job_title,
+                company.name if company else "",
+                c.buying_role,
+                (c.emails or [""])[0],
+                " ".join(c.emails[1:]),
+                (c.phones or [""])[0],
+                " ".join(c.phones[1:]),
+                c.segment,
+                c.source,
+                c.language,
+                owners.get(c.owner_id, ""),
+                c.created_at.isoformat(),
+            ]
+        session.expunge_all()  # keep memory flat over a long export
+        if cursor is None:
+            return
+
+
+def record_export(session: Session, *, actor_id: int | None, filters: dict[str, Any]) -> None:
+    """Exports carry personal data out of the CRM: who took which selection is audited."""
+    audit.record(
+        session,
+        actor_id=actor_id,
+        action="contact.export",
+        entity_type="contact",
+        entity_id=None,
+        fields=[name for name, value in filters.items() if value],
+    )
