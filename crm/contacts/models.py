@@ -279,3 +279,9 @@ class CompaniesPage(SQLModel):
 class ContactsPage(SQLModel):
     items: list[ContactPublic]
     next_cursor: str | None
+
+
+class MergeRequest(SQLModel):
+    duplicate_id: int
+    # Fields to take from the duplicate; empty fields of the kept record are filled anyway.
+    take_from_duplicate: set[str] = set()

@@ -21,6 +21,7 @@ from crm.contacts.models import (
     ContactPublic,
     ContactsPage,
     ContactUpdate,
+    MergeRequest,
 )
 from crm.core.db import SessionDep, utcnow
 from crm.core.errors import N_, CRMError
@@ -114,6 +115,20 @@ def api_update_company(
     return contact_service.update_company(session, company=company, data=data, actor_id=user.id)
 
 
+@api_router.post("/companies/{company_id}/merge", response_model=CompanyPublic)
+def api_merge_company(
+    session: SessionDep, company: CompanyDep, user: Editor, data: MergeRequest
+) -> Any:
+    duplicate = contact_service.get_company(session, company_id=data.duplicate_id)
+    return contact_service.merge_companies(
+        session,
+        target=company,
+        duplicate=duplicate,
+        take_from_duplicate=data.take_from_duplicate,
+        actor_id=user.id,
+    )
+
+
 @api_router.delete("/companies/{company_id}", status_code=status.HTTP_204_NO_CONTENT)
 def api_delete_company(session: SessionDep, company: CompanyDep, user: Editor) -> None:
     contact_service.delete_company(session, company=company, actor_id=user.id)
@@ -153,6 +168,20 @@ def api_update_contact(
     session: SessionDep, contact: ContactDep, user: Editor, data: ContactUpdate
 ) -> Any:
     return contact_service.update_contact(session, contact=contact, data=data, actor_id=user.id)
+
+
+@api_router.post("/contacts/{contact_id}/merge", response_model=ContactPublic)
+def api_merge_contact(
+    session: SessionDep, contact: ContactDep, user: Editor, data: MergeRequest
+) -> Any:
+    duplicate = contact_service.get_contact(session, contact_id=data.duplicate_id)
+    return contact_service.merge_contacts(
+        session,
+        target=contact,
+        duplicate=duplicate,
+        take_from_duplicate=data.take_from_duplicate,
+        actor_id=user.id,
+    )
 
 
 @api_router.delete("/contacts/{contact_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -384,6 +413,48 @@ def update_contact(
             request, session, contact=contact, form=form, errors=errors, status_code=422
         )
     flash(request, "success", N_("Changes saved."))
+    return RedirectResponse(f"/contacts/{contact.id}", status_code=303)
+
+
+@router.get("/contacts/{contact_id}/merge", response_class=HTMLResponse)
+def merge_contact_page(
+    request: Request, session: SessionDep, contact: ContactDep, user: Editor, other: str = ""
+) -> HTMLResponse:
+    duplicate = contact_service.find_duplicate(session, of=contact, other=other)
+    companies = contact_service.companies_by_id(
+        session, {c.company_id for c in (contact, duplicate) if c.company_id}
+    )
+    return render(
+        request,
+        "contacts/merge.html",
+        {
+            "contact": contact,
+            "duplicate": duplicate,
+            "companies": companies,
+            "fields": contact_service.CONTACT_MERGE_FIELDS,
+        },
+    )
+
+
+@router.post("/contacts/{contact_id}/merge")
+def merge_contact(
+    request: Request,
+    session: SessionDep,
+    contact: ContactDep,
+    user: Editor,
+    duplicate_id: Annotated[int, Form()],
+    take: Annotated[list[str], Form()] = (),
+) -> Response:
+    duplicate = contact_service.get_contact(session, contact_id=duplicate_id)
+    name = duplicate.name
+    contact_service.merge_contacts(
+        session,
+        target=contact,
+        duplicate=duplicate,
+        take_from_duplicate=set(take),
+        actor_id=user.id,
+    )
+    flash(request, "success", N_("%(name)s was merged into this contact."), name=name)
     return RedirectResponse(f"/contacts/{contact.id}", status_code=303)
 
 

@@ -21,6 +21,7 @@ from crm.contacts.models import (
 from crm.core import audit
 from crm.core.db import utcnow
 from crm.core.errors import N_, Conflict, Invalid, NotFound
+from crm.core.merge import repoint_references
 from crm.core.pagination import MAX_LIMIT, keyset_page
 from crm.touchpoints.models import Touchpoint
 from crm.users.models import User
@@ -378,3 +379,139 @@ def record_export(session: Session, *, actor_id: int | None, filters: dict[str, 
         entity_id=None,
         fields=[name for name, value in filters.items() if value],
     )
+
+
+CONTACT_MERGE_FIELDS = [
+    "first_name",
+    "last_name",
+    "job_title",
+    "company_id",
+    "buying_role",
+    "owner_id",
+    "segment",
+    "source",
+    "language",
+    "notes",
+]
+COMPANY_MERGE_FIELDS = [
+    "name",
+    "website",
+    "domain",
+    "industry",
+    "size_band",
+    "segment",
+    "street",
+    "postal_code",
+    "city",
+    "country",
+    "phone",
+    "email",
+    "owner_id",
+    "notes",
+]
+
+
+def _take_fields(
+    target: Any, duplicate: Any, fields: list[str], take_from_duplicate: set[str]
+) -> list[str]:
+    """Copy the chosen fields, and any the target lacks, from the duplicate."""
+    unknown = take_from_duplicate - set(fields)
+    if unknown:
+        raise Invalid(N_("Choose one of the offered values."), field=sorted(unknown)[0])
+    changed = []
+    for name in fields:
+        value = getattr(duplicate, name)
+        keep = getattr(target, name)
+        wanted = name in take_from_duplicate or keep in (None, "")
+        if wanted and value not in (None, "", keep):
+            setattr(target, name, value)
+            changed.append(name)
+    return changed
+
+
+def merge_contacts(
+    session: Session,
+    *,
+    target: Contact,
+    duplicate: Contact,
+    take_from_duplicate: set[str],
+    actor_id: int | None,
+) -> Contact:
+    """Fold ``duplicate`` into ``target``: chosen fields, all addresses and numbers, and
+    everything linked to it (touchpoints and whatever later tables point at contacts)."""
+    if target.id == duplicate.id:
+        raise Invalid(N_("A contact cannot be merged with itself."), field="duplicate_id")
+    changed = _take_fields(target, duplicate, CONTACT_MERGE_FIELDS, take_from_duplicate)
+    emails = target.emails + [e for e in duplicate.emails if e not in target.emails]
+    phones = target.phones + [p for p in duplicate.phones if p not in target.phones]
+    # Addresses are unique: drop both sets of rows before writing the merged ones.
+    for contact in (duplicate, target):
+        contact.email_rows, contact.phone_rows = [], []
+    session.flush()
+    # Everything else linked to the duplicate moves before it is deleted (its touchpoints
+    # would otherwise go with it).
+    moved = repoint_references(session, table="contact", old_id=duplicate.id, new_id=target.id)
+    audit.record(
+        session,
+        actor_id=actor_id,
+        action="contact.merged_into",
+        entity_type="contact",
+        entity_id=duplicate.id,
+    )
+    session.delete(duplicate)
+    session.flush()
+    target.email_rows = [ContactEmail(email=e, position=i) for i, e in enumerate(emails)]
+    target.phone_rows = [ContactPhone(number=p, position=i) for i, p in enumerate(phones)]
+    target.updated_at = utcnow()
+    _index(session, target)
+    return audit.save(
+        session,
+        target,
+        actor_id=actor_id,
+        action="contact.merge",
+        fields=changed + moved + ["emails", "phones"],
+    )
+
+
+def merge_companies(
+    session: Session,
+    *,
+    target: Company,
+    duplicate: Company,
+    take_from_duplicate: set[str],
+    actor_id: int | None,
+) -> Company:
+    """Fold ``duplicate`` into ``target``: chosen fields, its people, its touchpoints."""
+    if target.id == duplicate.id:
+        raise Invalid(N_("A company cannot be merged with itself."), field="duplicate_id")
+    changed = _take_fields(target, duplicate, COMPANY_MERGE_FIELDS, take_from_duplicate)
+    moved = repoint_references(session, table="company", old_id=duplicate.id, new_id=target.id)
+    audit.record(
+        session,
+        actor_id=actor_id,
+        action="company.merged_into",
+        entity_type="company",
+        entity_id=duplicate.id,
+    )
+    session.delete(duplicate)
+    session.flush()
+    target.updated_at = utcnow()
+    for contact in session.exec(select(Contact).where(Contact.company_id == target.id)):
+        contact.search_text = _search_text(contact, target)
+        session.add(contact)
+    return audit.save(
+        session, target, actor_id=actor_id, action="company.merge", fields=changed + moved
+    )
+
+
+def find_duplicate(session: Session, *, of: Contact, other: str) -> Contact:
+    """The contact meant by ``other``: its number (id) or one of its e-mail addresses."""
+    other = other.strip()
+    found = (
+        session.get(Contact, int(other)) if other.isdigit() else find_by_email(session, email=other)
+    )
+    if found is None:
+        raise NotFound(N_("No such contact."))
+    if found.id == of.id:
+        raise Invalid(N_("A contact cannot be merged with itself."), field="other")
+    return found
