@@ -2,7 +2,15 @@
 
 from sqlmodel import SQLModel
 
-from crm.contacts.models import Company, Contact, ContactEmail, ContactPhone
+from crm.contacts.models import (
+    Company,
+    CompanyTag,
+    Contact,
+    ContactEmail,
+    ContactPhone,
+    ContactTag,
+    Tag,
+)
 from crm.core.audit import AuditEvent
 from crm.scheduler import JOBSTORE_TABLE
 from crm.touchpoints.models import Channel, Outcome, Touchpoint
@@ -32,11 +40,14 @@ __all__ = [
     "AuditEvent",
     "Channel",
     "Company",
+    "CompanyTag",
     "Contact",
     "ContactEmail",
     "ContactPhone",
+    "ContactTag",
     "LoginAttempt",
     "Outcome",
+    "Tag",
     "Touchpoint",
     "User",
     "UserRole",

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, field_validator
+from pydantic import AfterValidator, StringConstraints, field_validator
 from sqlalchemy import Index
 from sqlmodel import Field, Relationship, SQLModel
 
@@ -57,6 +57,51 @@ class Company(SQLModel, table=True):
     created_at: datetime = timestamp(default_factory=utcnow)
     updated_at: datetime = timestamp(default_factory=utcnow)
 
+    tag_rows: list["Tag"] = Relationship(
+        sa_relationship_kwargs={
+            "secondary": "company_tag",
+            "lazy": "selectin",
+            "order_by": "Tag.key",
+        },
+    )
+
+    @property
+    def tags(self) -> list[str]:
+        return [tag.name for tag in self.tag_rows]
+
+
+class Tag(SQLModel, table=True):
+    """A free label on contacts and companies ("VIP", "trade fair 2026")."""
+
+    __tablename__ = "tag"
+
+    id: int | None = column(Privacy.NONE, default=None, primary_key=True)
+    name: str = column(Privacy.NONE, max_length=50)
+    # Lower-cased name: tags are the same whatever their case.
+    key: str = column(Privacy.NONE, max_length=50, unique=True)
+
+
+class ContactTag(SQLModel, table=True):
+    __tablename__ = "contact_tag"
+
+    contact_id: int = column(
+        Privacy.NONE, foreign_key="contact.id", ondelete="CASCADE", primary_key=True
+    )
+    tag_id: int = column(
+        Privacy.NONE, foreign_key="tag.id", ondelete="CASCADE", primary_key=True, index=True
+    )
+
+
+class CompanyTag(SQLModel, table=True):
+    __tablename__ = "company_tag"
+
+    company_id: int = column(
+        Privacy.NONE, foreign_key="company.id", ondelete="CASCADE", primary_key=True
+    )
+    tag_id: int = column(
+        Privacy.NONE, foreign_key="tag.id", ondelete="CASCADE", primary_key=True, index=True
+    )
+
 
 class Contact(SQLModel, table=True):
     __tablename__ = "contact"
@@ -100,6 +145,17 @@ class Contact(SQLModel, table=True):
             "order_by": "ContactPhone.position",
         },
     )
+    tag_rows: list[Tag] = Relationship(
+        sa_relationship_kwargs={
+            "secondary": "contact_tag",
+            "lazy": "selectin",
+            "order_by": "Tag.key",
+        },
+    )
+
+    @property
+    def tags(self) -> list[str]:
+        return [tag.name for tag in self.tag_rows]
 
     @property
     def name(self) -> str:
@@ -190,6 +246,8 @@ PhoneNumber = Annotated[str, Field(max_length=40), AfterValidator(normalize_phon
 Emails = Annotated[list[EmailAddress], Field(max_length=10), AfterValidator(_no_duplicates)]
 Phones = Annotated[list[PhoneNumber], Field(max_length=10), AfterValidator(_no_duplicates)]
 Name = Annotated[str, Field(min_length=1, max_length=100)]
+TagName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+Tags = Annotated[list[TagName], Field(max_length=20)]
 Text = Annotated[str, Field(max_length=200)]
 Notes = Annotated[str, Field(max_length=10_000)]
 
@@ -217,6 +275,7 @@ class CompanyBase(SQLModel):
     email: EmailAddress | None = None
     owner_id: int | None = None
     notes: Notes | None = None
+    tags: Tags = []
 
     _strip_text = field_validator("*", mode="before")(_strip)
 
@@ -246,6 +305,7 @@ class ContactBase(SQLModel):
     source: str | None = Field(default=None, max_length=100)
     language: str | None = Field(default=None, max_length=8)
     notes: Notes | None = None
+    tags: Tags = []
 
     _strip_text = field_validator("*", mode="before")(_strip)
 
@@ -285,3 +345,22 @@ class MergeRequest(SQLModel):
     duplicate_id: int
     # Fields to take from the duplicate; empty fields of the kept record are filled anyway.
     take_from_duplicate: set[str] = set()
+
+
+class BulkAction(StrEnum):
+    ASSIGN_OWNER = "assign_owner"
+    ADD_TAG = "add_tag"
+    DELETE = "delete"
+
+
+class BulkRequest(SQLModel):
+    ids: list[int] = Field(min_length=1, max_length=200)
+    action: BulkAction
+    owner_id: int | None = None
+    tag: TagName | None = None
+    # Deleting needs saying so twice, as on the page.
+    confirm: bool = False
+
+
+class BulkResult(SQLModel):
+    affected: int

@@ -5,11 +5,14 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Query, Request, Response, status
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, field_validator
 
 from crm.contacts import service as contact_service
 from crm.contacts.deps import EDITOR_ROLES, CompanyDep, ContactDep, Editor
 from crm.contacts.models import (
+    BulkAction,
+    BulkRequest,
+    BulkResult,
     BuyingRole,
     CompaniesPage,
     Company,
@@ -41,13 +44,24 @@ Sort = Literal["name", "-name", "created", "-created"]
 Limit = Annotated[int, Query(ge=1, le=200)]
 
 
-class ListQuery(BaseModel):
-    """The state of a list, all of it in the URL."""
+class Filters(BaseModel):
+    """What narrows a list; a filter form sends its empty fields too, meaning none."""
 
     q: str | None = None
     owner_id: int | None = None
     segment: str | None = None
+    tag: str | None = None
     sort: Sort = "name"
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+
+class ListQuery(Filters):
+    """The state of a list, all of it in the URL."""
+
     cursor: str | None = None
     limit: Limit = 50
 
@@ -56,14 +70,10 @@ class ContactQuery(ListQuery):
     company_id: int | None = None
 
 
-class ExportQuery(BaseModel):
+class ExportQuery(Filters):
     """The list's filters and order; an export takes every page."""
 
-    q: str | None = None
-    owner_id: int | None = None
     company_id: int | None = None
-    segment: str | None = None
-    sort: Sort = "name"
 
 
 def _export(
@@ -153,6 +163,11 @@ def api_export_contacts(
     return _export(request, session, user, query)
 
 
+@api_router.post("/contacts/bulk", response_model=BulkResult)
+def api_bulk_contacts(session: SessionDep, user: Editor, data: BulkRequest) -> BulkResult:
+    return BulkResult(affected=contact_service.bulk_update(session, data=data, actor_id=user.id))
+
+
 @api_router.post("/contacts", response_model=ContactPublic, status_code=201)
 def api_create_contact(session: SessionDep, user: Editor, data: ContactCreate) -> Any:
     return contact_service.create_contact(session, data=data, actor_id=user.id)
@@ -192,6 +207,10 @@ def api_delete_contact(session: SessionDep, contact: ContactDep, user: Editor) -
 # --- pages --------------------------------------------------------------------------
 
 
+def split_tags(text: str) -> list[str]:
+    return [tag.strip() for tag in text.split(",") if tag.strip()]
+
+
 class ContactForm(BaseModel):
     """A contact form as posted: text fields, one address or number per line."""
 
@@ -207,18 +226,25 @@ class ContactForm(BaseModel):
     notes: str = ""
     emails: str = ""
     phones: str = ""
+    tags: str = ""
 
     def values(self) -> dict[str, Any]:
         values: dict[str, Any] = self.model_dump()
         for name in ("emails", "phones"):
             values[name] = [line.strip() for line in values[name].splitlines() if line.strip()]
+        values["tags"] = split_tags(self.tags)
         return values
 
     @classmethod
     def of(cls, contact: Contact) -> "ContactForm":
         fields = {name: str(getattr(contact, name) or "") for name in cls.model_fields}
         return cls(
-            **fields | {"emails": "\n".join(contact.emails), "phones": "\n".join(contact.phones)}
+            **fields
+            | {
+                "emails": "\n".join(contact.emails),
+                "phones": "\n".join(contact.phones),
+                "tags": ", ".join(contact.tags),
+            }
         )
 
 
@@ -236,10 +262,15 @@ class CompanyForm(BaseModel):
     email: str = ""
     owner_id: str = ""
     notes: str = ""
+    tags: str = ""
+
+    def values(self) -> dict[str, Any]:
+        return self.model_dump() | {"tags": split_tags(self.tags)}
 
     @classmethod
     def of(cls, company: Company) -> "CompanyForm":
-        return cls(**{name: str(getattr(company, name) or "") for name in cls.model_fields})
+        fields = {name: str(getattr(company, name) or "") for name in cls.model_fields}
+        return cls(**fields | {"tags": ", ".join(company.tags)})
 
 
 TIMELINE_PAGE = 25
@@ -315,7 +346,13 @@ def contacts_page(
     return render(
         request,
         "contacts/list.html",
-        {"contacts": contacts, "companies": companies, "next_cursor": cursor, "query": query},
+        {
+            "contacts": contacts,
+            "companies": companies,
+            "next_cursor": cursor,
+            "query": query,
+            "owner_options": _owner_options(session),
+        },
     )
 
 
@@ -324,6 +361,42 @@ def export_contacts(
     request: Request, session: SessionDep, user: Editor, query: Annotated[ExportQuery, Query()]
 ) -> StreamingResponse:
     return _export(request, session, user, query)
+
+
+@router.post("/contacts/bulk")
+def bulk_contacts(
+    request: Request,
+    session: SessionDep,
+    user: Editor,
+    ids: Annotated[list[int], Form()] = (),
+    action: Annotated[str, Form()] = "",
+    owner_id: Annotated[str, Form()] = "",
+    tag: Annotated[str, Form()] = "",
+    confirm: Annotated[bool, Form()] = False,
+    back: Annotated[str, Form()] = "/contacts",
+) -> Response:
+    back = back if back.startswith("/contacts") else "/contacts"
+    try:
+        data = BulkRequest(
+            ids=list(ids),
+            action=action,
+            owner_id=owner_id or None,
+            tag=tag or None,
+            confirm=confirm,
+        )
+    except ValidationError:
+        flash(request, "error", N_("Choose contacts and an action."))
+        return RedirectResponse(back, status_code=303)
+    if data.action == BulkAction.DELETE and not data.confirm:
+        contacts = [contact_service.get_contact(session, contact_id=i) for i in data.ids]
+        return render(request, "contacts/bulk_delete.html", {"contacts": contacts, "back": back})
+    try:
+        count = contact_service.bulk_update(session, data=data, actor_id=user.id)
+    except CRMError as exc:
+        flash(request, "error", exc.message, **exc.params)
+        return RedirectResponse(back, status_code=303)
+    flash(request, "success", N_("%(count)s contacts changed."), count=count)
+    return RedirectResponse(back, status_code=303)
 
 
 @router.get("/contacts/new", response_class=HTMLResponse)
@@ -520,7 +593,7 @@ def create_company(
     errors = _errors(request)
     try:
         company = contact_service.create_company(
-            session, data=CompanyCreate(**form.model_dump()), actor_id=user.id
+            session, data=CompanyCreate(**form.values()), actor_id=user.id
         )
     except ValidationError as exc:
         errors.add_validation_error(exc)
@@ -575,7 +648,7 @@ def update_company(
     errors = _errors(request)
     try:
         contact_service.update_company(
-            session, company=company, data=CompanyUpdate(**form.model_dump()), actor_id=user.id
+            session, company=company, data=CompanyUpdate(**form.values()), actor_id=user.id
         )
     except ValidationError as exc:
         errors.add_validation_error(exc)

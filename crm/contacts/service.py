@@ -8,14 +8,19 @@ from sqlalchemy import Integer, delete, func, literal_column, text
 from sqlmodel import Session, col, select
 
 from crm.contacts.models import (
+    BulkAction,
+    BulkRequest,
     Company,
     CompanyCreate,
+    CompanyTag,
     CompanyUpdate,
     Contact,
     ContactCreate,
     ContactEmail,
     ContactPhone,
+    ContactTag,
     ContactUpdate,
+    Tag,
     search_text_for,
 )
 from crm.core import audit
@@ -51,9 +56,28 @@ def get_company(session: Session, *, company_id: int) -> Company:
     return company
 
 
+def tags_named(session: Session, names: list[str]) -> list[Tag]:
+    """The tags with these names, created when new; the same name in any case is one tag."""
+    tags: dict[str, Tag] = {}
+    for name in names:
+        key = name.strip().lower()
+        if key and key not in tags:
+            tag = session.exec(select(Tag).where(Tag.key == key)).first()
+            if tag is None:
+                tag = Tag(name=name.strip(), key=key)
+                session.add(tag)
+            tags[key] = tag
+    return sorted(tags.values(), key=lambda tag: tag.key)
+
+
+def list_tags(session: Session) -> list[Tag]:
+    return list(session.exec(select(Tag).order_by(Tag.key)))
+
+
 def create_company(session: Session, *, data: CompanyCreate, actor_id: int | None) -> Company:
     _check_owner(session, data.owner_id)
-    company = Company.model_validate(data)
+    company = Company.model_validate(data.model_dump(exclude={"tags"}))
+    company.tag_rows = tags_named(session, data.tags)
     company.domain = company.domain or _domain_of(company.website)
     return audit.save(
         session,
@@ -74,6 +98,10 @@ def update_company(
         _check_owner(session, changes["owner_id"])
     if "website" in changes and "domain" not in changes:
         changes["domain"] = _domain_of(changes["website"])
+    tags = changes.pop("tags", None)
+    if tags is not None and sorted(t.lower() for t in tags) != [t.lower() for t in company.tags]:
+        company.tag_rows = tags_named(session, tags)
+        changes["updated_at"] = utcnow()
     changed = [name for name, value in changes.items() if getattr(company, name) != value]
     if not changed:
         return company
@@ -111,12 +139,19 @@ def list_companies(
     q: str | None = None,
     owner_id: int | None = None,
     segment: str | None = None,
+    tag: str | None = None,
     sort: str = "name",
     cursor: str | None = None,
     limit: int = 50,
 ) -> tuple[list[Company], str | None]:
     _check_sort(sort)
     query = select(Company)
+    if tag:
+        query = query.where(
+            col(Company.id).in_(
+                select(CompanyTag.company_id).join(Tag).where(Tag.key == tag.strip().lower())
+            )
+        )
     if q:
         query = query.where(func.lower(Company.name).contains(q.strip().lower(), autoescape=True))
     if owner_id is not None:
@@ -227,7 +262,8 @@ def create_contact(session: Session, *, data: ContactCreate, actor_id: int | Non
     _check_company(session, data.company_id)
     _check_owner(session, data.owner_id)
     _check_emails_free(session, data.emails, contact_id=None)
-    contact = Contact.model_validate(data.model_dump(exclude={"emails", "phones"}))
+    contact = Contact.model_validate(data.model_dump(exclude={"emails", "phones", "tags"}))
+    contact.tag_rows = tags_named(session, data.tags)
     contact.email_rows = [ContactEmail(email=e, position=i) for i, e in enumerate(data.emails)]
     contact.phone_rows = [ContactPhone(number=p, position=i) for i, p in enumerate(data.phones)]
     _index(session, contact)
@@ -248,6 +284,10 @@ def update_contact(
         if required in changes and changes[required] is None:
             raise Invalid(N_("This field is required."), field=required)
     emails, phones = changes.pop("emails", None), changes.pop("phones", None)
+    tags = changes.pop("tags", None)
+    if tags is not None and sorted(t.lower() for t in tags) != [t.lower() for t in contact.tags]:
+        contact.tag_rows = tags_named(session, tags)
+        changes["updated_at"] = utcnow()
     if "company_id" in changes:
         _check_company(session, changes["company_id"])
     if "owner_id" in changes:
@@ -290,12 +330,19 @@ def list_contacts(
     owner_id: int | None = None,
     company_id: int | None = None,
     segment: str | None = None,
+    tag: str | None = None,
     sort: str = "name",
     cursor: str | None = None,
     limit: int = 50,
 ) -> tuple[list[Contact], str | None]:
     _check_sort(sort)
     query = select(Contact)
+    if tag:
+        query = query.where(
+            col(Contact.id).in_(
+                select(ContactTag.contact_id).join(Tag).where(Tag.key == tag.strip().lower())
+            )
+        )
     if q and q.strip():
         query = _search(session, query, q, sort=sort)
     if owner_id is not None:
@@ -451,6 +498,9 @@ def merge_contacts(
     # Everything else linked to the duplicate moves before it is deleted (its touchpoints
     # would otherwise go with it).
     moved = repoint_references(session, table="contact", old_id=duplicate.id, new_id=target.id)
+    # The moved links are in the database now, not in these objects' collections.
+    session.expire(target, ["tag_rows"])
+    session.expire(duplicate, ["tag_rows"])
     audit.record(
         session,
         actor_id=actor_id,
@@ -486,6 +536,9 @@ def merge_companies(
         raise Invalid(N_("A company cannot be merged with itself."), field="duplicate_id")
     changed = _take_fields(target, duplicate, COMPANY_MERGE_FIELDS, take_from_duplicate)
     moved = repoint_references(session, table="company", old_id=duplicate.id, new_id=target.id)
+    # The moved links are in the database now, not in these objects' collections.
+    session.expire(target, ["tag_rows"])
+    session.expire(duplicate, ["tag_rows"])
     audit.record(
         session,
         actor_id=actor_id,
@@ -515,3 +568,35 @@ def find_duplicate(session: Session, *, of: Contact, other: str) -> Contact:
     if found.id == of.id:
         raise Invalid(N_("A contact cannot be merged with itself."), field="other")
     return found
+
+
+def bulk_update(session: Session, *, data: BulkRequest, actor_id: int | None) -> int:
+    """Apply one action to the chosen contacts; returns how many there were."""
+    contacts = list(session.exec(select(Contact).where(col(Contact.id).in_(data.ids))))
+    if data.action == BulkAction.ASSIGN_OWNER:
+        if data.owner_id is None:
+            raise Invalid(N_("This field is required."), field="owner_id")
+        _check_owner(session, data.owner_id)
+        for contact in contacts:
+            update_contact(
+                session,
+                contact=contact,
+                actor_id=actor_id,
+                data=ContactUpdate(owner_id=data.owner_id),
+            )
+    elif data.action == BulkAction.ADD_TAG:
+        if not data.tag:
+            raise Invalid(N_("This field is required."), field="tag")
+        for contact in contacts:
+            update_contact(
+                session,
+                contact=contact,
+                actor_id=actor_id,
+                data=ContactUpdate(tags=[*contact.tags, data.tag]),
+            )
+    else:
+        if not data.confirm:
+            raise Invalid(N_("Confirm the deletion."), field="confirm")
+        for contact in contacts:
+            delete_contact(session, contact=contact, actor_id=actor_id)
+    return len(contacts)

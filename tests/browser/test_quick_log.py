@@ -1,5 +1,7 @@
 """A sales rep finds a contact, logs the call that just ended, and sees it in the timeline."""
 
+import re
+
 from playwright.sync_api import Page, expect
 
 from crm.contacts import service as contact_service
@@ -41,7 +43,7 @@ def test_search_a_contact_and_log_a_call_with_the_quick_log(live_server, page: P
     expect(page.get_by_role("link", name="Ilgner, Ines")).to_be_visible()
     page.get_by_label("Search").press_sequentially("haber", delay=30)
     expect(page.get_by_role("link", name="Ilgner, Ines")).to_be_hidden()
-    expect(page).to_have_url(live_server.url + "/contacts?q=haber&sort=name")
+    expect(page).to_have_url(re.compile(r"/contacts\?q=haber&sort=name"))
     page.get_by_role("link", name="Habermann, Hans").click()
 
     expect(page.get_by_role("heading", name="Hans Habermann")).to_be_visible()

@@ -30,6 +30,12 @@ def test_the_contact_list_is_a_full_page_and_search_answers_with_rows(rep_client
     assert "<html" in direct.text and 'value="hüb"' in direct.text
 
 
+def test_empty_filter_fields_mean_no_filter(rep_client, session):
+    make_contact(session, last_name="Leerfilter")
+    response = rep_client.get("/contacts?q=leer&sort=name&owner_id=&segment=&tag=")
+    assert response.status_code == 200 and "Leerfilter" in response.text
+
+
 def test_the_list_links_to_the_next_page_keeping_the_filters(rep_client, session):
     for number in range(3):
         make_contact(session, last_name=f"Pager{number}", segment="Paging")
