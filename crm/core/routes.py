@@ -15,6 +15,12 @@ def home(request: Request, user: CurrentUser) -> HTMLResponse:
     return render(request, "home.html")
 
 
+@router.get("/docs", response_class=HTMLResponse)
+def api_docs(request: Request) -> HTMLResponse:
+    """The JSON API's reference, from its OpenAPI document (vendored Swagger UI)."""
+    return render(request, "api_docs.html")
+
+
 @router.get("/healthz")
 def healthz(request: Request) -> JSONResponse:
     if db.ping(request.app.state.engine):

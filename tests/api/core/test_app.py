@@ -131,3 +131,15 @@ def test_statement_counting_is_off_unless_asked_for(client, settings, engine):
     response = TestClient(counting).get("/api/v1/me", headers={"Authorization": "Bearer crm_x"})
     assert response.status_code == 401
     assert int(response.headers["x-sql-statements"]) >= 1
+
+
+def test_the_api_reference_is_served_without_the_internet(client):
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert '<script src="/static/vendor/swagger-ui/swagger-ui-bundle.js"' in page.text
+    assert "<script>" not in page.text and "https://" not in page.text
+    assert client.get("/static/vendor/swagger-ui/swagger-ui-bundle.js").status_code == 200
+    spec = client.get("/api/openapi.json").json()
+    assert "/api/v1/contacts" in spec["paths"] and "/api/v1/touchpoints" in spec["paths"]
+    assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    assert {"HTTPBearer": []} in spec["paths"]["/api/v1/contacts"]["get"]["security"]
