@@ -24,11 +24,13 @@ from pathlib import Path
 from urllib.parse import quote, urlencode
 
 import psycopg
+from alembic import command
 from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.generate import BENCH_EMAIL, BENCH_PASSWORD, BUSY_CONTACTS
+from crm.cli import alembic_config
 from crm.core.db import make_engine
 from crm.core.pagination import encode_cursor
 
@@ -75,6 +77,8 @@ def database_url(db: str, size: str) -> str:
 
 
 def ensure_data(url: str, size: str) -> None:
+    """Generate the data set unless it is there; bring an existing one's schema up to date."""
+    command.upgrade(alembic_config(url), "head")
     engine = make_engine(url)
     with engine.connect() as conn:
         loaded = conn.execute(

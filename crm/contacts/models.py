@@ -60,7 +60,7 @@ class Company(SQLModel, table=True):
     tag_rows: list["Tag"] = Relationship(
         sa_relationship_kwargs={
             "secondary": "company_tag",
-            "lazy": "selectin",
+            "lazy": "select",
             "order_by": "Tag.key",
         },
     )
@@ -148,7 +148,7 @@ class Contact(SQLModel, table=True):
     tag_rows: list[Tag] = Relationship(
         sa_relationship_kwargs={
             "secondary": "contact_tag",
-            "lazy": "selectin",
+            "lazy": "select",
             "order_by": "Tag.key",
         },
     )

@@ -297,7 +297,7 @@ def _timeline(
 
 
 def _owner_options(session: SessionDep) -> list[tuple[int, str]]:
-    return [(u.id, u.name) for u in user_service.list_users(session) if u.is_active]
+    return user_service.active_user_choices(session)
 
 
 def _errors(request: Request) -> FormErrors:

@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import Integer, delete, func, literal_column, text
+from sqlalchemy.orm import selectinload
 from sqlmodel import Session, col, select
 
 from crm.contacts.models import (
@@ -145,7 +146,8 @@ def list_companies(
     limit: int = 50,
 ) -> tuple[list[Company], str | None]:
     _check_sort(sort)
-    query = select(Company)
+    # Lists show tags: load them for the whole page at once.
+    query = select(Company).options(selectinload(Company.tag_rows))
     if tag:
         query = query.where(
             col(Company.id).in_(
@@ -336,7 +338,7 @@ def list_contacts(
     limit: int = 50,
 ) -> tuple[list[Contact], str | None]:
     _check_sort(sort)
-    query = select(Contact)
+    query = select(Contact).options(selectinload(Contact.tag_rows))
     if tag:
         query = query.where(
             col(Contact.id).in_(

@@ -57,6 +57,12 @@ def list_users(session: Session) -> list[User]:
     return list(session.exec(select(User).order_by(col(User.is_active).desc(), User.name)))
 
 
+def active_user_choices(session: Session) -> list[tuple[int, str]]:
+    """(id, name) of every active user, for owner and assignee pickers: one light query."""
+    query = select(User.id, User.name).where(col(User.is_active)).order_by(User.name)
+    return [(row[0], row[1]) for row in session.exec(query)]
+
+
 def count_users(session: Session) -> int:
     return session.exec(select(func.count()).select_from(User)).one()
 
