@@ -143,26 +143,18 @@ def serve(
     workers: Annotated[int, typer.Option(help="More than one: run `crm scheduler` too")] = 1,
 ) -> None:
     """Serve the CRM; with one worker it also runs the scheduler."""
-    import logging
-
     import uvicorn
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s %(message)s")
+    from crm.core.logs import server_log_config
+
     settings = get_settings()
+    options = {"host": host, "port": port, "proxy_headers": True, "log_config": server_log_config()}
     if workers == 1:
         from crm.main import create_app
 
-        app_ = create_app(settings, with_scheduler=settings.run_scheduler)
-        uvicorn.run(app_, host=host, port=port, proxy_headers=True)
+        uvicorn.run(create_app(settings, with_scheduler=settings.run_scheduler), **options)
     else:
-        uvicorn.run(
-            "crm.main:create_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            proxy_headers=True,
-        )
+        uvicorn.run("crm.main:create_app", factory=True, workers=workers, **options)
 
 
 @app.command()

@@ -15,9 +15,9 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
-from sqlalchemy import Connection, make_url, text
+from sqlalchemy import Connection, Engine, make_url, text
 
-from crm.core.db import default_engine, make_engine
+from crm.core.db import make_engine
 from crm.core.settings import Settings
 
 log = logging.getLogger("crm.scheduler")
@@ -75,17 +75,21 @@ class SchedulerLock:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._resource: Any = None
+        self._engine: Engine | None = None
 
     def acquire(self, *, blocking: bool = True) -> bool:
         url = make_url(self.settings.database_url)
         if url.get_backend_name() == "postgresql":
-            connection = default_engine().connect().execution_options(isolation_level="AUTOCOMMIT")
+            self._engine = make_engine(self.settings.database_url)
+            connection = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             if blocking:
                 connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": ADVISORY_LOCK_KEY})
             elif not connection.execute(
                 text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_LOCK_KEY}
             ).scalar():
                 connection.close()
+                self._engine.dispose()
+                self._engine = None
                 return False
             self._resource = connection
             return True
@@ -110,6 +114,9 @@ class SchedulerLock:
         elif self._resource is not None:
             self._resource.close()  # closing the file releases the flock
         self._resource = None
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
 
 
 class EmbeddedScheduler:

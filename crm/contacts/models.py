@@ -15,6 +15,7 @@ from sqlalchemy import Index
 from sqlmodel import Field, Relationship, SQLModel
 
 from crm.core.db import Privacy, column, timestamp, utcnow
+from crm.core.schemas import blank_is_none
 from crm.core.settings import get_settings
 
 
@@ -252,14 +253,6 @@ Text = Annotated[str, Field(max_length=200)]
 Notes = Annotated[str, Field(max_length=10_000)]
 
 
-def _strip(value: object) -> object:
-    """Surrounding spaces never matter; an empty optional text means 'none'."""
-    if isinstance(value, str):
-        value = value.strip()
-        return value or None
-    return value
-
-
 class CompanyBase(SQLModel):
     name: str = Field(min_length=1, max_length=200)
     website: str | None = Field(default=None, max_length=300)
@@ -277,11 +270,11 @@ class CompanyBase(SQLModel):
     notes: Notes | None = None
     tags: Tags = []
 
-    _strip_text = field_validator("*", mode="before")(_strip)
+    _strip_text = field_validator("*", mode="before")(blank_is_none)
 
 
 class CompanyCreate(CompanyBase):
-    pass
+    """What creating a company takes: the base fields, with the name required."""
 
 
 class CompanyUpdate(CompanyBase):
@@ -307,7 +300,7 @@ class ContactBase(SQLModel):
     notes: Notes | None = None
     tags: Tags = []
 
-    _strip_text = field_validator("*", mode="before")(_strip)
+    _strip_text = field_validator("*", mode="before")(blank_is_none)
 
 
 class ContactCreate(ContactBase):

@@ -30,6 +30,8 @@ from crm.core.db import SessionDep, utcnow
 from crm.core.errors import N_, CRMError
 from crm.core.exports import csv_lines
 from crm.core.forms import FormErrors
+from crm.core.schemas import blank_is_none
+from crm.core.security import safe_next
 from crm.core.templating import flash, render
 from crm.touchpoints import service as touchpoint_service
 from crm.touchpoints.routes import quick_log_context
@@ -53,10 +55,7 @@ class Filters(BaseModel):
     tag: str | None = None
     sort: Sort = "name"
 
-    @field_validator("*", mode="before")
-    @classmethod
-    def _empty_is_none(cls, value: object) -> object:
-        return None if value == "" else value
+    _empty_is_none = field_validator("*", mode="before")(blank_is_none)
 
 
 class ListQuery(Filters):
@@ -375,7 +374,7 @@ def bulk_contacts(
     confirm: Annotated[bool, Form()] = False,
     back: Annotated[str, Form()] = "/contacts",
 ) -> Response:
-    back = back if back.startswith("/contacts") else "/contacts"
+    back = safe_next(back, default="/contacts")
     try:
         data = BulkRequest(
             ids=list(ids),
@@ -388,7 +387,7 @@ def bulk_contacts(
         flash(request, "error", N_("Choose contacts and an action."))
         return RedirectResponse(back, status_code=303)
     if data.action == BulkAction.DELETE and not data.confirm:
-        contacts = [contact_service.get_contact(session, contact_id=i) for i in data.ids]
+        contacts = contact_service.get_contacts(session, ids=data.ids)
         return render(request, "contacts/bulk_delete.html", {"contacts": contacts, "back": back})
     try:
         count = contact_service.bulk_update(session, data=data, actor_id=user.id)
@@ -477,10 +476,8 @@ def update_contact(
     try:
         data = ContactUpdate(**form.values())
         contact_service.update_contact(session, contact=contact, data=data, actor_id=user.id)
-    except ValidationError as exc:
-        errors.add_validation_error(exc)
-    except CRMError as exc:
-        errors.add_crm_error(exc)
+    except (ValidationError, CRMError) as exc:
+        errors.add_error(exc)
     if errors:
         return _contact_form(
             request, session, contact=contact, form=form, errors=errors, status_code=422
@@ -595,10 +592,8 @@ def create_company(
         company = contact_service.create_company(
             session, data=CompanyCreate(**form.values()), actor_id=user.id
         )
-    except ValidationError as exc:
-        errors.add_validation_error(exc)
-    except CRMError as exc:
-        errors.add_crm_error(exc)
+    except (ValidationError, CRMError) as exc:
+        errors.add_error(exc)
     if errors:
         return _company_form(
             request, session, company=None, form=form, errors=errors, status_code=422
@@ -650,10 +645,8 @@ def update_company(
         contact_service.update_company(
             session, company=company, data=CompanyUpdate(**form.values()), actor_id=user.id
         )
-    except ValidationError as exc:
-        errors.add_validation_error(exc)
-    except CRMError as exc:
-        errors.add_crm_error(exc)
+    except (ValidationError, CRMError) as exc:
+        errors.add_error(exc)
     if errors:
         return _company_form(
             request, session, company=company, form=form, errors=errors, status_code=422

@@ -25,6 +25,23 @@ class AuditEvent(SQLModel, table=True):
     fields: list[str] = column(Privacy.NONE, default_factory=list, sa_type=JSON)
 
 
+def _event(
+    *,
+    actor_id: int | None,
+    action: str,
+    entity_type: str,
+    entity_id: int | None,
+    fields: Iterable[str],
+) -> AuditEvent:
+    return AuditEvent(
+        actor_id=actor_id,
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        fields=sorted(fields),
+    )
+
+
 def record(
     session: Session,
     *,
@@ -34,16 +51,40 @@ def record(
     entity_id: int | None,
     fields: Iterable[str] = (),
 ) -> AuditEvent:
-    event = AuditEvent(
+    event = _event(
         actor_id=actor_id,
         action=action,
         entity_type=entity_type,
         entity_id=entity_id,
-        fields=sorted(fields),
+        fields=fields,
     )
     session.add(event)
     session.flush()
     return event
+
+
+def record_many(
+    session: Session,
+    *,
+    actor_id: int | None,
+    action: str,
+    entity_type: str,
+    entity_ids: Iterable[int],
+    fields: Iterable[str] = (),
+) -> None:
+    """The same change to many records (a bulk action), written in one flush."""
+    fields = list(fields)
+    session.add_all(
+        _event(
+            actor_id=actor_id,
+            action=action,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            fields=fields,
+        )
+        for entity_id in entity_ids
+    )
+    session.flush()
 
 
 Row = TypeVar("Row", bound=SQLModel)

@@ -46,6 +46,12 @@ class FormErrors(dict[str, str]):
                 **{k: v for k, v in error.get("ctx", {}).items() if isinstance(v, int | str)},
             )
 
+    def add_error(self, exc: ValidationError | CRMError) -> None:
+        if isinstance(exc, ValidationError):
+            self.add_validation_error(exc)
+        else:
+            self.add_crm_error(exc)
+
     def add_crm_error(self, exc: CRMError) -> None:
         self.add(
             exc.field if isinstance(exc, Invalid) and exc.field else "", exc.message, **exc.params

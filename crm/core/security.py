@@ -10,6 +10,7 @@ import hmac
 import json
 import secrets
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -42,6 +43,19 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Where to send the user after a form: a path on this site, else ``default``.
+    Never another host, never a scheme-relative URL."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    if "\\" in target:
+        return default
+    return target
 
 
 def new_csrf_token() -> str:

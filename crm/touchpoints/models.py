@@ -10,6 +10,7 @@ from sqlmodel import Field, SQLModel
 
 from crm.core.db import Privacy, column, timestamp, utcnow
 from crm.core.errors import N_
+from crm.core.schemas import blank_is_none
 
 
 class Direction(StrEnum):
@@ -124,13 +125,7 @@ class TouchpointBase(SQLModel):
     sentiment: int | None = Field(default=None, ge=-2, le=2)
     nps: int | None = Field(default=None, ge=0, le=10)
 
-    @field_validator("*", mode="before")
-    @classmethod
-    def _blank_is_none(cls, value: object) -> object:
-        if isinstance(value, str):
-            value = value.strip()
-            return value or None
-        return value
+    _blank_is_none = field_validator("*", mode="before")(blank_is_none)
 
     @field_validator("occurred_at")
     @classmethod

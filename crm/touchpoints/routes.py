@@ -199,10 +199,8 @@ def _log(
     try:
         data = form.to_create(time_zone=request.state.time_zone, **subject)
         touchpoint = touchpoint_service.log_touchpoint(session, data=data, actor_id=user.id)
-    except ValidationError as exc:
-        errors.add_validation_error(exc)
-    except CRMError as exc:
-        errors.add_crm_error(exc)
+    except (ValidationError, CRMError) as exc:
+        errors.add_error(exc)
     labels = touchpoint_service.Labels(session)
     if errors:
         context = quick_log_context(labels, action=action, form=form, errors=errors)
@@ -306,10 +304,7 @@ def create_entry(
         touchpoint_service.create_entry(session, LISTS[kind], data=data, actor_id=admin.id)
     except (ValidationError, CRMError) as exc:
         errors = FormErrors(request.state.language)
-        if isinstance(exc, ValidationError):
-            errors.add_validation_error(exc)
-        else:
-            errors.add_crm_error(exc)
+        errors.add_error(exc)
         flash(
             request,
             "error",

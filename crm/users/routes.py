@@ -2,7 +2,6 @@
 
 from collections.abc import Iterable
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Request, Response, status
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -12,7 +11,7 @@ from crm.core.db import SessionDep
 from crm.core.errors import N_, CRMError, TooManyRequests
 from crm.core.forms import FormErrors
 from crm.core.i18n import TIME_ZONES
-from crm.core.security import renew_session
+from crm.core.security import renew_session, safe_next
 from crm.core.templating import flash, render
 from crm.users import service as user_service
 from crm.users.deps import AdminUser, CurrentUser, UserDep
@@ -37,18 +36,6 @@ api_router = APIRouter(prefix="/api/v1", tags=["users"])
 
 Text = Annotated[str, Form()]
 Roles = Annotated[list[str], Form()]
-
-
-def safe_next(target: str | None) -> str:
-    """Only a path on this site: never another host, never a scheme-relative URL."""
-    if not target:
-        return "/"
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return "/"
-    if "\\" in target:
-        return "/"
-    return target
 
 
 def _errors(request: Request) -> FormErrors:
@@ -235,10 +222,8 @@ def update_user(
             email=email, name=name, language=language or None, roles=set(roles), is_active=is_active
         )
         user_service.update_user(session, user=user, data=data, actor_id=admin.id)
-    except ValidationError as exc:
-        errors.add_validation_error(exc)
-    except CRMError as exc:
-        errors.add_crm_error(exc)
+    except (ValidationError, CRMError) as exc:
+        errors.add_error(exc)
     if errors:
         return _user_form(request, user=user, form=form, errors=errors, status_code=422)
     flash(request, "success", N_("Changes saved."))
@@ -326,10 +311,8 @@ def change_password(
             current_password=data.current_password,
             new_password=data.new_password,
         )
-    except ValidationError as exc:
-        errors.add_validation_error(exc)
-    except CRMError as exc:
-        errors.add_crm_error(exc)
+    except (ValidationError, CRMError) as exc:
+        errors.add_error(exc)
     if errors:
         return _profile(request, session, user, errors=errors, status_code=422)
     # This browser stays signed in; every other session of the user has ended.

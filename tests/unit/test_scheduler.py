@@ -4,23 +4,20 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from crm import scheduler as crm_scheduler
-from crm.core import db
 from crm.scheduler import JOBS, SchedulerLock, configure
 from tests.conftest import fresh_database, make_settings
 
 
 @pytest.fixture
-def job_settings(tmp_path, monkeypatch):
-    """Settings for a fresh, migrated database that the jobs' default engine also uses."""
+def job_settings(tmp_path):
+    """Settings for a fresh, migrated database."""
     from alembic import command
 
     from crm.cli import alembic_config
 
     with fresh_database(tmp_path, "scheduler") as url:
         command.upgrade(alembic_config(url), "head")
-        settings = make_settings(tmp_path, url)
-        monkeypatch.setattr(crm_scheduler, "default_engine", lambda: db.make_engine(url))
-        yield settings
+        yield make_settings(tmp_path, url)
 
 
 def test_every_job_names_an_importable_function():
