@@ -71,6 +71,11 @@ def tags_named(session: Session, names: list[str]) -> list[Tag]:
     return sorted(tags.values(), key=lambda tag: tag.key)
 
 
+def _tags_differ(wanted: list[str], current: list[str]) -> bool:
+    """Whether a new list of tags changes anything (tags are the same in any case)."""
+    return {t.strip().lower() for t in wanted} != {t.lower() for t in current}
+
+
 def list_tags(session: Session) -> list[Tag]:
     return list(session.exec(select(Tag).order_by(Tag.key)))
 
@@ -100,10 +105,10 @@ def update_company(
     if "website" in changes and "domain" not in changes:
         changes["domain"] = _domain_of(changes["website"])
     tags = changes.pop("tags", None)
-    if tags is not None and sorted(t.lower() for t in tags) != [t.lower() for t in company.tags]:
-        company.tag_rows = tags_named(session, tags)
-        changes["updated_at"] = utcnow()
     changed = [name for name, value in changes.items() if getattr(company, name) != value]
+    if tags is not None and _tags_differ(tags, company.tags):
+        company.tag_rows = tags_named(session, tags)
+        changed.append("tags")
     if not changed:
         return company
     company.sqlmodel_update(changes)
@@ -287,14 +292,14 @@ def update_contact(
             raise Invalid(N_("This field is required."), field=required)
     emails, phones = changes.pop("emails", None), changes.pop("phones", None)
     tags = changes.pop("tags", None)
-    if tags is not None and sorted(t.lower() for t in tags) != [t.lower() for t in contact.tags]:
-        contact.tag_rows = tags_named(session, tags)
-        changes["updated_at"] = utcnow()
     if "company_id" in changes:
         _check_company(session, changes["company_id"])
     if "owner_id" in changes:
         _check_owner(session, changes["owner_id"])
     changed = [name for name, value in changes.items() if getattr(contact, name) != value]
+    if tags is not None and _tags_differ(tags, contact.tags):
+        contact.tag_rows = tags_named(session, tags)
+        changed.append("tags")
     if emails is not None and emails != contact.emails:
         _check_emails_free(session, emails, contact_id=contact.id)
         # Flush the removals first so that a re-ordered address does not collide with itself.
@@ -382,6 +387,7 @@ EXPORT_COLUMNS = [
     "segment",
     "source",
     "language",
+    "tags",
     "owner",
     "created_at",
 ]
@@ -410,6 +416,7 @@ def export_rows(session: Session, **filters: Any) -> Iterator[list[Any]]:
                 c.segment,
                 c.source,
                 c.language,
+                ", ".join(c.tags),
                 owners.get(c.owner_id, ""),
                 c.created_at.isoformat(),
             ]

@@ -46,6 +46,7 @@ def test_the_export_follows_the_lists_filters_and_is_audited(client, session):
         emails=["erika@export.example", "e2@export.example"],
         phones=["+4930123456"],
         owner_id=rep.id,
+        tags=["VIP", "Messe"],
     )
     make_contact(session, first_name="Otto", last_name="Other")
     login(client, rep.email)
@@ -58,6 +59,7 @@ def test_the_export_follows_the_lists_filters_and_is_audited(client, session):
     assert row["company"] == "'=Export AG"
     assert (row["email"], row["other_emails"]) == ("erika@export.example", "e2@export.example")
     assert row["phone"] == "'+4930123456" and row["owner"] == rep.email
+    assert row["tags"] == "Messe, VIP"
     events = audit.events_for(session, entity_type="contact", entity_id=None)
     assert events[0].action == "contact.export" and events[0].fields == ["q", "sort"]
 
