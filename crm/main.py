@@ -13,10 +13,12 @@ from sqlmodel import Session
 from crm.contacts import routes as contact_routes
 from crm.core import handlers
 from crm.core import routes as core_routes
-from crm.core.db import StatementCounter, count_statements, make_engine, read_only
+from crm.core.db import StatementCounter, count_statements, job_session, make_engine, read_only
 from crm.core.i18n import LocaleMiddleware
 from crm.core.security import SecurityHeadersMiddleware, SessionMiddleware, csrf_protect
 from crm.core.settings import Settings, get_settings
+from crm.imports import routes as import_routes
+from crm.imports.runner import ImportRunner
 from crm.scheduler import EmbeddedScheduler
 from crm.touchpoints import routes as touchpoint_routes
 from crm.users import routes as user_routes
@@ -38,7 +40,9 @@ def create_app(
         scheduler = EmbeddedScheduler(settings) if with_scheduler else None
         if scheduler is not None:
             scheduler.start()
+        app.state.importer.wake()  # resume imports a restart interrupted
         yield
+        app.state.importer.stop()
         if scheduler is not None:
             scheduler.shutdown()
         engine.dispose()
@@ -58,6 +62,7 @@ def create_app(
     app.state.engine = engine
     # For answers streamed after the request's own session has ended (CSV exports).
     app.state.reading_session = lambda: Session(read_only(engine), expire_on_commit=False)
+    app.state.importer = ImportRunner(lambda: job_session(engine))
 
     # Added innermost first: security headers wrap everything, then the session.
     app.add_middleware(
@@ -84,6 +89,8 @@ def create_app(
         contact_routes.api_router,
         touchpoint_routes.router,
         touchpoint_routes.api_router,
+        import_routes.router,
+        import_routes.api_router,
     ):
         app.include_router(router)
     handlers.install(app)

@@ -12,6 +12,7 @@ from crm.contacts.models import (
     Tag,
 )
 from crm.core.audit import AuditEvent
+from crm.imports.models import ImportChunk, ImportJob, ImportProblem
 from crm.scheduler import JOBSTORE_TABLE
 from crm.touchpoints.models import Channel, Outcome, Touchpoint
 from crm.users.models import ApiToken, LoginAttempt, User, UserRole
@@ -45,6 +46,9 @@ __all__ = [
     "ContactEmail",
     "ContactPhone",
     "ContactTag",
+    "ImportChunk",
+    "ImportJob",
+    "ImportProblem",
     "LoginAttempt",
     "Outcome",
     "Tag",

@@ -43,6 +43,7 @@ JOBS = [
         "interval",
         {"hours": 1},
     ),
+    Job("imports.purge_imports", "crm.imports.jobs:purge_imports", "interval", {"hours": 24}),
 ]
 
 JOB_DEFAULTS = {

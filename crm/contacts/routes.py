@@ -76,23 +76,37 @@ class ExportQuery(Filters):
 
 
 def _export(
-    request: Request, session: SessionDep, user: User, query: ExportQuery
+    request: Request, session: SessionDep, user: User, query: ExportQuery, *, format: str = "csv"
 ) -> StreamingResponse:
     filters = query.model_dump()
-    contact_service.record_export(session, actor_id=user.id, filters=filters)
+    contact_service.record_export(session, actor_id=user.id, filters=filters, format=format)
     reading_session = request.app.state.reading_session
 
     def lines() -> Iterator[str]:
         # Streams after the request's session has committed, so it reads in its own.
         with reading_session() as export_session:
-            rows = contact_service.export_rows(export_session, **filters)
-            yield from csv_lines(contact_service.EXPORT_COLUMNS, rows)
+            if format == "vcf":
+                yield from contact_service.export_cards(export_session, **filters)
+            else:
+                rows = contact_service.export_rows(export_session, **filters)
+                yield from csv_lines(contact_service.EXPORT_COLUMNS, rows)
 
-    filename = f"contacts-{utcnow().date().isoformat()}.csv"
+    filename = f"contacts-{utcnow().date().isoformat()}.{format}"
     return StreamingResponse(
         lines(),
-        media_type="text/csv; charset=utf-8",
+        media_type=EXPORT_TYPES[format],
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+EXPORT_TYPES = {"csv": "text/csv; charset=utf-8", "vcf": "text/vcard; charset=utf-8"}
+
+
+def _card(session: SessionDep, contact: Contact) -> Response:
+    return Response(
+        contact_service.contact_card(session, contact=contact),
+        media_type=EXPORT_TYPES["vcf"],
+        headers={"Content-Disposition": f'attachment; filename="contact-{contact.id}.vcf"'},
     )
 
 
@@ -160,6 +174,27 @@ def api_export_contacts(
     request: Request, session: SessionDep, user: Editor, query: Annotated[ExportQuery, Query()]
 ) -> StreamingResponse:
     return _export(request, session, user, query)
+
+
+@api_router.get(
+    "/contacts/export.vcf",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/vcard": {}}}},
+)
+def api_export_cards(
+    request: Request, session: SessionDep, user: Editor, query: Annotated[ExportQuery, Query()]
+) -> StreamingResponse:
+    """The contacts the filters select, as vCards (3.0) in one file."""
+    return _export(request, session, user, query, format="vcf")
+
+
+@api_router.get(
+    "/contacts/{contact_id}/vcard",
+    response_class=Response,
+    responses={200: {"content": {"text/vcard": {}}}},
+)
+def api_contact_card(session: SessionDep, contact: ContactDep, user: CurrentUser) -> Response:
+    return _card(session, contact)
 
 
 @api_router.post("/contacts/bulk", response_model=BulkResult)
@@ -362,6 +397,13 @@ def export_contacts(
     return _export(request, session, user, query)
 
 
+@router.get("/contacts/export.vcf")
+def export_cards(
+    request: Request, session: SessionDep, user: Editor, query: Annotated[ExportQuery, Query()]
+) -> StreamingResponse:
+    return _export(request, session, user, query, format="vcf")
+
+
 @router.post("/contacts/bulk")
 def bulk_contacts(
     request: Request,
@@ -453,6 +495,11 @@ def contact_page(
             **_timeline(session, user, f"/contacts/{contact.id}", cursor, contact_id=contact.id),
         },
     )
+
+
+@router.get("/contacts/{contact_id}/vcard")
+def contact_card(session: SessionDep, contact: ContactDep, user: CurrentUser) -> Response:
+    return _card(session, contact)
 
 
 @router.get("/contacts/{contact_id}/edit", response_class=HTMLResponse)

@@ -8,6 +8,7 @@ from sqlalchemy import Integer, delete, func, literal_column, text, update
 from sqlalchemy.orm import selectinload
 from sqlmodel import Session, col, select
 
+from crm.contacts import vcard
 from crm.contacts.models import (
     BulkAction,
     BulkRequest,
@@ -35,7 +36,7 @@ from crm.users.models import User
 SORTS = ("name", "-name", "created", "-created")
 
 
-def _domain_of(website: str | None) -> str | None:
+def domain_of(website: str | None) -> str | None:
     if not website:
         return None
     host = website.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0].lower()
@@ -84,7 +85,7 @@ def create_company(session: Session, *, data: CompanyCreate, actor_id: int | Non
     _check_owner(session, data.owner_id)
     company = Company.model_validate(data.model_dump(exclude={"tags"}))
     company.tag_rows = tags_named(session, data.tags)
-    company.domain = company.domain or _domain_of(company.website)
+    company.domain = company.domain or domain_of(company.website)
     return audit.save(
         session,
         company,
@@ -103,7 +104,7 @@ def update_company(
     if "owner_id" in changes:
         _check_owner(session, changes["owner_id"])
     if "website" in changes and "domain" not in changes:
-        changes["domain"] = _domain_of(changes["website"])
+        changes["domain"] = domain_of(changes["website"])
     tags = changes.pop("tags", None)
     changed = [name for name, value in changes.items() if getattr(company, name) != value]
     if tags is not None and _tags_differ(tags, company.tags):
@@ -393,13 +394,23 @@ EXPORT_COLUMNS = [
 ]
 
 
-def export_rows(session: Session, **filters: Any) -> Iterator[list[Any]]:
-    """Every contact the filters select, in pages, as rows of EXPORT_COLUMNS."""
-    owners = dict(session.exec(select(User.id, User.email)).all())
+def _export_pages(
+    session: Session, **filters: Any
+) -> Iterator[tuple[list[Contact], dict[int, Company]]]:
+    """Every contact the filters select, a page at a time, with the page's companies."""
     cursor = None
     while True:
         contacts, cursor = list_contacts(session, cursor=cursor, limit=MAX_LIMIT, **filters)
-        companies = companies_by_id(session, {c.company_id for c in contacts if c.company_id})
+        yield contacts, companies_by_id(session, {c.company_id for c in contacts if c.company_id})
+        session.expunge_all()  # keep memory flat over a long export
+        if cursor is None:
+            return
+
+
+def export_rows(session: Session, **filters: Any) -> Iterator[list[Any]]:
+    """Every contact the filters select as rows of EXPORT_COLUMNS."""
+    owners = dict(session.exec(select(User.id, User.email)).all())
+    for contacts, companies in _export_pages(session, **filters):
         for c in contacts:
             company = companies.get(c.company_id)
             yield [
@@ -410,9 +421,9 @@ def export_rows(session: Session, **filters: Any) -> Iterator[list[Any]]:
                 company.name if company else "",
                 c.buying_role,
                 (c.emails or [""])[0],
-                " ".join(c.emails[1:]),
+                ", ".join(c.emails[1:]),
                 (c.phones or [""])[0],
-                " ".join(c.phones[1:]),
+                ", ".join(c.phones[1:]),
                 c.segment,
                 c.source,
                 c.language,
@@ -420,17 +431,29 @@ def export_rows(session: Session, **filters: Any) -> Iterator[list[Any]]:
                 owners.get(c.owner_id, ""),
                 c.created_at.isoformat(),
             ]
-        session.expunge_all()  # keep memory flat over a long export
-        if cursor is None:
-            return
 
 
-def record_export(session: Session, *, actor_id: int | None, filters: dict[str, Any]) -> None:
+def export_cards(session: Session, **filters: Any) -> Iterator[str]:
+    """Every contact the filters select as a vCard."""
+    for contacts, companies in _export_pages(session, **filters):
+        for c in contacts:
+            company = companies.get(c.company_id)
+            yield vcard.card(c, company_name=company.name if company else None)
+
+
+def contact_card(session: Session, *, contact: Contact) -> str:
+    company = session.get(Company, contact.company_id) if contact.company_id else None
+    return vcard.card(contact, company_name=company.name if company else None)
+
+
+def record_export(
+    session: Session, *, actor_id: int | None, filters: dict[str, Any], format: str = "csv"
+) -> None:
     """Exports carry personal data out of the CRM: who took which selection is audited."""
     audit.record(
         session,
         actor_id=actor_id,
-        action="contact.export",
+        action=f"contact.export.{format}",
         entity_type="contact",
         entity_id=None,
         fields=[name for name, value in filters.items() if value],

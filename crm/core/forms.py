@@ -21,6 +21,22 @@ EMAIL_INVALID = N_("Enter a valid e-mail address.")
 INVALID_VALUE = N_("This value is not valid.")
 
 
+def validation_messages(exc: ValidationError) -> list[tuple[str, str, dict[str, Any]]]:
+    """(field, msgid, parameters) for each of pydantic's errors; the field is the first
+    part of the error's location, "" when it has none."""
+    messages = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else ""
+        message = ERROR_MESSAGES.get(error["type"])
+        if error.get("input") is None and error["type"].endswith("_type"):
+            message = ERROR_MESSAGES["missing"]  # an empty field, stripped to None
+        if message is None:
+            message = EMAIL_INVALID if "email" in str(error.get("msg", "")) else INVALID_VALUE
+        params = {k: v for k, v in error.get("ctx", {}).items() if isinstance(v, int | str)}
+        messages.append((field, message, params))
+    return messages
+
+
 class FormErrors(dict[str, str]):
     """Field name -> translated message; ``""`` holds errors that belong to no field."""
 
@@ -33,18 +49,8 @@ class FormErrors(dict[str, str]):
         self.setdefault(field, text % params if params else text)
 
     def add_validation_error(self, exc: ValidationError) -> None:
-        for error in exc.errors():
-            field = str(error["loc"][0]) if error["loc"] else ""
-            message = ERROR_MESSAGES.get(error["type"])
-            if error.get("input") is None and error["type"].endswith("_type"):
-                message = ERROR_MESSAGES["missing"]  # an empty field, stripped to None
-            if message is None:
-                message = EMAIL_INVALID if "email" in str(error.get("msg", "")) else INVALID_VALUE
-            self.add(
-                field,
-                message,
-                **{k: v for k, v in error.get("ctx", {}).items() if isinstance(v, int | str)},
-            )
+        for field, message, params in validation_messages(exc):
+            self.add(field, message, **params)
 
     def add_error(self, exc: ValidationError | CRMError) -> None:
         if isinstance(exc, ValidationError):

@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     phone_region: str = "DE"
     session_max_age_days: int = 14
     run_scheduler: bool = True
+    # The largest file an import accepts.
+    import_max_mb: int = 25
     # For the benchmark: answer each request with X-SQL-Statements, the statements it ran.
     count_statements: bool = False
 

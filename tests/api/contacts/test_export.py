@@ -61,7 +61,7 @@ def test_the_export_follows_the_lists_filters_and_is_audited(client, session):
     assert row["phone"] == "'+4930123456" and row["owner"] == rep.email
     assert row["tags"] == "Messe, VIP"
     events = audit.events_for(session, entity_type="contact", entity_id=None)
-    assert events[0].action == "contact.export" and events[0].fields == ["q", "sort"]
+    assert events[0].action == "contact.export.csv" and events[0].fields == ["q", "sort"]
 
 
 def test_the_export_takes_every_page(client, session, monkeypatch):
