@@ -20,6 +20,7 @@ from sqlmodel import Session
 from crm.cli import alembic_config
 from crm.core.db import committing, get_session, job_session, make_engine
 from crm.core.settings import Settings
+from crm.imports.runner import InlineRunner
 from crm.main import create_app
 from crm.touchpoints import service as touchpoint_service
 from tests.factories import PASSWORD
@@ -86,7 +87,15 @@ def app(settings: Settings, engine: Engine, connection: Connection) -> FastAPI:
 
     app.dependency_overrides[get_session] = joined_session
     app.state.reading_session = lambda: _joined_session(connection)
+    # Imports run at once, in the test's transaction, instead of in a thread.
+    app.state.importer = InlineRunner(lambda: committing(_joined_session(connection)))
     return app
+
+
+@pytest.fixture
+def open_session(connection: Connection) -> Any:
+    """What jobs get: a factory of sessions that commit (here: release a savepoint)."""
+    return lambda: committing(_joined_session(connection))
 
 
 @pytest.fixture

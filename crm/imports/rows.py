@@ -374,7 +374,10 @@ class ContactImporter(Importer):
 
     def _link_companies(self, session: Session, rows: list[Row]) -> None:
         """Companies by name (in any case), created when new."""
-        wanted = {row.company.lower(): row.company for row in rows if row.company}
+        wanted: dict[str, str] = {}
+        for row in rows:
+            if row.company:
+                wanted.setdefault(row.company.lower(), row.company)  # the first spelling
         missing = [key for key in wanted if key not in self.companies]
         if missing:
             found = session.exec(
