@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
@@ -38,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 OUT = ROOT / "var" / "bench"
 PAGE = 50
+IMPORT_ROWS = 100_000
 SEARCHES = ["müller", "schmidt", "anna", "0171 234", "mail42", "sonnen", "o'neill", "weiß"]
 
 
@@ -155,6 +157,77 @@ def login(client: Client) -> str:
     return re.search(r'"X-CSRF-Token": "([^"]+)"', home).group(1)
 
 
+def import_file(stamp: str, rows: int) -> bytes:
+    """A CSV as people upload it: every row with a new address and a mobile number, the
+    companies from a small pool (some new, some there already)."""
+    lines = ["first_name;last_name;email;phone;company;job_title;tags;source"]
+    for n in range(rows):
+        lines.append(
+            f"Imke{n};Import{n % 997};imke{n}.{stamp}@import.example;0151 {n:08d};"
+            f"Import Company {n % 2000};Buyer;import,bench;{stamp}"
+        )
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def multipart(filename: str, content: bytes) -> tuple[bytes, str]:
+    boundary = f"bench{time.time_ns()}"
+    body = (
+        (
+            f"--{boundary}\r\n"
+            f'Content-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+            "Content-Type: text/csv\r\n\r\n"
+        ).encode()
+        + content
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def resident_mb(pid: int, field: str = "VmRSS") -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def measure_import(api: Client, bearer: dict[str, str], server_pid: int, url: str) -> dict:
+    """Upload IMPORT_ROWS contacts, watch the server's memory until the import is done,
+    then remove what it created so that the data set stays as generated."""
+    stamp = f"b{time.time_ns() % 16**6:06x}"
+    body, content_type = multipart("bench.csv", import_file(stamp, IMPORT_ROWS))
+    before = resident_mb(server_pid)
+    started = time.perf_counter()
+    status, text_, _ = api.request(
+        "POST", "/api/v1/contacts/import", body, {**bearer, "Content-Type": content_type}
+    )
+    assert status == 202, text_
+    job = json.loads(text_)
+    peak = before
+    while job["status"] not in ("done", "failed"):
+        time.sleep(0.2)
+        peak = max(peak, resident_mb(server_pid))
+        job = json.loads(api.request("GET", f"/api/v1/imports/{job['id']}", headers=bearer)[1])
+    wall = time.perf_counter() - started
+    assert job["status"] == "done" and job["created"] == IMPORT_ROWS, job
+    ran = (
+        datetime.fromisoformat(job["finished_at"]) - datetime.fromisoformat(job["started_at"])
+    ).total_seconds()
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM contact WHERE source = :s"), {"s": stamp})
+        conn.execute(text("DELETE FROM company WHERE name LIKE 'Import Company %'"))
+        conn.execute(text("DELETE FROM import_job WHERE id = :id"), {"id": job["id"]})
+    engine.dispose()
+    return {
+        "rows": IMPORT_ROWS,
+        "file_mb": round(len(body) / (1 << 20), 1),
+        "rows_per_s": round(IMPORT_ROWS / ran),
+        "rows_per_s_with_upload": round(IMPORT_ROWS / wall),
+        "rss_before_mb": round(before),
+        "rss_peak_mb": round(peak),
+    }
+
+
 def measure(
     runs: int, warmup: int, call: Callable[[int], tuple[int, str, int]], expected: int
 ) -> tuple[list[float], list[int]]:
@@ -264,9 +337,24 @@ def main() -> None:
                 "sql_statements_max": most,
             }
             print(f"{name:32} {p50:>8.2f} {p95:>8.2f} {most if most >= 0 else '-':>12}")
+        imported = measure_import(api, bearer, server.pid, url)
+        print(
+            f"CSV import of {imported['rows']:,} rows ({imported['file_mb']} MB): "
+            f"{imported['rows_per_s']:,} rows/s ({imported['rows_per_s_with_upload']:,} rows/s "
+            f"with the upload); server memory {imported['rss_before_mb']} MB before, "
+            f"{imported['rss_peak_mb']} MB at most"
+        )
         path = OUT / f"results-{options.size}-{options.db}.json"
         path.write_text(
-            json.dumps({"size": options.size, "db": options.db, "operations": results}, indent=2)
+            json.dumps(
+                {
+                    "size": options.size,
+                    "db": options.db,
+                    "operations": results,
+                    "import": imported,
+                },
+                indent=2,
+            )
         )
         print(f"JSON: {path}")
     finally:

@@ -7,7 +7,7 @@ from typing import TypeVar
 from sqlalchemy import JSON
 from sqlmodel import Session, SQLModel, col, select
 
-from crm.core.db import Privacy, column, timestamp, utcnow
+from crm.core.db import Privacy, column, insert_rows, timestamp, utcnow
 
 
 class AuditEvent(SQLModel, table=True):
@@ -72,19 +72,20 @@ def record_many(
     entity_ids: Iterable[int],
     fields: Iterable[str] = (),
 ) -> None:
-    """The same change to many records (a bulk action), written in one flush."""
-    fields = list(fields)
-    session.add_all(
-        _event(
-            actor_id=actor_id,
-            action=action,
-            entity_type=entity_type,
-            entity_id=entity_id,
-            fields=fields,
-        )
+    """The same change to many records (a bulk action or an import), in one statement."""
+    occurred_at, fields = utcnow(), sorted(fields)
+    values = [
+        {
+            "occurred_at": occurred_at,
+            "actor_id": actor_id,
+            "action": action,
+            "entity_type": entity_type,
+            "entity_id": entity_id,
+            "fields": fields,
+        }
         for entity_id in entity_ids
-    )
-    session.flush()
+    ]
+    insert_rows(session, AuditEvent.__table__, values)
 
 
 Row = TypeVar("Row", bound=SQLModel)

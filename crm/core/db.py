@@ -13,9 +13,12 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 
+import psycopg
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, Engine, create_engine, event
+from psycopg.types.json import Json
+from sqlalchemy import JSON, DateTime, Engine, Table, create_engine, event, func, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, Session, SQLModel
 
@@ -182,6 +185,47 @@ def get_session(request: Request) -> Iterator[Session]:
 # scope="function": commit before the response is sent, so that a failed commit is
 # reported to the user instead of silently losing what they saw acknowledged.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def reserve_ids(session: Session, table: Table, count: int) -> list[int]:
+    """Ids for rows about to be inserted in bulk, so that their child rows can be built
+    at once: SQLite returns inserted ids in order only one row at a time."""
+    if count == 0:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        query = text(
+            "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"
+        )
+        return list(session.execute(query, {"table": table.name, "n": count}).scalars())
+    # Our SQLite writers hold the write lock from BEGIN IMMEDIATE: nobody else can take
+    # these ids before the rows are inserted.
+    last = session.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
+    return list(range(last + 1, last + 1 + count))
+
+
+def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows (all with the same keys) with Core, bypassing the ORM."""
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        connection.execute(table.insert(), rows)  # executemany: in-process, no round trips
+        return
+    # COPY: one stream instead of a statement per row.
+    names = list(rows[0])
+    json_columns = {name for name in names if isinstance(table.c[name].type, JSON)}
+    cursor = connection.connection.driver_connection.cursor()
+    columns = ", ".join(f'"{name}"' for name in names)
+    statement = f'COPY "{table.name}" ({columns}) FROM STDIN'
+    try:
+        with cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(
+                    [Json(row[name]) if name in json_columns else row[name] for name in names]
+                )
+    except psycopg.errors.IntegrityError as exc:
+        # As SQLAlchemy reports it for any other statement.
+        raise IntegrityError(statement, None, exc) from exc
 
 
 def job_session(engine: Engine) -> AbstractContextManager[Session]:

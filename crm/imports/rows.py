@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, insert
+from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -30,7 +30,7 @@ from crm.contacts.models import (
     search_text_for,
 )
 from crm.core import audit
-from crm.core.db import utcnow
+from crm.core.db import insert_rows, reserve_ids, utcnow
 from crm.core.errors import N_, CRMError, Invalid
 from crm.core.forms import validation_messages
 from crm.imports.models import ImportJob, ImportProblem, OnDuplicate
@@ -386,14 +386,27 @@ class ContactImporter(Importer):
                 .order_by(col(Company.id).desc())
             ).all()
             self.companies.update(dict(found))  # the oldest company of a name wins
-            for key in missing:
-                if key not in self.companies:
-                    company = contact_service.create_company(
-                        session,
-                        data=CompanyCreate(name=wanted[key]),
-                        actor_id=self.job.created_by_id,
-                    )
-                    self.companies[key] = company.id
+            new = [key for key in missing if key not in self.companies]
+            if new:
+                now = utcnow()
+                ids = reserve_ids(session, Company.__table__, len(new))
+                insert_rows(
+                    session,
+                    Company.__table__,
+                    [
+                        {"id": id_, "name": wanted[key], "created_at": now, "updated_at": now}
+                        for id_, key in zip(ids, new, strict=True)
+                    ],
+                )
+                self.companies.update(zip(new, ids, strict=True))
+                audit.record_many(
+                    session,
+                    actor_id=self.job.created_by_id,
+                    action="company.import",
+                    entity_type="company",
+                    entity_ids=ids,
+                    fields=["name"],
+                )
         for row in rows:
             if row.company:
                 row.data.company_id = self.companies[row.company.lower()]
@@ -428,8 +441,10 @@ class ContactImporter(Importer):
 
     def _insert_all(self, session: Session, rows: list[Row]) -> None:
         now = utcnow()
+        ids = reserve_ids(session, Contact.__table__, len(rows))
         contacts = [
             {
+                "id": id_,
                 **row.data.model_dump(exclude={"emails", "phones", "tags"}),
                 "search_text": search_text_for(
                     first_name=row.data.first_name,
@@ -441,11 +456,9 @@ class ContactImporter(Importer):
                 "created_at": now,
                 "updated_at": now,
             }
-            for row in rows
+            for id_, row in zip(ids, rows, strict=True)
         ]
-        ids = session.scalars(
-            insert(Contact).returning(col(Contact.id), sort_by_parameter_order=True), contacts
-        ).all()
+        insert_rows(session, Contact.__table__, contacts)
         emails = [
             {"contact_id": id_, "email": email, "position": position}
             for id_, row in zip(ids, rows, strict=True)
@@ -463,7 +476,7 @@ class ContactImporter(Importer):
         ]
         for table, values in ((ContactEmail, emails), (ContactPhone, phones), (ContactTag, tags)):
             if values:
-                session.execute(insert(table), values)
+                insert_rows(session, table.__table__, values)
         audit.record_many(
             session,
             actor_id=self.job.created_by_id,
@@ -581,8 +594,9 @@ IMPORTERS: dict[str, type[Importer]] = {"contacts": ContactImporter, "companies"
 def save_problems(session: Session, job: ImportJob, problems: list[tuple[Row, Problem]]) -> None:
     if not problems:
         return
-    session.execute(
-        insert(ImportProblem),
+    insert_rows(
+        session,
+        ImportProblem.__table__,
         [
             {
                 "job_id": job.id,
