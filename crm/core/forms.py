@@ -18,6 +18,7 @@ ERROR_MESSAGES = {
     "int_parsing": N_("Enter a whole number."),
 }
 EMAIL_INVALID = N_("Enter a valid e-mail address.")
+PHONE_INVALID = N_("Enter a valid phone number.")
 INVALID_VALUE = N_("This value is not valid.")
 
 
@@ -31,7 +32,14 @@ def validation_messages(exc: ValidationError) -> list[tuple[str, str, dict[str, 
         if error.get("input") is None and error["type"].endswith("_type"):
             message = ERROR_MESSAGES["missing"]  # an empty field, stripped to None
         if message is None:
-            message = EMAIL_INVALID if "email" in str(error.get("msg", "")) else INVALID_VALUE
+            text = str(error.get("msg", ""))
+            message = (
+                EMAIL_INVALID
+                if "email" in text
+                else PHONE_INVALID
+                if "phone" in text
+                else INVALID_VALUE
+            )
         params = {k: v for k, v in error.get("ctx", {}).items() if isinstance(v, int | str)}
         messages.append((field, message, params))
     return messages

@@ -134,9 +134,7 @@ def check_mapping(job: ImportJob, mapping: dict[str, str]) -> dict[str, str]:
     for target in set(targets):
         if target not in REPEATABLE and targets.count(target) > 1:
             raise Invalid(
-                N_("%(field)s is chosen for more than one column."),
-                field="mapping",
-                field_name=target,
+                N_("%(target)s is chosen for more than one column."), field="mapping", target=target
             )
     names = {"first_name", "last_name"} <= set(targets) or "full_name" in targets
     if job.kind == ImportKind.CONTACTS and not names:

@@ -165,6 +165,12 @@ class TestPages:
         )
         assert refused.status_code == 422
         assert "first and last names" in refused.text
+        twice = client.post(
+            f"{path}/start",
+            data={"column": ["full_name", "", "email", "email"], "csrf_token": token},
+        )
+        assert twice.status_code == 422
+        assert "email is chosen for more than one column." in twice.text
         started = client.post(
             f"{path}/start",
             data={
