@@ -15,7 +15,12 @@ from crm.core import handlers
 from crm.core import routes as core_routes
 from crm.core.db import StatementCounter, count_statements, job_session, make_engine, read_only
 from crm.core.i18n import LocaleMiddleware
-from crm.core.security import SecurityHeadersMiddleware, SessionMiddleware, csrf_protect
+from crm.core.security import (
+    BodySizeLimit,
+    SecurityHeadersMiddleware,
+    SessionMiddleware,
+    csrf_protect,
+)
 from crm.core.settings import Settings, get_settings
 from crm.imports import routes as import_routes
 from crm.imports.runner import ImportRunner
@@ -76,6 +81,8 @@ def create_app(
         max_age=settings.session_max_age_days * 24 * 3600,
     )
     app.add_middleware(SecurityHeadersMiddleware)
+    # Far above any form or import: the import's own limit answers with a clear message.
+    app.add_middleware(BodySizeLimit, max_bytes=4 * settings.import_max_mb * (1 << 20))
     if settings.count_statements:
         count_statements(engine)
         app.add_middleware(StatementCounter)

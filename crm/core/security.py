@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 
 from fastapi import Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm.core.db import SAFE_METHODS
@@ -141,6 +142,27 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class BodySizeLimit:
+    """Refuses a request whose declared body is larger than ``max_bytes`` before anything
+    reads it, so that a huge upload is not spooled to disk first."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            length = Headers(scope=scope).get("content-length", "")
+            if length.isdigit() and int(length) > self.max_bytes:
+                limit = self.max_bytes // (1 << 20)
+                response = JSONResponse(
+                    {"detail": f"The request is larger than {limit} MB."}, status_code=413
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 async def csrf_protect(request: Request) -> None:

@@ -239,3 +239,14 @@ class TestVcardExport:
         api = client.get("/api/v1/contacts/export.vcf", headers=headers)
         assert api.text.count("BEGIN:VCARD") == 2
         assert re.search(r"^TEL;TYPE=VOICE,PREF:\+49301234567\r$", api.text, re.M)
+
+
+def test_a_body_far_over_the_limit_is_refused_before_it_is_read(client, session, app):
+    _, headers = bearer(session)
+    limit = 4 * app.state.settings.import_max_mb * (1 << 20)
+    response = client.post(
+        "/api/v1/contacts/import",
+        content=b"x",
+        headers={**headers, "Content-Length": str(limit + 1), "Content-Type": "text/csv"},
+    )
+    assert response.status_code == 413
