@@ -67,6 +67,8 @@ def create_app(
     app.state.engine = engine
     # For answers streamed after the request's own session has ended (CSV exports).
     app.state.reading_session = lambda: Session(read_only(engine), expire_on_commit=False)
+    # Small writes a read request needs in a transaction of their own (API token use).
+    app.state.write_session = lambda: job_session(engine)
     app.state.importer = ImportRunner(lambda: job_session(engine))
 
     # Added innermost first: security headers wrap everything, then the session.

@@ -87,6 +87,7 @@ def app(settings: Settings, engine: Engine, connection: Connection) -> FastAPI:
 
     app.dependency_overrides[get_session] = joined_session
     app.state.reading_session = lambda: _joined_session(connection)
+    app.state.write_session = lambda: committing(_joined_session(connection))
     # Imports run at once, in the test's transaction, instead of in a thread.
     app.state.importer = InlineRunner(lambda: committing(_joined_session(connection)))
     return app

@@ -1,17 +1,35 @@
 """Who is asking: the current user from the session cookie or the bearer token."""
 
+import logging
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import OperationalError
 
-from crm.core.db import SessionDep
+from crm.core.db import SessionDep, utcnow
 from crm.core.errors import N_, Forbidden, NotAuthenticated
 from crm.users import service as user_service
-from crm.users.models import Role, User, Viewer
+from crm.users.models import ApiToken, Role, User, Viewer
+
+log = logging.getLogger("crm")
 
 # Declares the API's bearer tokens in the OpenAPI document (the /docs "Authorize" button).
 bearer_scheme = HTTPBearer(auto_error=False, description="An API token from your profile.")
+
+
+def _record_token_use(request: Request, token: ApiToken) -> None:
+    """Note when a token was last used, in a transaction of its own: inside a read
+    request's transaction the write could fail on SQLite when another writer (an import)
+    committed since the read began. Best effort: a failure must not fail the request."""
+    now = utcnow()
+    if not user_service.token_use_due(token, now=now):
+        return
+    try:
+        with request.app.state.write_session() as session:
+            user_service.record_token_use(session, token_id=token.id, now=now)
+    except OperationalError:
+        log.warning("could not record the use of API token %s", token.id)
 
 
 def get_current_user(
@@ -22,7 +40,8 @@ def get_current_user(
     if request.url.path.startswith("/api/"):
         if credentials is None or not credentials.credentials.strip():
             raise NotAuthenticated(N_("Send an API token as 'Authorization: Bearer <token>'."))
-        user = user_service.user_for_token(session, secret=credentials.credentials.strip())
+        token, user = user_service.token_for_secret(session, secret=credentials.credentials.strip())
+        _record_token_use(request, token)
     else:
         cookie = request.scope["crm_session"]
         uid, version = cookie.get("uid"), cookie.get("ver")

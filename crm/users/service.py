@@ -6,7 +6,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from pwdlib import PasswordHash
-from sqlalchemy import delete, func
+from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
 
 from crm.core import audit
@@ -268,16 +268,24 @@ def revoke_token(session: Session, *, user: User, token_id: int) -> ApiToken:
     return token
 
 
-def user_for_token(session: Session, *, secret: str) -> User:
+TOKEN_USE_RESOLUTION = timedelta(minutes=1)
+
+
+def token_for_secret(session: Session, *, secret: str) -> tuple[ApiToken, User]:
+    """The live token with this secret and its active user; reads only."""
     token = session.exec(select(ApiToken).where(ApiToken.token_hash == _hash_token(secret))).first()
     if token is None or token.revoked_at is not None:
         raise NotAuthenticated(N_("The API token is unknown or revoked."))
     user = session.get(User, token.user_id)
     if user is None or not user.is_active:
         raise NotAuthenticated(N_("The API token belongs to a deactivated user."))
-    now = utcnow()
-    # Recording every use would turn each read into a write; once a minute is enough.
-    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
-        token.last_used_at = now
-        session.add(token)
-    return user
+    return token, user
+
+
+def token_use_due(token: ApiToken, *, now: datetime) -> bool:
+    """Recording every use would turn each read into a write; once a minute is enough."""
+    return token.last_used_at is None or now - token.last_used_at > TOKEN_USE_RESOLUTION
+
+
+def record_token_use(session: Session, *, token_id: int, now: datetime) -> None:
+    session.execute(update(ApiToken).where(col(ApiToken.id) == token_id).values(last_used_at=now))

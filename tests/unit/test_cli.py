@@ -96,7 +96,7 @@ def test_create_token_prints_a_working_token(crm):
     assert result.exit_code == 0
     secret = result.output.strip()
     with db.job_session(db.default_engine()) as session:
-        assert user_service.user_for_token(session, secret=secret).email == "api@example.com"
+        assert user_service.token_for_secret(session, secret=secret)[1].email == "api@example.com"
     assert crm("create-token", "--email", "nobody@example.com").exit_code == 1
 
 

@@ -62,6 +62,13 @@ class TestTokenAuth:
 
 
 class TestMe:
+    def test_a_read_records_when_the_token_was_last_used(self, client, session):
+        user = make_user(session)
+        secret = make_token(session, user)
+        headers = bearer(secret)
+        tokens = client.get("/api/v1/me/tokens", headers=headers).json()
+        assert tokens[0]["last_used_at"] is not None
+
     def test_me_describes_the_caller(self, client, session):
         user = make_user(session, roles=(Role.DPO, Role.SALES_REP), name="Dora")
         body = client.get("/api/v1/me", headers=bearer(make_token(session, user))).json()

@@ -82,7 +82,8 @@ class TestUpload:
     ) -> None:
         job = upload(
             session,
-            "\ufeffVorname;Nachname;E-Mail;Firma;Notiz egal\r\nAnna;Müller;anna@example.com;ACME;x\r\n",
+            "\ufeffVorname;Nachname;E-Mail;Firma;Notiz egal\r\n"
+            "Anna;Müller;anna@example.com;ACME;x\r\n",
         )
         assert job.format == ImportFormat.CSV
         assert job.encoding == "utf-8-sig"
@@ -161,7 +162,8 @@ class TestMapping:
         job = upload(
             session,
             "name,email,phone\nAnna Berg,new@example.com,030 1234567\n"
-            "Known Person,KNOWN@example.com,\nBad Mail,not-an-address,\nNo Phone,x@example.com,12\n",
+            "Known Person,KNOWN@example.com,\nBad Mail,not-an-address,\n"
+            "No Phone,x@example.com,12\n",
         )
         rows = import_service.preview(session, job=job, mapping=job.mapping)
         assert [r.number for r in rows] == [2, 3, 4, 5]
@@ -187,7 +189,8 @@ class TestRun:
         job = upload(
             session,
             "first_name,last_name,email,phone,company,owner,tags,buying_role\n"
-            'Anna,Berg,anna@example.com,030 1234567,Acme GmbH,OWNER@example.com,"VIP, Fair",Entscheider\n'
+            "Anna,Berg,anna@example.com,030 1234567,Acme GmbH,OWNER@example.com,"
+            '"VIP, Fair",Entscheider\n'
             ",Nameless,nameless@example.com,,,,,\n"
             "Bad,Mail,not-an-address,,,,,\n"
             "Ben,Kurz,ben@example.com,,ACME GMBH,nobody@example.com,,\n"

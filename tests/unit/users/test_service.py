@@ -196,20 +196,24 @@ class TestApiTokens:
         token, secret = service.create_token(session, user=user, name="sync")
         assert secret.startswith("crm_") and token.prefix == secret[:10]
         assert secret not in token.token_hash
-        assert service.user_for_token(session, secret=secret) == user
-        assert token.last_used_at is not None
+        assert service.token_for_secret(session, secret=secret) == (token, user)
+        assert service.token_use_due(token, now=utcnow())
+        service.record_token_use(session, token_id=token.id, now=utcnow())
+        session.refresh(token)
+        assert not service.token_use_due(token, now=utcnow())
+        assert service.token_use_due(token, now=utcnow() + timedelta(minutes=2))
         service.revoke_token(session, user=user, token_id=token.id)
         with pytest.raises(NotAuthenticated):
-            service.user_for_token(session, secret=secret)
+            service.token_for_secret(session, secret=secret)
 
     def test_unknown_tokens_and_deactivated_users_are_refused(self, session):
         user = make_user(session)
         _, secret = service.create_token(session, user=user, name="sync")
         with pytest.raises(NotAuthenticated):
-            service.user_for_token(session, secret=secret + "x")
+            service.token_for_secret(session, secret=secret + "x")
         service.update_user(session, user=user, data=UserUpdate(is_active=False), actor_id=None)
         with pytest.raises(NotAuthenticated):
-            service.user_for_token(session, secret=secret)
+            service.token_for_secret(session, secret=secret)
 
     def test_a_user_cannot_revoke_someone_elses_token(self, session):
         owner, other = make_user(session), make_user(session)
