@@ -264,25 +264,22 @@ def generate(
                     ),
                     "created_at": now - timedelta(days=rng.randint(0, 900)),
                     "updated_at": now,
-                    "_email": email,
-                    "_phone": phone,
+                    "email": email,
+                    "phone": phone,
                 }
 
         for batch in chunks(contacts()):
             conn.execute(
                 insert(tables["contact"]),
-                [{k: v for k, v in row.items() if not k.startswith("_")} for row in batch],
+                batch,
             )
             conn.execute(
                 insert(tables["contact_email"]),
-                [{"contact_id": row["id"], "email": row["_email"], "position": 0} for row in batch],
+                [{"contact_id": row["id"], "email": row["email"], "position": 0} for row in batch],
             )
             conn.execute(
                 insert(tables["contact_phone"]),
-                [
-                    {"contact_id": row["id"], "number": row["_phone"], "position": 0}
-                    for row in batch
-                ],
+                [{"contact_id": row["id"], "number": row["phone"], "position": 0} for row in batch],
             )
 
         def touchpoints() -> Iterator[dict[str, Any]]:

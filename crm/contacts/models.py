@@ -115,6 +115,10 @@ class Contact(SQLModel, table=True):
     first_name: str = column(Privacy.PERSONAL, max_length=100)
     last_name: str = column(Privacy.PERSONAL, max_length=100)
     job_title: str | None = column(Privacy.PERSONAL, default=None, max_length=200)
+    # Copies of the primary address and number (position 0), kept by the service, so
+    # that lists show them without loading every contact's addresses and numbers.
+    email: str | None = column(Privacy.PERSONAL, default=None, max_length=254)
+    phone: str | None = column(Privacy.PERSONAL, default=None, max_length=32)
     company_id: int | None = column(
         Privacy.NONE, default=None, foreign_key="company.id", ondelete="SET NULL", index=True
     )
@@ -132,17 +136,16 @@ class Contact(SQLModel, table=True):
     created_at: datetime = timestamp(default_factory=utcnow)
     updated_at: datetime = timestamp(default_factory=utcnow)
 
+    # Loaded when used: lists show the primary copies above instead.
     email_rows: list["ContactEmail"] = Relationship(
         sa_relationship_kwargs={
             "cascade": "all, delete-orphan",
-            "lazy": "selectin",
             "order_by": "ContactEmail.position",
         },
     )
     phone_rows: list["ContactPhone"] = Relationship(
         sa_relationship_kwargs={
             "cascade": "all, delete-orphan",
-            "lazy": "selectin",
             "order_by": "ContactPhone.position",
         },
     )
@@ -169,6 +172,14 @@ class Contact(SQLModel, table=True):
     @property
     def phones(self) -> list[str]:
         return [row.number for row in self.phone_rows]
+
+    def set_emails(self, emails: list[str]) -> None:
+        self.email_rows = [ContactEmail(email=e, position=i) for i, e in enumerate(emails)]
+        self.email = emails[0] if emails else None
+
+    def set_phones(self, phones: list[str]) -> None:
+        self.phone_rows = [ContactPhone(number=p, position=i) for i, p in enumerate(phones)]
+        self.phone = phones[0] if phones else None
 
 
 class ContactEmail(SQLModel, table=True):

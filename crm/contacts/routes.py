@@ -161,7 +161,9 @@ def api_delete_company(session: SessionDep, company: CompanyDep, user: Editor) -
 def api_contacts(
     session: SessionDep, user: CurrentUser, query: Annotated[ContactQuery, Query()]
 ) -> ContactsPage:
-    items, cursor = contact_service.list_contacts(session, **query.model_dump())
+    items, cursor = contact_service.list_contacts(
+        session, with_addresses=True, **query.model_dump()
+    )
     return ContactsPage(items=[ContactPublic.model_validate(c) for c in items], next_cursor=cursor)
 
 

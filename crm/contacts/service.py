@@ -19,7 +19,6 @@ from crm.contacts.models import (
     Contact,
     ContactCreate,
     ContactEmail,
-    ContactPhone,
     ContactTag,
     ContactUpdate,
     Tag,
@@ -272,8 +271,8 @@ def create_contact(session: Session, *, data: ContactCreate, actor_id: int | Non
     _check_emails_free(session, data.emails, contact_id=None)
     contact = Contact.model_validate(data.model_dump(exclude={"emails", "phones", "tags"}))
     contact.tag_rows = tags_named(session, data.tags)
-    contact.email_rows = [ContactEmail(email=e, position=i) for i, e in enumerate(data.emails)]
-    contact.phone_rows = [ContactPhone(number=p, position=i) for i, p in enumerate(data.phones)]
+    contact.set_emails(data.emails)
+    contact.set_phones(data.phones)
     _index(session, contact)
     return audit.save(
         session,
@@ -306,10 +305,10 @@ def update_contact(
         # Flush the removals first so that a re-ordered address does not collide with itself.
         contact.email_rows = []
         session.flush()
-        contact.email_rows = [ContactEmail(email=e, position=i) for i, e in enumerate(emails)]
+        contact.set_emails(emails)
         changed.append("emails")
     if phones is not None and phones != contact.phones:
-        contact.phone_rows = [ContactPhone(number=p, position=i) for i, p in enumerate(phones)]
+        contact.set_phones(phones)
         changed.append("phones")
     if not changed:
         return contact
@@ -342,9 +341,14 @@ def list_contacts(
     sort: str = "name",
     cursor: str | None = None,
     limit: int = 50,
+    with_addresses: bool = False,
 ) -> tuple[list[Contact], str | None]:
+    """A page of contacts with their tags; ``with_addresses`` loads all their e-mail
+    addresses and numbers too (pages show only the primary ones)."""
     _check_sort(sort)
     query = select(Contact).options(selectinload(Contact.tag_rows))
+    if with_addresses:
+        query = query.options(selectinload(Contact.email_rows), selectinload(Contact.phone_rows))
     if tag:
         query = query.where(
             col(Contact.id).in_(
@@ -400,7 +404,9 @@ def _export_pages(
     """Every contact the filters select, a page at a time, with the page's companies."""
     cursor = None
     while True:
-        contacts, cursor = list_contacts(session, cursor=cursor, limit=MAX_LIMIT, **filters)
+        contacts, cursor = list_contacts(
+            session, cursor=cursor, limit=MAX_LIMIT, with_addresses=True, **filters
+        )
         yield contacts, companies_by_id(session, {c.company_id for c in contacts if c.company_id})
         session.expunge_all()  # keep memory flat over a long export
         if cursor is None:
@@ -542,8 +548,8 @@ def merge_contacts(
     )
     session.delete(duplicate)
     session.flush()
-    target.email_rows = [ContactEmail(email=e, position=i) for i, e in enumerate(emails)]
-    target.phone_rows = [ContactPhone(number=p, position=i) for i, p in enumerate(phones)]
+    target.set_emails(emails)
+    target.set_phones(phones)
     target.updated_at = utcnow()
     _index(session, target)
     return audit.save(

@@ -5,6 +5,7 @@ One template per page; an htmx request gets the block named after its ``HX-Targe
 """
 
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -50,8 +51,10 @@ def _format_number(context: Context, value: float | int | None) -> str:
     return "" if value is None else format_decimal(value, locale=context["language"])
 
 
+@lru_cache(maxsize=10_000)
 def _format_phone(e164: str | None) -> str:
-    """+4930123456 as +49 30 123456: easier to read and to dial by hand."""
+    """+4930123456 as +49 30 123456: easier to read and to dial by hand. Cached: parsing
+    is the slow part of rendering a list, and a number always looks the same."""
     if not e164:
         return ""
     try:

@@ -446,6 +446,8 @@ class ContactImporter(Importer):
             {
                 "id": id_,
                 **row.data.model_dump(exclude={"emails", "phones", "tags"}),
+                "email": row.data.emails[0] if row.data.emails else None,
+                "phone": row.data.phones[0] if row.data.phones else None,
                 "search_text": search_text_for(
                     first_name=row.data.first_name,
                     last_name=row.data.last_name,

@@ -130,6 +130,28 @@ class TestContacts:
         assert service.find_by_email(session, email="gone@example.com") is None
 
 
+class TestPrimaryCopies:
+    def test_the_contact_carries_its_primary_address_and_number(self, session):
+        contact = make_contact(session, emails=["a@example.com", "b@example.com"], phones=[])
+        assert (contact.email, contact.phone) == ("a@example.com", None)
+        service.update_contact(
+            session,
+            contact=contact,
+            data=ContactUpdate(emails=["b@example.com"], phones=["030 1234567"]),
+            actor_id=None,
+        )
+        assert (contact.email, contact.phone) == ("b@example.com", "+49301234567")
+        other = make_contact(session, emails=["c@example.com"], phones=["030 7654321"])
+        kept = make_contact(session, emails=[], phones=[])
+        service.merge_contacts(
+            session, target=kept, duplicate=other, take_from_duplicate=set(), actor_id=None
+        )
+        assert (kept.email, kept.phone) == ("c@example.com", "+49307654321")
+        session.expire_all()
+        (listed,), _ = service.list_contacts(session, q="c@example.com")
+        assert (listed.email, listed.phone) == ("c@example.com", "+49307654321")
+
+
 class TestListing:
     def test_keyset_pages_walk_the_whole_list_once_in_order(self, session):
         made = [
