@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import phonenumbers
+from babel import Locale
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
 from fastapi import Request
@@ -34,21 +35,29 @@ def _ngettext(context: Context, singular: str, plural: str, count: int) -> str:
     return context["translations"].ngettext(singular, plural, count)
 
 
+@lru_cache
+def _locale(language: str) -> Locale:
+    """Parsed once: babel parses a locale name again on every call it is given one."""
+    return Locale.parse(language)
+
+
 @pass_context
 def _format_datetime(context: Context, value: datetime | None, fmt: str = "medium") -> str:
     if value is None:
         return ""
-    return format_datetime(value, fmt, tzinfo=context["time_zone"], locale=context["language"])
+    return format_datetime(
+        value, fmt, tzinfo=context["time_zone"], locale=_locale(context["language"])
+    )
 
 
 @pass_context
 def _format_date(context: Context, value: date | None, fmt: str = "medium") -> str:
-    return "" if value is None else format_date(value, fmt, locale=context["language"])
+    return "" if value is None else format_date(value, fmt, locale=_locale(context["language"]))
 
 
 @pass_context
 def _format_number(context: Context, value: float | int | None) -> str:
-    return "" if value is None else format_decimal(value, locale=context["language"])
+    return "" if value is None else format_decimal(value, locale=_locale(context["language"]))
 
 
 @lru_cache(maxsize=10_000)

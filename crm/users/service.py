@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from pwdlib import PasswordHash
 from sqlalchemy import delete, func, update
+from sqlalchemy.orm import joinedload
 from sqlmodel import Session, col, select
 
 from crm.core import audit
@@ -162,7 +163,8 @@ def end_sessions(session: Session, *, user: User) -> None:
 
 
 def user_for_session(session: Session, *, user_id: int, version: int) -> User | None:
-    user = session.get(User, user_id)
+    # Every page asks this: the user and the roles in one query.
+    user = session.get(User, user_id, options=[joinedload(User.role_rows)])
     if user is None or not user.is_active or user.session_version != version:
         return None
     return user
