@@ -249,6 +249,7 @@ def main() -> None:
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--no-import", action="store_true", help="skip the CSV import step")
     options = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
 
@@ -337,13 +338,14 @@ def main() -> None:
                 "sql_statements_max": most,
             }
             print(f"{name:32} {p50:>8.2f} {p95:>8.2f} {most if most >= 0 else '-':>12}")
-        imported = measure_import(api, bearer, server.pid, url)
-        print(
-            f"CSV import of {imported['rows']:,} rows ({imported['file_mb']} MB): "
-            f"{imported['rows_per_s']:,} rows/s ({imported['rows_per_s_with_upload']:,} rows/s "
-            f"with the upload); server memory {imported['rss_before_mb']} MB before, "
-            f"{imported['rss_peak_mb']} MB at most"
-        )
+        imported = None if options.no_import else measure_import(api, bearer, server.pid, url)
+        if imported:
+            print(
+                f"CSV import of {imported['rows']:,} rows ({imported['file_mb']} MB): "
+                f"{imported['rows_per_s']:,} rows/s ({imported['rows_per_s_with_upload']:,} rows/s "
+                f"with the upload); server memory {imported['rss_before_mb']} MB before, "
+                f"{imported['rss_peak_mb']} MB at most"
+            )
         path = OUT / f"results-{options.size}-{options.db}.json"
         path.write_text(
             json.dumps(
