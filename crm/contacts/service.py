@@ -4,7 +4,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Integer, delete, func, literal_column, text, update
+from sqlalchemy import Integer, any_, bindparam, delete, func, literal_column, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import joinedload, selectinload
 from sqlmodel import Session, col, select
 
@@ -234,10 +235,16 @@ def _search(session: Session, query: Any, q: str, *, sort: str) -> Any:
     needle = q.strip().lower()
     if PHONE_LIKE.match(needle):
         needle = re.sub(r"[\s()/.-]", "", needle)
-    if session.get_bind().dialect.name != "sqlite" or len(needle) < 3:
-        # PostgreSQL's trigram GIN index serves this LIKE; on SQLite only queries shorter
-        # than a trigram get here, and scan.
-        return query.where(col(Contact.search_text).contains(needle, autoescape=True))
+    holds = col(Contact.search_text).contains(needle, autoescape=True)
+    if len(needle) < 3:
+        return query.where(holds)  # shorter than a trigram: no index helps, it scans
+    if session.get_bind().dialect.name == "postgresql":
+        # The trigram GIN index finds the matches. Left to itself, the planner often
+        # walks the name index instead, which is slow when the matches share a name.
+        few = session.exec(select(Contact.id).where(holds).limit(FEW_MATCHES + 1)).all()
+        if len(few) <= FEW_MATCHES:
+            return query.where(col(Contact.id) == any_(bindparam("matches", few, ARRAY(Integer))))
+        return query.where(holds)
     # FTS5's trigram index answers substring queries; a quoted phrase needs no escaping
     # beyond doubled quotes.
     phrase = '"' + needle.replace('"', '""') + '"'
