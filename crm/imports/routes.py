@@ -103,17 +103,22 @@ def _by_position(job: ImportJob, mapping: dict[str, str] | None) -> dict[str, st
     return {positions.get(key, key): target for key, target in mapping.items()}
 
 
-def _api_upload(
+@api_router.post(
+    "/{kind}/import", response_model=ImportPublic, status_code=status.HTTP_202_ACCEPTED
+)
+def api_import(
     request: Request,
     session: SessionDep,
-    user: User,
+    user: Editor,
     background: BackgroundTasks,
     kind: ImportKind,
     file: UploadFile,
-    mapping: str | None,
-    on_duplicate: OnDuplicate,
-    start: bool,
+    mapping: Annotated[str | None, Form(description="JSON: column -> field")] = None,
+    on_duplicate: Annotated[OnDuplicate, Form()] = OnDuplicate.SKIP,
+    start: Annotated[bool, Form(description="Start at once (else POST .../start)")] = True,
 ) -> Any:
+    """Upload a CSV (or, for contacts, a vCard) file to `/contacts/import` or
+    `/companies/import`; then poll `GET /api/v1/imports/{id}`."""
     try:
         wanted = json.loads(mapping) if mapping else None
     except json.JSONDecodeError as exc:
@@ -129,51 +134,15 @@ def _api_upload(
     return job
 
 
-@api_router.post(
-    "/contacts/import", response_model=ImportPublic, status_code=status.HTTP_202_ACCEPTED
-)
-def api_import_contacts(
-    request: Request,
-    session: SessionDep,
-    user: Editor,
-    background: BackgroundTasks,
-    file: UploadFile,
-    mapping: Annotated[str | None, Form(description="JSON: column -> field")] = None,
-    on_duplicate: Annotated[OnDuplicate, Form()] = OnDuplicate.SKIP,
-    start: Annotated[bool, Form(description="Start at once (else POST .../start)")] = True,
-) -> Any:
-    """Upload a CSV or vCard file of contacts; poll `GET /api/v1/imports/{id}`."""
-    return _api_upload(
-        request, session, user, background, ImportKind.CONTACTS, file, mapping, on_duplicate, start
-    )
-
-
-@api_router.post(
-    "/companies/import", response_model=ImportPublic, status_code=status.HTTP_202_ACCEPTED
-)
-def api_import_companies(
-    request: Request,
-    session: SessionDep,
-    user: Editor,
-    background: BackgroundTasks,
-    file: UploadFile,
-    mapping: Annotated[str | None, Form(description="JSON: column -> field")] = None,
-    on_duplicate: Annotated[OnDuplicate, Form()] = OnDuplicate.SKIP,
-    start: Annotated[bool, Form(description="Start at once (else POST .../start)")] = True,
-) -> Any:
-    """Upload a CSV file of companies; poll `GET /api/v1/imports/{id}`."""
-    return _api_upload(
-        request, session, user, background, ImportKind.COMPANIES, file, mapping, on_duplicate, start
-    )
-
-
 @api_router.get("/imports", response_model=list[ImportPublic])
 def api_imports(session: SessionDep, user: CurrentUser) -> Any:
     return import_service.list_imports(session, user=user)
 
 
 @api_router.get("/imports/{import_id}", response_model=ImportPublic)
-def api_import(request: Request, session: SessionDep, user: CurrentUser, import_id: int) -> Any:
+def api_import_status(
+    request: Request, session: SessionDep, user: CurrentUser, import_id: int
+) -> Any:
     return _job(session, user, import_id)
 
 

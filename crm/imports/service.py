@@ -128,7 +128,8 @@ def check_mapping(job: ImportJob, mapping: dict[str, str]) -> dict[str, str]:
     fields = fields_for(job.kind)
     mapping = {position: target for position, target in mapping.items() if target}
     for position, target in mapping.items():
-        if not position.isdigit() or int(position) >= len(job.columns) or target not in fields:
+        known = isinstance(target, str) and target in fields
+        if not position.isdigit() or int(position) >= len(job.columns) or not known:
             raise Invalid(N_("Choose one of the offered values."), field=f"col_{position}")
     targets = list(mapping.values())
     for target in set(targets):

@@ -20,9 +20,12 @@ from crm.cli import alembic_config
 from crm.core.db import job_session, make_engine
 from crm.main import create_app
 from crm.touchpoints import service as touchpoint_service
+from crm.users import service as user_service
+from crm.users.models import Role, UserCreate
 from tests.conftest import fresh_database, make_settings
 
 CHROMIUM = Path("/usr/bin/chromium")
+PASSWORD = "browser password"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -52,6 +55,21 @@ class LiveServer:
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
+
+    def log_in_as_new_user(self, page: Page, *, email: str, name: str, role: Role) -> None:
+        """Create a user with one role and log the browser in as them."""
+        with self.session() as session:
+            user_service.create_user(
+                session,
+                data=UserCreate(email=email, name=name, roles={role}),
+                password=PASSWORD,
+                actor_id=None,
+            )
+            session.commit()
+        page.goto(self.url + "/login")
+        page.get_by_label("E-mail").fill(email)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
 
 
 @pytest.fixture(scope="session")

@@ -3,8 +3,7 @@ finds the people in the contact list."""
 
 from playwright.sync_api import Page, expect
 
-from crm.users import service as user_service
-from crm.users.models import Role, UserCreate
+from crm.users.models import Role
 
 SPREADSHEET = (
     "Vorname;Nachname;Mail;Notiz\r\n"
@@ -15,20 +14,9 @@ SPREADSHEET = (
 
 
 def test_import_a_csv_with_a_column_choice_and_a_report(live_server, page: Page):
-    with live_server.session() as session:
-        user_service.create_user(
-            session,
-            data=UserCreate(email="ivo@example.com", name="Ivo Import", roles={Role.SALES_REP}),
-            password="browser password",
-            actor_id=None,
-        )
-        session.commit()
-
-    page.goto(live_server.url + "/login")
-    page.get_by_label("E-mail").fill("ivo@example.com")
-    page.get_by_label("Password").fill("browser password")
-    page.get_by_role("button", name="Log in").click()
-
+    live_server.log_in_as_new_user(
+        page, email="ivo@example.com", name="Ivo Import", role=Role.SALES_REP
+    )
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Import").click()
     page.get_by_label("File", exact=True).set_input_files(
         {"name": "fair.csv", "mimeType": "text/csv", "buffer": SPREADSHEET}

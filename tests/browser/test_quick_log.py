@@ -6,18 +6,11 @@ from playwright.sync_api import Page, expect
 
 from crm.contacts import service as contact_service
 from crm.contacts.models import CompanyCreate, ContactCreate
-from crm.users import service as user_service
-from crm.users.models import Role, UserCreate
+from crm.users.models import Role
 
 
 def test_search_a_contact_and_log_a_call_with_the_quick_log(live_server, page: Page):
     with live_server.session() as session:
-        user_service.create_user(
-            session,
-            data=UserCreate(email="rita@example.com", name="Rita Rep", roles={Role.SALES_REP}),
-            password="browser password",
-            actor_id=None,
-        )
         company = contact_service.create_company(
             session, data=CompanyCreate(name="Brauerei Sonnenschein"), actor_id=None
         )
@@ -34,10 +27,9 @@ def test_search_a_contact_and_log_a_call_with_the_quick_log(live_server, page: P
             )
         session.commit()
 
-    page.goto(live_server.url + "/login")
-    page.get_by_label("E-mail").fill("rita@example.com")
-    page.get_by_label("Password").fill("browser password")
-    page.get_by_role("button", name="Log in").click()
+    live_server.log_in_as_new_user(
+        page, email="rita@example.com", name="Rita Rep", role=Role.SALES_REP
+    )
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Contacts").click()
     expect(page.get_by_role("link", name="Ilgner, Ines")).to_be_visible()

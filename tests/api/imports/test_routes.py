@@ -94,6 +94,8 @@ class TestApi:
         bad_json = api_upload(client, headers, PEOPLE, mapping="{not json")
         assert bad_json.status_code == 422
         assert bad_json.json()["detail"] == "The mapping is not valid JSON."
+        odd = api_upload(client, headers, PEOPLE, mapping='{"0": ["first_name"]}')
+        assert odd.status_code == 422
         no_names = api_upload(client, headers, PEOPLE, mapping='{"2": "email"}')
         assert no_names.status_code == 422
         assert api_upload(client, headers, "").status_code == 422
