@@ -4,8 +4,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Integer, any_, bindparam, delete, func, literal_column, text, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Integer, delete, func, literal_column, text, update
 from sqlalchemy.orm import joinedload, selectinload
 from sqlmodel import Session, col, select
 
@@ -180,10 +179,23 @@ def _check_sort(sort: str) -> None:
 
 
 def _page(
-    session: Session, query: Any, keys: list[Any], *, sort: str, cursor: str | None, limit: int
+    session: Session,
+    query: Any,
+    keys: list[Any],
+    *,
+    sort: str,
+    cursor: str | None,
+    limit: int,
+    sort_in_memory: bool = False,
 ) -> tuple[list[Any], str | None]:
     return keyset_page(
-        session, query, keys, descending=sort.startswith("-"), cursor=cursor, limit=limit
+        session,
+        query,
+        keys,
+        descending=sort.startswith("-"),
+        cursor=cursor,
+        limit=limit,
+        sort_in_memory=sort_in_memory,
     )
 
 
@@ -230,36 +242,37 @@ FEW_MATCHES = 5_000
 SORT_INDEXES = {"name": "ix_contact_sort_name", "created": "ix_contact_sort_created"}
 
 
-def _search(session: Session, query: Any, q: str, *, sort: str) -> Any:
-    """``query`` narrowed to contacts whose names, addresses, numbers or company hold ``q``."""
+def _search(session: Session, query: Any, q: str, *, sort: str) -> tuple[Any, bool]:
+    """``query`` narrowed to contacts whose names, addresses, numbers or company hold
+    ``q``, and whether the matches are few enough to be sorted in memory."""
     needle = q.strip().lower()
     if PHONE_LIKE.match(needle):
         needle = re.sub(r"[\s()/.-]", "", needle)
     holds = col(Contact.search_text).contains(needle, autoescape=True)
     if len(needle) < 3:
-        return query.where(holds)  # shorter than a trigram: no index helps, it scans
+        return query.where(holds), False  # shorter than a trigram: no index helps
     if session.get_bind().dialect.name == "postgresql":
-        # The trigram GIN index finds the matches. Left to itself, the planner often
-        # walks the name index instead, which is slow when the matches share a name.
-        few = session.exec(select(Contact.id).where(holds).limit(FEW_MATCHES + 1)).all()
-        if len(few) <= FEW_MATCHES:
-            return query.where(col(Contact.id) == any_(bindparam("matches", few, ARRAY(Integer))))
-        return query.where(holds)
+        # The trigram GIN index finds the matches.
+        matches = select(Contact.id).where(holds)
+        return query.where(holds), _count_upto(session, matches) <= FEW_MATCHES
     # FTS5's trigram index answers substring queries; a quoted phrase needs no escaping
     # beyond doubled quotes.
     phrase = '"' + needle.replace('"', '""') + '"'
     matches = text("SELECT rowid FROM contact_fts WHERE contact_fts MATCH :phrase")
     matches = matches.bindparams(phrase=phrase).columns(rowid=Integer)
     query = query.where(col(Contact.id).in_(matches))
-    counted = select(func.count()).select_from(
-        select(literal_column("rowid"))
-        .select_from(matches.subquery())
-        .limit(FEW_MATCHES + 1)
-        .subquery()
-    )
-    if session.exec(counted).one() <= FEW_MATCHES:
-        return query  # SQLite looks the matches up by id and sorts them
-    return query.with_hint(Contact, f"INDEXED BY {SORT_INDEXES[sort.lstrip('-')]}", "sqlite")
+    if (
+        _count_upto(session, select(literal_column("rowid")).select_from(matches.subquery()))
+        <= FEW_MATCHES
+    ):
+        return query, True
+    return query.with_hint(Contact, f"INDEXED BY {SORT_INDEXES[sort.lstrip('-')]}", "sqlite"), False
+
+
+def _count_upto(session: Session, query: Any) -> int:
+    """How many rows ``query`` has, counting no further than FEW_MATCHES + 1."""
+    limited = query.limit(FEW_MATCHES + 1).subquery()
+    return session.exec(select(func.count()).select_from(limited)).one()
 
 
 def _check_company(session: Session, company_id: int | None) -> None:
@@ -368,8 +381,9 @@ def list_contacts(
                 select(ContactTag.contact_id).join(Tag).where(Tag.key == tag.strip().lower())
             )
         )
+    few = False
     if q and q.strip():
-        query = _search(session, query, q, sort=sort)
+        query, few = _search(session, query, q, sort=sort)
     if owner_id is not None:
         query = query.where(Contact.owner_id == owner_id)
     if company_id is not None:
@@ -381,7 +395,7 @@ def list_contacts(
         if sort.endswith("name")
         else [col(Contact.created_at), col(Contact.id)]
     )
-    return _page(session, query, keys, sort=sort, cursor=cursor, limit=limit)
+    return _page(session, query, keys, sort=sort, cursor=cursor, limit=limit, sort_in_memory=few)
 
 
 def companies_by_id(session: Session, ids: set[int]) -> dict[int, Company]:

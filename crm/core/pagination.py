@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, literal, tuple_
+from sqlalchemy import ColumnElement, Select, func, literal, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlmodel import Session
 
@@ -65,16 +65,20 @@ def keyset_page(
     descending: bool,
     cursor: str | None,
     limit: int,
+    sort_in_memory: bool = False,
 ) -> tuple[list[Any], str | None]:
     """One page of ``query`` ordered by ``keys`` (ending in a unique one), and the next cursor.
 
     Fetches one row more than asked to learn whether a next page exists, so that no
-    count of the whole table is ever needed.
+    count of the whole table is ever needed. ``sort_in_memory`` orders by expressions
+    no index matches (the same order), for filters that select few rows: it keeps the
+    planner from walking a sort index past rows the filter rejects.
     """
     kinds = [_kind_of(key) for key in keys]
     if cursor:
         query = query.where(after(keys, decode_cursor(cursor, kinds=kinds), descending=descending))
-    order = [key.desc() if descending else key.asc() for key in keys]
+    sorted_by = [func.coalesce(key, key) for key in keys] if sort_in_memory else keys
+    order = [key.desc() if descending else key.asc() for key in sorted_by]
     limit = max(1, min(limit, MAX_LIMIT))
     rows = list(session.exec(query.order_by(*order).limit(limit + 1)))
     if len(rows) <= limit:
