@@ -212,6 +212,7 @@ class TestRun:
         anna = contact_by_email(session, "anna@example.com")
         carl = contact_by_email(session, "carl@example.com")
         assert anna.phones == ["+49301234567"]
+        assert (anna.email, anna.phone) == ("anna@example.com", "+49301234567")
         assert anna.owner_id == owner.id
         assert anna.buying_role == "decision_maker"
         assert sorted(anna.tags) == ["Fair", "VIP"]
