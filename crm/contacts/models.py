@@ -223,11 +223,17 @@ def normalize_phone(value: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def national_digits(e164: str) -> str:
-    """The number as dialled at home, digits only: what people type to find it."""
-    number = phonenumbers.parse(e164)
-    national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
-    return "".join(ch for ch in national if ch.isdigit())
+def phone_query(digits: str) -> str:
+    """A number as people type it (digits and +, no spaces), turned into a substring of
+    the E.164 form stored in the search text: "00" becomes "+", and the region's trunk
+    prefix ("0" in "030 1234567") goes, leaving digits that follow the country code."""
+    if digits.startswith("00"):
+        return "+" + digits[2:]
+    region = phonenumbers.PhoneMetadata.metadata_for_region(get_settings().phone_region)
+    prefix = region.national_prefix if region else None
+    if prefix and digits.startswith(prefix):
+        return digits[len(prefix) :]
+    return digits
 
 
 def search_text_for(
@@ -238,10 +244,8 @@ def search_text_for(
     phones: list[str],
     company_name: str | None,
 ) -> str:
-    """What a contact is found by: names, addresses, numbers (both ways), company."""
-    parts = [first_name, last_name, *emails]
-    for number in phones:
-        parts += [number, national_digits(number)]
+    """What a contact is found by: names, addresses, numbers (E.164), company."""
+    parts = [first_name, last_name, *emails, *phones]
     if company_name:
         parts.append(company_name)
     return " ".join(parts).lower()[:2000]

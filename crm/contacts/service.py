@@ -22,6 +22,7 @@ from crm.contacts.models import (
     ContactTag,
     ContactUpdate,
     Tag,
+    phone_query,
     search_text_for,
 )
 from crm.core import audit
@@ -247,7 +248,7 @@ def _search(session: Session, query: Any, q: str, *, sort: str) -> tuple[Any, bo
     ``q``, and whether the matches are few enough to be sorted in memory."""
     needle = q.strip().lower()
     if PHONE_LIKE.match(needle):
-        needle = re.sub(r"[\s()/.-]", "", needle)
+        needle = phone_query(re.sub(r"[\s()/.-]", "", needle))
     holds = col(Contact.search_text).contains(needle, autoescape=True)
     if len(needle) < 3:
         return query.where(holds), False  # shorter than a trigram: no index helps

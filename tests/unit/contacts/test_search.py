@@ -41,6 +41,8 @@ def people(session):
         ("greta@sonnen", "greta"),
         ("0171 234", "greta"),
         ("+49171", "greta"),
+        ("0049 171 23", "greta"),
+        ("(0171) 23-45", "greta"),
         ("o'hara", "hans"),
         ("ohara.ex", "hans"),
         ("ns", "hans"),
