@@ -7,6 +7,7 @@ service one by one, with its checks and audit.
 """
 
 import re
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -259,7 +260,7 @@ class Row:
     existing_id: int | None = None
 
 
-class Importer:
+class Importer(ABC):
     """Checks and writes the rows of one import; caches what batches share."""
 
     def __init__(self, session: Session, job: ImportJob) -> None:
@@ -276,11 +277,17 @@ class Importer:
             raise RowError([Problem("owner", N_("No such user."))])
         return self.owners[owner.lower()]
 
+    @abstractmethod
     def check(self, row: Row) -> None:
-        raise NotImplementedError
+        """Fill ``row.data`` from its values, or raise RowError."""
 
+    @abstractmethod
+    def find_existing(self, session: Session, rows: list[Row]) -> None:
+        """Set ``existing_id`` on rows whose record is in the CRM already."""
+
+    @abstractmethod
     def write(self, session: Session, rows: list[Row], problems: list[tuple[Row, Problem]]) -> None:
-        raise NotImplementedError
+        """Write the checked rows; add a problem for each row skipped or refused."""
 
 
 class ContactImporter(Importer):
