@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, LargeBinary
-from sqlmodel import SQLModel
+from sqlmodel import Field, SQLModel
 
 from crm.core.db import Privacy, column, timestamp, utcnow
 
@@ -114,23 +114,29 @@ class ImportProblem(SQLModel, table=True):
 
 
 class ImportPublic(SQLModel):
+    """An import as the API shows it; poll it until ``status`` is done or failed."""
+
     id: int
-    kind: ImportKind
-    format: ImportFormat
+    kind: ImportKind = Field(description="What the file holds: contacts or companies.")
+    format: ImportFormat = Field(description="csv or vcard, found from the name and content.")
     filename: str
-    status: ImportStatus
-    encoding: str
-    delimiter: str
-    columns: list[str]
-    mapping: dict[str, str]
-    on_duplicate: OnDuplicate
-    rows_total: int
-    rows_done: int
+    status: ImportStatus = Field(
+        description="uploaded (waiting for its mapping), queued, running, done or failed."
+    )
+    encoding: str = Field(description="How the file was read: utf-8, utf-8-sig, utf-16, cp1252.")
+    delimiter: str = Field(description="The CSV separator found in the header line.")
+    columns: list[str] = Field(description="The CSV header cells, in order.")
+    mapping: dict[str, str] = Field(
+        description="Column position (as text) -> field it fills; unmapped columns are left out."
+    )
+    on_duplicate: OnDuplicate = Field(description="What happens to records that exist already.")
+    rows_total: int = Field(description="Non-empty rows (or cards) in the file.")
+    rows_done: int = Field(description="Rows handled so far, committed with their data.")
     created: int
     updated: int
-    skipped: int
-    failed: int
-    error: str | None
+    skipped: int = Field(description="Duplicates skipped; listed in problems.csv.")
+    failed: int = Field(description="Rows refused; listed with their reasons in problems.csv.")
+    error: str | None = Field(description="Why the whole import stopped, if it did.")
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
