@@ -89,6 +89,8 @@ def default_engine() -> Engine:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
+    # Statement parameters are names and addresses: keep them out of error messages.
+    kwargs.setdefault("hide_parameters", True)
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True, **kwargs)

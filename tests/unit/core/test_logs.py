@@ -2,6 +2,7 @@
 
 import logging
 import logging.config
+import sys
 
 from crm.core.logs import PrivateAccessLog, server_log_config
 
@@ -49,3 +50,29 @@ def test_the_server_config_filters_every_access_line(capsys):
     assert "/contacts/1/merge" in out
     assert "dupe.example" not in out and "127.0.0.1" not in out
     assert "crm logs reach the console" in err
+
+
+def test_database_errors_are_logged_without_the_values_they_quote(engine):
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from crm.core.logs import PrivateDatabaseErrors
+
+    try:
+        with engine.connect() as conn:
+            conn.execute(
+                text("SELECT * FROM no_such_table WHERE x = :v"), {"v": "anna@example.com"}
+            )
+    except DBAPIError as exc:
+        error = exc
+    # The engine hides statement parameters from the error's text ...
+    assert "anna@example.com" not in str(error)
+    # ... and the log filter drops the driver's message, which may quote a row's values.
+    try:
+        raise error
+    except DBAPIError:
+        record = logging.LogRecord("crm", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
+    assert PrivateDatabaseErrors().filter(record)
+    text_ = logging.Formatter().format(record)
+    assert "values withheld" in text_ and "no_such_table" not in text_
+    assert "test_logs.py" in text_  # where it happened stays
