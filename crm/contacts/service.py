@@ -77,6 +77,11 @@ def _tags_differ(wanted: list[str], current: list[str]) -> bool:
     return {t.strip().lower() for t in wanted} != {t.lower() for t in current}
 
 
+def _tagged(linked: Any, tag: str) -> Any:
+    """The ids (``linked``, a link table's column) of the records that carry ``tag``."""
+    return select(linked).join(Tag).where(Tag.key == tag.strip().lower())
+
+
 def list_tags(session: Session) -> list[Tag]:
     return list(session.exec(select(Tag).order_by(Tag.key)))
 
@@ -129,15 +134,7 @@ def delete_company(session: Session, *, company: Company, actor_id: int | None) 
             col(Touchpoint.company_id) == company.id, col(Touchpoint.contact_id).is_(None)
         )
     )
-    audit.record(
-        session,
-        actor_id=actor_id,
-        action="company.delete",
-        entity_type="company",
-        entity_id=company.id,
-    )
-    session.delete(company)
-    session.flush()
+    audit.delete(session, company, actor_id=actor_id, action="company.delete")
 
 
 def list_companies(
@@ -155,11 +152,7 @@ def list_companies(
     # Lists show tags: load them for the whole page at once.
     query = select(Company).options(selectinload(Company.tag_rows))
     if tag:
-        query = query.where(
-            col(Company.id).in_(
-                select(CompanyTag.company_id).join(Tag).where(Tag.key == tag.strip().lower())
-            )
-        )
+        query = query.where(col(Company.id).in_(_tagged(CompanyTag.company_id, tag)))
     if q:
         query = query.where(func.lower(Company.name).contains(q.strip().lower(), autoescape=True))
     if owner_id is not None:
@@ -346,15 +339,7 @@ def update_contact(
 
 
 def delete_contact(session: Session, *, contact: Contact, actor_id: int | None) -> None:
-    audit.record(
-        session,
-        actor_id=actor_id,
-        action="contact.delete",
-        entity_type="contact",
-        entity_id=contact.id,
-    )
-    session.delete(contact)
-    session.flush()
+    audit.delete(session, contact, actor_id=actor_id, action="contact.delete")
 
 
 def list_contacts(
@@ -377,11 +362,7 @@ def list_contacts(
     if with_addresses:
         query = query.options(selectinload(Contact.email_rows), selectinload(Contact.phone_rows))
     if tag:
-        query = query.where(
-            col(Contact.id).in_(
-                select(ContactTag.contact_id).join(Tag).where(Tag.key == tag.strip().lower())
-            )
-        )
+        query = query.where(col(Contact.id).in_(_tagged(ContactTag.contact_id, tag)))
     few = False
     if q and q.strip():
         query, few = _search(session, query, q, sort=sort)
@@ -567,15 +548,7 @@ def merge_contacts(
     # The moved links are in the database now, not in these objects' collections.
     session.expire(target, ["tag_rows"])
     session.expire(duplicate, ["tag_rows"])
-    audit.record(
-        session,
-        actor_id=actor_id,
-        action="contact.merged_into",
-        entity_type="contact",
-        entity_id=duplicate.id,
-    )
-    session.delete(duplicate)
-    session.flush()
+    audit.delete(session, duplicate, actor_id=actor_id, action="contact.merged_into")
     target.set_emails(emails)
     target.set_phones(phones)
     target.updated_at = utcnow()
@@ -605,15 +578,7 @@ def merge_companies(
     # The moved links are in the database now, not in these objects' collections.
     session.expire(target, ["tag_rows"])
     session.expire(duplicate, ["tag_rows"])
-    audit.record(
-        session,
-        actor_id=actor_id,
-        action="company.merged_into",
-        entity_type="company",
-        entity_id=duplicate.id,
-    )
-    session.delete(duplicate)
-    session.flush()
+    audit.delete(session, duplicate, actor_id=actor_id, action="company.merged_into")
     target.updated_at = utcnow()
     for contact in session.exec(select(Contact).where(Contact.company_id == target.id)):
         contact.search_text = _search_text(contact, target)

@@ -113,6 +113,19 @@ def save(
     return row
 
 
+def delete(session: Session, row: SQLModel, *, actor_id: int | None, action: str) -> None:
+    """Delete a row and record the deletion in one step."""
+    record(
+        session,
+        actor_id=actor_id,
+        action=action,
+        entity_type=row.__tablename__,
+        entity_id=getattr(row, "id", None),
+    )
+    session.delete(row)
+    session.flush()
+
+
 def events_for(session: Session, *, entity_type: str, entity_id: int) -> list[AuditEvent]:
     query = (
         select(AuditEvent)

@@ -260,6 +260,16 @@ class Row:
     existing_id: int | None = None
 
 
+def oldest_companies(session: Session, key: Any, values: set[str]) -> dict[str, int]:
+    """Value of ``key`` (a lower-cased name or domain) -> the oldest company that has it."""
+    if not values:
+        return {}
+    found = session.exec(
+        select(key, Company.id).where(key.in_(values)).order_by(col(Company.id).desc())
+    ).all()
+    return dict(found)  # in descending order, so the oldest company's id is kept
+
+
 class Importer(ABC):
     """Checks and writes the rows of one import; caches what batches share."""
 
@@ -387,12 +397,7 @@ class ContactImporter(Importer):
                 wanted.setdefault(row.company.lower(), row.company)  # the first spelling
         missing = [key for key in wanted if key not in self.companies]
         if missing:
-            found = session.exec(
-                select(func.lower(Company.name), Company.id)
-                .where(func.lower(Company.name).in_(missing))
-                .order_by(col(Company.id).desc())
-            ).all()
-            self.companies.update(dict(found))  # the oldest company of a name wins
+            self.companies.update(oldest_companies(session, func.lower(Company.name), set(missing)))
             new = [key for key in missing if key not in self.companies]
             if new:
                 now = utcnow()
@@ -543,15 +548,25 @@ class CompanyImporter(Importer):
             raise RowError(problems_of(exc)) from exc
 
     def find_existing(self, session: Session, rows: list[Row]) -> None:
-        """A company is the same when its domain is, or, without a domain, its name."""
+        """A company is the same when its domain is, or, without a domain, its name (the
+        oldest such company); two queries for the whole batch."""
+        domains = {
+            row.number: row.data.domain or contact_service.domain_of(row.data.website)
+            for row in rows
+        }
+        by_domain = oldest_companies(
+            session, func.lower(Company.domain), {d.lower() for d in domains.values() if d}
+        )
+        by_name = oldest_companies(
+            session,
+            func.lower(Company.name),
+            {r.data.name.lower() for r in rows if not domains[r.number]},
+        )
         for row in rows:
-            domain = row.data.domain or contact_service.domain_of(row.data.website)
-            query = select(Company.id).order_by(Company.id)
-            if domain:
-                query = query.where(func.lower(Company.domain) == domain.lower())
-            else:
-                query = query.where(func.lower(Company.name) == row.data.name.lower())
-            row.existing_id = session.exec(query).first()
+            domain = domains[row.number]
+            row.existing_id = (
+                by_domain.get(domain.lower()) if domain else by_name.get(row.data.name.lower())
+            )
 
     def write(self, session: Session, rows: list[Row], problems: list[tuple[Row, Problem]]) -> None:
         self.find_existing(session, rows)

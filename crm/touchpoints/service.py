@@ -136,15 +136,7 @@ def update_touchpoint(
 
 
 def delete_touchpoint(session: Session, *, touchpoint: Touchpoint, actor_id: int | None) -> None:
-    audit.record(
-        session,
-        actor_id=actor_id,
-        action="touchpoint.delete",
-        entity_type="touchpoint",
-        entity_id=touchpoint.id,
-    )
-    session.delete(touchpoint)
-    session.flush()
+    audit.delete(session, touchpoint, actor_id=actor_id, action="touchpoint.delete")
 
 
 def list_touchpoints(
