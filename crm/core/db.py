@@ -210,11 +210,28 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     if not rows:
         return
     connection = session.connection()
+    names = list(rows[0])
     if connection.dialect.name != "postgresql":
-        connection.execute(table.insert(), rows)  # executemany: in-process, no round trips
+        # The driver's executemany, with the columns' own conversions: SQLAlchemy's
+        # per-row parameter handling costs more than SQLite's insert itself.
+        dialect = connection.dialect
+        statement = table.insert().compile(dialect=dialect, column_keys=names)
+        order = statement.positiontup or []
+        convert = [
+            table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in order
+        ]
+        connection.exec_driver_sql(
+            str(statement),
+            [
+                tuple(
+                    row[name] if to_db is None else to_db(row[name])
+                    for name, to_db in zip(order, convert, strict=True)
+                )
+                for row in rows
+            ],
+        )
         return
     # COPY: one stream instead of a statement per row.
-    names = list(rows[0])
     json_columns = {name for name in names if isinstance(table.c[name].type, JSON)}
     cursor = connection.connection.driver_connection.cursor()
     columns = ", ".join(f'"{name}"' for name in names)

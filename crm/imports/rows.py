@@ -472,7 +472,7 @@ class ContactImporter(Importer):
             }
             for id_, row in zip(ids, rows, strict=True)
         ]
-        insert_rows(session, Contact.__table__, contacts)
+        contact_service.insert_contacts(session, contacts)
         emails = [
             {"contact_id": id_, "email": email, "position": position}
             for id_, row in zip(ids, rows, strict=True)

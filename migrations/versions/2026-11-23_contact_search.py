@@ -21,7 +21,8 @@ depends_on: str | Sequence[str] | None = None
 
 # SQLite: an FTS5 index over contact.search_text, kept by triggers. A later migration that
 # rebuilds the contact table in batch mode drops these triggers and must create them again
-# (tests/unit/test_migrations.py checks that they exist at head).
+# (tests/unit/test_migrations.py checks that they exist at head). The insert trigger's
+# current form is in bulk_search_indexing.
 SQLITE_UP = [
     "CREATE VIRTUAL TABLE contact_fts USING fts5(search_text, content='contact', "
     "content_rowid='id', tokenize='trigram')",

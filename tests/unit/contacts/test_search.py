@@ -127,3 +127,33 @@ def test_many_matches_walk_the_sort_index_and_page_the_same(session, monkeypatch
 def test_an_unknown_sort_is_refused_before_searching(session):
     with pytest.raises(Invalid):
         service.list_contacts(session, q="something", sort="email")
+
+
+def test_bulk_inserted_contacts_are_indexed_once_and_later_writes_still_are(session, people):
+    from crm.contacts.models import Contact
+    from crm.core.db import reserve_ids, utcnow
+
+    now = utcnow()
+    ids = reserve_ids(session, Contact.__table__, 2)
+    service.insert_contacts(
+        session,
+        [
+            {
+                "id": id_,
+                "first_name": "Bulk",
+                "last_name": name,
+                "search_text": f"bulk {name.lower()}",
+                "created_at": now,
+                "updated_at": now,
+            }
+            for id_, name in zip(ids, ["Zander", "Zeisig"], strict=True)
+        ],
+    )
+    assert found(session, "bulk z") == set(ids)
+    assert found(session, "zeisig") == {ids[1]}
+    if session.get_bind().dialect.name == "sqlite":
+        assert session.execute(text("SELECT count(*) FROM contact_fts_paused")).scalar() == 0
+    later = make_contact(session, first_name="Bulk", last_name="Zilpzalp")
+    assert found(session, "bulk z") == {*ids, later.id}
+    service.delete_contact(session, contact=session.get(Contact, ids[0]), actor_id=None)
+    assert found(session, "bulk z") == {ids[1], later.id}
