@@ -1,7 +1,7 @@
 """Substring search over contacts: FTS5 trigram on SQLite, pg_trgm on PostgreSQL."""
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from crm.contacts import service
 from crm.contacts.models import CompanyUpdate, ContactUpdate
@@ -111,7 +111,16 @@ def test_postgres_uses_the_trigram_index_even_with_a_generic_plan(session, peopl
 @pytest.mark.parametrize("sort", ["name", "-name", "created", "-created"])
 def test_many_matches_walk_the_sort_index_and_page_the_same(session, monkeypatch, sort):
     monkeypatch.setattr(service, "FEW_MATCHES", 2)
-    made = [make_contact(session, last_name=f"Vielfach{i}") for i in range(5)]
+    made = [
+        make_contact(session, first_name="Vera", last_name=f"Vielfach{i}") for i in (3, 1, 4, 0, 2)
+    ]
+    statements = []
+
+    def keep(_conn, _cursor, statement, params, *_):
+        statements.append((statement, params))
+
+    connection = session.connection()
+    event.listen(connection, "before_cursor_execute", keep)
     seen, cursor = [], None
     while True:
         page, cursor = service.list_contacts(
@@ -120,8 +129,22 @@ def test_many_matches_walk_the_sort_index_and_page_the_same(session, monkeypatch
         seen += page
         if cursor is None:
             break
-    assert sorted(c.id for c in seen) == sorted(c.id for c in made)
-    assert len(seen) == 5
+    event.remove(connection, "before_cursor_execute", keep)
+    key = (
+        (lambda c: (c.last_name, c.id))
+        if sort.endswith("name")
+        else (lambda c: (c.created_at, c.id))
+    )
+    assert [c.id for c in seen] == [
+        c.id for c in sorted(made, key=key, reverse=sort.startswith("-"))
+    ]
+    if session.get_bind().dialect.name == "sqlite":
+        statement, params = next((s, p) for s, p in statements if "ORDER BY" in s)
+        plan = " ".join(
+            row[3] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", params)
+        )
+        assert f"USING INDEX ix_contact_sort_{sort.lstrip('-')}" in plan, plan
+        assert "TEMP B-TREE" not in plan, plan
 
 
 def test_an_unknown_sort_is_refused_before_searching(session):
