@@ -14,6 +14,7 @@ from sqlalchemy import Engine, func, insert, select, text
 
 from crm.contacts.models import Company, Contact, search_text_for
 from crm.core.db import job_session
+from crm.journeys import service as journey_service
 from crm.models import metadata
 from crm.touchpoints import service as touchpoint_service
 from crm.touchpoints.models import Channel, Outcome
@@ -201,6 +202,7 @@ def generate(
     rng = random.Random(seed)  # noqa: S311 (made-up data, not secrets)
     with job_session(engine) as session:
         touchpoint_service.seed_defaults(session)
+        journey_service.seed_defaults(session)
         channels = [c.id for c in touchpoint_service.list_entries(session, Channel)]
         outcomes = [o.id for o in touchpoint_service.list_entries(session, Outcome)]
 

@@ -13,6 +13,7 @@ from crm.contacts.models import (
 )
 from crm.core.audit import AuditEvent
 from crm.imports.models import ImportChunk, ImportJob, ImportProblem
+from crm.journeys.models import Enrollment, ExitReason, Journey, Phase, PhaseTransition
 from crm.scheduler import JOBSTORE_TABLE
 from crm.touchpoints.models import Channel, Outcome, Touchpoint
 from crm.users.models import ApiToken, LoginAttempt, User, UserRole
@@ -46,11 +47,16 @@ __all__ = [
     "ContactEmail",
     "ContactPhone",
     "ContactTag",
+    "Enrollment",
+    "ExitReason",
     "ImportChunk",
     "ImportJob",
     "ImportProblem",
+    "Journey",
     "LoginAttempt",
     "Outcome",
+    "Phase",
+    "PhaseTransition",
     "Tag",
     "Touchpoint",
     "User",

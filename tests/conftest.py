@@ -21,6 +21,7 @@ from crm.cli import alembic_config
 from crm.core.db import committing, get_session, job_session, make_engine
 from crm.core.settings import Settings
 from crm.imports.runner import InlineRunner
+from crm.journeys import service as journey_service
 from crm.main import create_app
 from crm.touchpoints import service as touchpoint_service
 from tests.factories import PASSWORD
@@ -53,6 +54,7 @@ def engine(settings: Settings) -> Iterator[Engine]:
     engine = make_engine(settings.database_url)
     with job_session(engine) as session:
         touchpoint_service.seed_defaults(session)
+        journey_service.seed_defaults(session)
     yield engine
     engine.dispose()
 

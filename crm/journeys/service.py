@@ -1,0 +1,465 @@
+"""Journeys and their phases, enrollments, moves, and time in phase. No HTTP in here."""
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from crm.contacts import service as contact_service
+from crm.core import audit
+from crm.core.db import utcnow
+from crm.core.errors import N_, Conflict, Invalid, NotFound
+from crm.journeys.models import (
+    DEFAULT_EXIT_REASONS,
+    Enrollment,
+    EnrollmentCreate,
+    EnrollmentStatus,
+    ExitReason,
+    Journey,
+    JourneyCreate,
+    JourneyUpdate,
+    MoveRequest,
+    Phase,
+    PhaseCreate,
+    PhaseUpdate,
+)
+from crm.journeys.models import PhaseTransition as Transition
+from crm.journeys.templates import CLASSIC, TEMPLATES, JourneyTemplate
+
+SECONDS_PER_DAY = 86_400
+
+
+def seed_defaults(session: Session) -> None:
+    """The exit reasons that are missing, and the Classic journey on a new installation."""
+    existing = set(session.exec(select(ExitReason.key)))
+    for position, (key, name) in enumerate(DEFAULT_EXIT_REASONS):
+        if key not in existing:
+            session.add(ExitReason(key=key, name=name, position=position * 10))
+    if session.exec(select(func.count()).select_from(Journey)).one() == 0:
+        _create_from_template(session, Journey(name=CLASSIC.name), CLASSIC)
+    session.flush()
+
+
+# --- journeys and phases ----------------------------------------------------------------
+
+
+def list_journeys(session: Session, *, archived: bool = False) -> list[Journey]:
+    query = select(Journey).order_by(Journey.name)
+    if not archived:
+        query = query.where(col(Journey.is_archived).is_(False))
+    return list(session.exec(query))
+
+
+def get_journey(session: Session, *, journey_id: int) -> Journey:
+    journey = session.get(Journey, journey_id)
+    if journey is None:
+        raise NotFound(N_("No such journey."))
+    return journey
+
+
+def phases_of(session: Session, journey: Journey, *, archived: bool = False) -> list[Phase]:
+    query = select(Phase).where(Phase.journey_id == journey.id).order_by(Phase.position, Phase.id)
+    if not archived:
+        query = query.where(col(Phase.is_archived).is_(False))
+    return list(session.exec(query))
+
+
+def _check_name_free(session: Session, name: str, *, journey_id: int | None) -> None:
+    found = session.exec(select(Journey.id).where(func.lower(Journey.name) == name.lower())).first()
+    if found is not None and found != journey_id:
+        raise Invalid(N_("A journey with this name exists already."), field="name")
+
+
+def create_journey(session: Session, *, data: JourneyCreate, actor_id: int | None) -> Journey:
+    _check_name_free(session, data.name, journey_id=None)
+    template = None
+    if data.template:
+        template = TEMPLATES.get(data.template)
+        if template is None:
+            raise Invalid(N_("Choose one of the offered values."), field="template")
+    journey = Journey.model_validate(data.model_dump(exclude={"template"}))
+    if template:
+        journey.description = journey.description or template.description
+        _create_from_template(session, journey, template)
+    return audit.save(session, journey, actor_id=actor_id, action="journey.create")
+
+
+def _create_from_template(session: Session, journey: Journey, template: JourneyTemplate) -> None:
+    session.add(journey)
+    session.flush()
+    by_key: dict[str, Phase] = {}
+    for position, spec in enumerate(template.phases):
+        phase = Phase(
+            journey_id=journey.id,
+            key=spec.key,
+            name=spec.name,
+            kind=spec.kind,
+            target_days=spec.target_days,
+            position=position * 10,
+            parent_id=by_key[spec.parent].id if spec.parent else None,
+            **spec.map_rows,
+        )
+        session.add(phase)
+        session.flush()
+        by_key[spec.key] = phase
+
+
+def update_journey(
+    session: Session, *, journey: Journey, data: JourneyUpdate, actor_id: int | None
+) -> Journey:
+    changes = data.model_dump(exclude_unset=True)
+    if "name" in changes:
+        if not changes["name"]:
+            raise Invalid(N_("This field is required."), field="name")
+        _check_name_free(session, changes["name"], journey_id=journey.id)
+    journey.sqlmodel_update({**changes, "updated_at": utcnow()})
+    return audit.save(session, journey, actor_id=actor_id, action="journey.update", fields=changes)
+
+
+def delete_journey(session: Session, *, journey: Journey, actor_id: int | None) -> None:
+    """Only a journey nobody was ever enrolled in; one with history is archived instead."""
+    used = session.exec(select(Enrollment.id).where(Enrollment.journey_id == journey.id)).first()
+    if used is not None:
+        raise Conflict(N_("This journey has history: archive it instead of deleting it."))
+    audit.delete(session, journey, actor_id=actor_id, action="journey.delete")
+
+
+def get_phase(session: Session, *, phase_id: int) -> Phase:
+    phase = session.get(Phase, phase_id)
+    if phase is None:
+        raise NotFound(N_("No such phase."))
+    return phase
+
+
+def _key_for(name: str, taken: set[str]) -> str:
+    base = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")[:32] or "phase"
+    key, n = base, 1
+    while key in taken:
+        n += 1
+        key = f"{base}_{n}"
+    return key
+
+
+def _check_parent(session: Session, phase: Phase, parent_id: int | None) -> None:
+    """A parent of the same journey, and no phase its own ancestor."""
+    seen = {phase.id}
+    while parent_id is not None:
+        if parent_id in seen:
+            raise Invalid(N_("A phase cannot lie within itself."), field="parent_id")
+        parent = session.get(Phase, parent_id)
+        if parent is None or parent.journey_id != phase.journey_id:
+            raise Invalid(N_("Choose a phase of this journey."), field="parent_id")
+        seen.add(parent_id)
+        parent_id = parent.parent_id
+
+
+def add_phase(
+    session: Session, *, journey: Journey, data: PhaseCreate, actor_id: int | None
+) -> Phase:
+    phases = phases_of(session, journey, archived=True)
+    taken = {p.key for p in phases}
+    if data.key and data.key in taken:
+        raise Invalid(N_("A phase with this key exists already."), field="key")
+    position = data.position
+    if position is None:
+        position = max((p.position for p in phases), default=-10) + 10
+    phase = Phase.model_validate(
+        data.model_dump(exclude={"key", "position"}),
+        update={
+            "journey_id": journey.id,
+            "key": data.key or _key_for(data.name, taken),
+            "position": position,
+        },
+    )
+    _check_parent(session, phase, phase.parent_id)
+    return audit.save(session, phase, actor_id=actor_id, action="phase.create")
+
+
+def update_phase(
+    session: Session, *, phase: Phase, data: PhaseUpdate, actor_id: int | None
+) -> Phase:
+    changes = data.model_dump(exclude_unset=True)
+    for required in ("name", "kind", "position"):
+        if required in changes and changes[required] is None:
+            raise Invalid(N_("This field is required."), field=required)
+    if "parent_id" in changes:
+        _check_parent(session, phase, changes["parent_id"])
+    phase.sqlmodel_update(changes)
+    return audit.save(session, phase, actor_id=actor_id, action="phase.update", fields=changes)
+
+
+def reorder_phases(
+    session: Session, *, journey: Journey, phase_ids: Sequence[int], actor_id: int | None
+) -> list[Phase]:
+    phases = {p.id: p for p in phases_of(session, journey, archived=True)}
+    if sorted(phase_ids) != sorted(phases):
+        raise Invalid(N_("Give every phase of the journey once."), field="phase_ids")
+    for position, phase_id in enumerate(phase_ids):
+        phases[phase_id].position = position * 10
+    session.flush()
+    audit.record(
+        session,
+        actor_id=actor_id,
+        action="journey.reorder",
+        entity_type="journey",
+        entity_id=journey.id,
+        fields=["position"],
+    )
+    return phases_of(session, journey)
+
+
+def archive_phase(
+    session: Session, *, phase: Phase, move_to_id: int | None, actor_id: int | None
+) -> Phase:
+    """Archive a phase; the subjects in it move to ``move_to_id`` first."""
+    holding = list(
+        session.exec(
+            select(Enrollment).where(
+                Enrollment.phase_id == phase.id, Enrollment.status == EnrollmentStatus.ACTIVE
+            )
+        )
+    )
+    if holding:
+        if move_to_id is None:
+            raise Invalid(
+                N_("%(count)s subjects are in this phase: choose where they move."),
+                field="move_to_id",
+                count=len(holding),
+            )
+        target = _target_phase(session, holding[0].journey_id, move_to_id)
+        if target.id == phase.id:
+            raise Invalid(N_("Choose another phase."), field="move_to_id")
+        for enrollment in holding:
+            _record(
+                session,
+                enrollment,
+                to_phase=target,
+                status=EnrollmentStatus.ACTIVE,
+                at=max(utcnow(), enrollment.phase_since),
+                request=MoveRequest(phase_id=target.id, note=None),
+                actor_id=actor_id,
+            )
+    phase.is_archived = True
+    return audit.save(session, phase, actor_id=actor_id, action="phase.archive")
+
+
+# --- enrollments and moves ------------------------------------------------------------
+
+
+def get_enrollment(session: Session, *, enrollment_id: int) -> Enrollment:
+    enrollment = session.get(Enrollment, enrollment_id)
+    if enrollment is None:
+        raise NotFound(N_("No such enrollment."))
+    return enrollment
+
+
+def enrollments_of(
+    session: Session, *, contact_id: int | None = None, company_id: int | None = None
+) -> list[Enrollment]:
+    query = select(Enrollment).order_by(Enrollment.journey_id)
+    if contact_id is not None:
+        query = query.where(Enrollment.contact_id == contact_id)
+    if company_id is not None:
+        query = query.where(Enrollment.company_id == company_id)
+    return list(session.exec(query))
+
+
+def _target_phase(session: Session, journey_id: int, phase_id: int) -> Phase:
+    phase = session.get(Phase, phase_id)
+    if phase is None or phase.journey_id != journey_id:
+        raise Invalid(N_("Choose a phase of this journey."), field="phase_id")
+    if phase.is_archived:
+        raise Invalid(N_("This phase is archived."), field="phase_id")
+    return phase
+
+
+def _exit_reason(session: Session, key: str | None) -> ExitReason:
+    if not key:
+        raise Invalid(N_("Give the reason for the exit."), field="exit_reason")
+    reason = session.exec(select(ExitReason).where(ExitReason.key == key)).first()
+    if reason is None or not reason.is_active:
+        raise Invalid(N_("Choose one of the offered values."), field="exit_reason")
+    return reason
+
+
+def enroll(session: Session, *, data: EnrollmentCreate, actor_id: int | None) -> Enrollment:
+    journey = get_journey(session, journey_id=data.journey_id)
+    if journey.is_archived:
+        raise Invalid(N_("This journey is archived."), field="journey_id")
+    phase = _target_phase(session, journey.id, data.phase_id)
+    if data.contact_id is not None:
+        contact_service.get_contact(session, contact_id=data.contact_id)
+        subject = Enrollment.contact_id == data.contact_id
+    else:
+        contact_service.get_company(session, company_id=data.company_id)
+        subject = Enrollment.company_id == data.company_id
+    existing = session.exec(
+        select(Enrollment).where(Enrollment.journey_id == journey.id, subject)
+    ).first()
+    if existing is not None:
+        error = Conflict(N_("Already in this journey: move it instead."))
+        error.details = {"existing_enrollment_id": existing.id}
+        raise error
+    at = data.at or utcnow()
+    enrollment = Enrollment(
+        journey_id=journey.id,
+        contact_id=data.contact_id,
+        company_id=data.company_id,
+        phase_id=phase.id,
+        phase_since=at,
+        started_at=at,
+    )
+    session.add(enrollment)
+    session.flush()
+    session.add(
+        Transition(
+            enrollment_id=enrollment.id,
+            to_phase_id=phase.id,
+            at=at,
+            cause=data.cause,
+            note=data.note,
+            by_id=actor_id,
+        )
+    )
+    return audit.save(session, enrollment, actor_id=actor_id, action="enrollment.create")
+
+
+def move(
+    session: Session, *, enrollment: Enrollment, data: MoveRequest, actor_id: int | None
+) -> Enrollment:
+    """Move to any phase of the journey, exit it, or re-enter after an exit."""
+    at = data.at or utcnow()
+    since = enrollment.phase_since if enrollment.ended_at is None else enrollment.ended_at
+    if at < since:
+        raise Invalid(
+            N_("The move cannot lie before the last one (%(since)s)."),
+            field="at",
+            since=since.isoformat(timespec="minutes"),
+        )
+    active = enrollment.status == EnrollmentStatus.ACTIVE
+    if data.exit is not None:
+        if not active:
+            raise Conflict(N_("This subject has left the journey already."))
+        reason = _exit_reason(session, data.exit_reason)
+        _record(
+            session,
+            enrollment,
+            to_phase=None,
+            status=data.exit,
+            at=at,
+            request=data,
+            actor_id=actor_id,
+            reason=reason,
+        )
+    else:
+        phase = _target_phase(session, enrollment.journey_id, data.phase_id)
+        if active and phase.id == enrollment.phase_id:
+            raise Invalid(N_("The subject is in this phase already."), field="phase_id")
+        _record(
+            session,
+            enrollment,
+            to_phase=phase,
+            status=EnrollmentStatus.ACTIVE,
+            at=at,
+            request=data,
+            actor_id=actor_id,
+        )
+    return audit.save(
+        session, enrollment, actor_id=actor_id, action="enrollment.move", fields=["phase_id"]
+    )
+
+
+def _record(
+    session: Session,
+    enrollment: Enrollment,
+    *,
+    to_phase: Phase | None,
+    status: EnrollmentStatus,
+    at: datetime,
+    request: MoveRequest,
+    actor_id: int | None,
+    reason: ExitReason | None = None,
+) -> None:
+    """Write the transition and bring the enrollment to its state after it."""
+    reentry = enrollment.status != EnrollmentStatus.ACTIVE
+    session.add(
+        Transition(
+            enrollment_id=enrollment.id,
+            from_phase_id=None if reentry else enrollment.phase_id,
+            to_phase_id=to_phase.id if to_phase else None,
+            status=status,
+            at=at,
+            cause=request.cause,
+            exit_reason_id=reason.id if reason else None,
+            note=request.note,
+            by_id=actor_id,
+        )
+    )
+    enrollment.status = status
+    enrollment.updated_at = utcnow()
+    if to_phase is None:
+        enrollment.ended_at, enrollment.exit_reason_id = at, reason.id if reason else None
+    else:
+        enrollment.phase_id, enrollment.phase_since = to_phase.id, at
+        enrollment.ended_at = enrollment.exit_reason_id = None
+    session.flush()
+
+
+def transitions_of(session: Session, *, enrollment: Enrollment) -> list[Transition]:
+    query = (
+        select(Transition)
+        .where(Transition.enrollment_id == enrollment.id)
+        .order_by(Transition.at, Transition.id)
+    )
+    return list(session.exec(query))
+
+
+# --- time in phase ----------------------------------------------------------------------
+
+
+@dataclass
+class Stay:
+    phase_id: int
+    start: datetime
+    end: datetime | None  # None: still there
+
+    def days(self, now: datetime) -> float:
+        return ((self.end or now) - self.start).total_seconds() / SECONDS_PER_DAY
+
+
+def stays(transitions: Sequence[Transition]) -> list[Stay]:
+    """The stays in phases that a history (in time order) describes."""
+    result: list[Stay] = []
+    for transition in transitions:
+        if result and result[-1].end is None:
+            result[-1].end = transition.at
+        if transition.to_phase_id is not None:
+            result.append(Stay(transition.to_phase_id, transition.at, None))
+    return result
+
+
+@dataclass
+class PhaseTotal:
+    phase_id: int
+    entries: int
+    days: float
+
+
+def time_in_phases(transitions: Sequence[Transition], *, now: datetime) -> list[PhaseTotal]:
+    """Entries and cumulative days per phase, in the order the phases were first entered."""
+    totals: dict[int, PhaseTotal] = {}
+    for stay in stays(transitions):
+        total = totals.setdefault(stay.phase_id, PhaseTotal(stay.phase_id, 0, 0.0))
+        total.entries += 1
+        total.days += stay.days(now)
+    return list(totals.values())
+
+
+def exit_reasons(session: Session, *, active_only: bool = True) -> list[ExitReason]:
+    query = select(ExitReason).order_by(ExitReason.position, ExitReason.id)
+    if active_only:
+        query = query.where(col(ExitReason.is_active))
+    return list(session.exec(query))
