@@ -1,0 +1,156 @@
+"""Journeys: the JSON API for journeys, phases, enrollments and moves."""
+
+from fastapi import APIRouter, Response, status
+
+from crm.contacts.deps import Editor
+from crm.core.db import SessionDep, utcnow
+from crm.journeys import service as journey_service
+from crm.journeys.deps import EnrollmentDep, JourneyDep, PhaseDep
+from crm.journeys.models import (
+    Enrollment,
+    EnrollmentCreate,
+    EnrollmentPublic,
+    Journey,
+    JourneyCreate,
+    JourneyPublic,
+    JourneyUpdate,
+    MoveRequest,
+    PhaseCreate,
+    PhaseOrder,
+    PhasePublic,
+    PhaseTime,
+    PhaseUpdate,
+    TransitionPublic,
+)
+from crm.users.deps import AdminUser, CurrentUser
+
+api_router = APIRouter(prefix="/api/v1", tags=["journeys"])
+
+
+def _journey_public(session: SessionDep, journey: Journey) -> JourneyPublic:
+    phases = journey_service.phases_of(session, journey, archived=True)
+    return JourneyPublic.model_validate(
+        journey, update={"phases": [PhasePublic.model_validate(p) for p in phases]}
+    )
+
+
+def _exit_reason_keys(session: SessionDep) -> dict[int, str]:
+    return {r.id: r.key for r in journey_service.exit_reasons(session, active_only=False)}
+
+
+def _enrollment_public(session: SessionDep, enrollment: Enrollment) -> EnrollmentPublic:
+    now = utcnow()
+    history = journey_service.transitions_of(session, enrollment=enrollment)
+    totals = journey_service.time_in_phases(history, now=now)
+    current = (enrollment.ended_at or now) - enrollment.phase_since
+    return EnrollmentPublic.model_validate(
+        enrollment,
+        update={
+            "exit_reason": _exit_reason_keys(session).get(enrollment.exit_reason_id),
+            "days_in_phase": current.total_seconds() / journey_service.SECONDS_PER_DAY,
+            "time_in_phases": [PhaseTime(**vars(total)) for total in totals],
+        },
+    )
+
+
+@api_router.get("/journeys", response_model=list[JourneyPublic])
+def api_journeys(
+    session: SessionDep, user: CurrentUser, archived: bool = False
+) -> list[JourneyPublic]:
+    return [
+        _journey_public(session, j)
+        for j in journey_service.list_journeys(session, archived=archived)
+    ]
+
+
+@api_router.post("/journeys", response_model=JourneyPublic, status_code=201)
+def api_create_journey(session: SessionDep, user: AdminUser, data: JourneyCreate) -> JourneyPublic:
+    journey = journey_service.create_journey(session, data=data, actor_id=user.id)
+    return _journey_public(session, journey)
+
+
+@api_router.get("/journeys/{journey_id}", response_model=JourneyPublic)
+def api_journey(session: SessionDep, journey: JourneyDep, user: CurrentUser) -> JourneyPublic:
+    return _journey_public(session, journey)
+
+
+@api_router.patch("/journeys/{journey_id}", response_model=JourneyPublic)
+def api_update_journey(
+    session: SessionDep, journey: JourneyDep, user: AdminUser, data: JourneyUpdate
+) -> JourneyPublic:
+    journey = journey_service.update_journey(session, journey=journey, data=data, actor_id=user.id)
+    return _journey_public(session, journey)
+
+
+@api_router.delete("/journeys/{journey_id}", status_code=204)
+def api_delete_journey(session: SessionDep, journey: JourneyDep, user: AdminUser) -> Response:
+    journey_service.delete_journey(session, journey=journey, actor_id=user.id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@api_router.post("/journeys/{journey_id}/phases", response_model=PhasePublic, status_code=201)
+def api_add_phase(
+    session: SessionDep, journey: JourneyDep, user: AdminUser, data: PhaseCreate
+) -> PhasePublic:
+    phase = journey_service.add_phase(session, journey=journey, data=data, actor_id=user.id)
+    return PhasePublic.model_validate(phase)
+
+
+@api_router.put("/journeys/{journey_id}/phases/order", response_model=list[PhasePublic])
+def api_reorder_phases(
+    session: SessionDep, journey: JourneyDep, user: AdminUser, data: PhaseOrder
+) -> list[PhasePublic]:
+    phases = journey_service.reorder_phases(
+        session, journey=journey, phase_ids=data.phase_ids, actor_id=user.id
+    )
+    return [PhasePublic.model_validate(p) for p in phases]
+
+
+@api_router.patch("/phases/{phase_id}", response_model=PhasePublic)
+def api_update_phase(
+    session: SessionDep, phase: PhaseDep, user: AdminUser, data: PhaseUpdate
+) -> PhasePublic:
+    phase = journey_service.update_phase(session, phase=phase, data=data, actor_id=user.id)
+    return PhasePublic.model_validate(phase)
+
+
+@api_router.post("/phases/{phase_id}/archive", response_model=PhasePublic)
+def api_archive_phase(
+    session: SessionDep, phase: PhaseDep, user: AdminUser, move_to_id: int | None = None
+) -> PhasePublic:
+    phase = journey_service.archive_phase(
+        session, phase=phase, move_to_id=move_to_id, actor_id=user.id
+    )
+    return PhasePublic.model_validate(phase)
+
+
+@api_router.post("/enrollments", response_model=EnrollmentPublic, status_code=201)
+def api_enroll(session: SessionDep, user: Editor, data: EnrollmentCreate) -> EnrollmentPublic:
+    enrollment = journey_service.enroll(session, data=data, actor_id=user.id)
+    return _enrollment_public(session, enrollment)
+
+
+@api_router.get("/enrollments/{enrollment_id}", response_model=EnrollmentPublic)
+def api_enrollment(
+    session: SessionDep, enrollment: EnrollmentDep, user: CurrentUser
+) -> EnrollmentPublic:
+    return _enrollment_public(session, enrollment)
+
+
+@api_router.post("/enrollments/{enrollment_id}/move", response_model=EnrollmentPublic)
+def api_move(
+    session: SessionDep, enrollment: EnrollmentDep, user: Editor, data: MoveRequest
+) -> EnrollmentPublic:
+    enrollment = journey_service.move(session, enrollment=enrollment, data=data, actor_id=user.id)
+    return _enrollment_public(session, enrollment)
+
+
+@api_router.get("/enrollments/{enrollment_id}/transitions", response_model=list[TransitionPublic])
+def api_transitions(
+    session: SessionDep, enrollment: EnrollmentDep, user: CurrentUser
+) -> list[TransitionPublic]:
+    reasons = _exit_reason_keys(session)
+    return [
+        TransitionPublic.model_validate(t, update={"exit_reason": reasons.get(t.exit_reason_id)})
+        for t in journey_service.transitions_of(session, enrollment=enrollment)
+    ]
