@@ -92,3 +92,31 @@ def test_merging_companies_moves_their_people_and_touchpoints(session):
     with pytest.raises(NotFound):
         service.get_company(session, company_id=duplicate_id)
     assert person.id in {c.id for c in service.list_contacts(session, q="müller gmbh")[0]}
+
+
+def test_merging_contacts_in_the_same_journey_keeps_the_targets_enrollment(session):
+    from crm.journeys import service as journey_service
+    from crm.journeys.models import EnrollmentCreate, JourneyCreate
+
+    classic, other = (
+        journey_service.create_journey(
+            session, data=JourneyCreate(name=name, template="classic"), actor_id=None
+        )
+        for name in ("Shared", "Only the duplicate's")
+    )
+    target, duplicate = make_contact(session), make_contact(session)
+    enrollments = {}
+    for journey, contact in ((classic, target), (classic, duplicate), (other, duplicate)):
+        phase = journey_service.phases_of(session, journey)[1]
+        data = EnrollmentCreate(journey_id=journey.id, phase_id=phase.id, contact_id=contact.id)
+        enrollments[journey.name, contact.id] = journey_service.enroll(
+            session, data=data, actor_id=None
+        ).id
+    service.merge_contacts(
+        session, target=target, duplicate=duplicate, take_from_duplicate=set(), actor_id=None
+    )
+    kept = {e.id for e in journey_service.enrollments_of(session, contact_id=target.id)}
+    assert kept == {
+        enrollments["Shared", target.id],
+        enrollments["Only the duplicate's", duplicate.id],
+    }
