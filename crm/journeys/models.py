@@ -163,6 +163,7 @@ class PhaseTransition(SQLModel, table=True):
     at: datetime = timestamp(index=True)
     cause: str = column(Privacy.NONE, default=Cause.MANUAL, max_length=16)
     exit_reason_id: int | None = column(Privacy.NONE, default=None, foreign_key="exit_reason.id")
+    reason: str | None = column(Privacy.FREE_TEXT, default=None, max_length=200)
     note: str | None = column(Privacy.FREE_TEXT, default=None, max_length=2000)
     by_id: int | None = column(
         Privacy.NONE, default=None, foreign_key="user.id", ondelete="SET NULL"
@@ -292,6 +293,7 @@ class MoveRequest(SQLModel):
     exit: EnrollmentStatus | None = Field(default=None, description="won, lost or churned")
     exit_reason: str | None = Field(default=None, description="An exit reason's key.")
     at: datetime | None = Field(default=None, description="When it happened; now if not given.")
+    reason: str | None = Field(default=None, max_length=200, description="Why, in a few words.")
     note: str | None = Field(default=None, max_length=2000)
     cause: Cause = Cause.MANUAL
 
@@ -316,6 +318,7 @@ class TransitionPublic(SQLModel):
     at: datetime
     cause: Cause
     exit_reason: str | None
+    reason: str | None
     note: str | None
     by_id: int | None
 

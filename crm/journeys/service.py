@@ -30,6 +30,7 @@ from crm.journeys.models import PhaseTransition as Transition
 from crm.journeys.templates import CLASSIC, TEMPLATES, JourneyTemplate
 
 SECONDS_PER_DAY = 86_400
+PHASE_ARCHIVED = "phase archived"
 
 
 def seed_defaults(session: Session) -> None:
@@ -239,7 +240,7 @@ def archive_phase(
                 to_phase=target,
                 status=EnrollmentStatus.ACTIVE,
                 at=max(utcnow(), enrollment.phase_since),
-                request=MoveRequest(phase_id=target.id, note=None),
+                request=MoveRequest(phase_id=target.id, reason=PHASE_ARCHIVED),
                 actor_id=actor_id,
             )
     phase.is_archived = True
@@ -394,6 +395,7 @@ def _record(
             at=at,
             cause=request.cause,
             exit_reason_id=reason.id if reason else None,
+            reason=request.reason,
             note=request.note,
             by_id=actor_id,
         )
