@@ -24,6 +24,7 @@ from crm.core.security import (
 from crm.core.settings import Settings, get_settings
 from crm.imports import routes as import_routes
 from crm.imports.runner import ImportRunner
+from crm.journeys import pages as journey_pages
 from crm.journeys import routes as journey_routes
 from crm.scheduler import EmbeddedScheduler
 from crm.touchpoints import routes as touchpoint_routes
@@ -101,6 +102,7 @@ def create_app(
         touchpoint_routes.api_router,
         import_routes.router,
         import_routes.api_router,
+        journey_pages.router,
         journey_routes.api_router,
     ):
         app.include_router(router)

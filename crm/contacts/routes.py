@@ -1,6 +1,7 @@
 """Companies and contacts: pages and JSON API."""
 
 from collections.abc import Iterator
+from operator import attrgetter
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Query, Request, Response, status
@@ -33,6 +34,7 @@ from crm.core.forms import FormErrors
 from crm.core.schemas import blank_is_none
 from crm.core.security import safe_next
 from crm.core.templating import flash, render
+from crm.journeys import board as journey_board
 from crm.touchpoints import service as touchpoint_service
 from crm.touchpoints.routes import quick_log_context
 from crm.users import service as user_service
@@ -319,10 +321,13 @@ def _timeline(
     touchpoints, next_cursor = touchpoint_service.list_touchpoints(
         session, cursor=cursor, limit=TIMELINE_PAGE, **subject
     )
+    moves = journey_board.timeline_moves(
+        session, touchpoints, cursor=cursor, next_cursor=next_cursor, **subject
+    )
     labels = touchpoint_service.Labels(session)
     may_log = user.has_role(*EDITOR_ROLES)
     return {
-        "timeline": touchpoints,
+        "timeline": sorted([*touchpoints, *moves], key=attrgetter("occurred_at"), reverse=True),
         "next_url": f"{page_url}?cursor={next_cursor}" if next_cursor else None,
         **(
             quick_log_context(labels, action=f"{page_url}/touchpoints")

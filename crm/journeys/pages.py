@@ -1,0 +1,397 @@
+"""Journey pages: the list, the admin's settings, the board, and the forms that enrol and
+move subjects from the contact and company pages."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import BaseModel, ValidationError
+
+from crm.contacts.deps import EDITOR_ROLES, CompanyDep, ContactDep, Editor
+from crm.core.db import SessionDep
+from crm.core.errors import N_, CRMError, Invalid, NotFound
+from crm.core.forms import FormErrors
+from crm.core.security import safe_next
+from crm.core.templating import flash, render
+from crm.journeys import board as journey_board
+from crm.journeys import service as journey_service
+from crm.journeys.deps import EnrollmentDep, JourneyDep, PhaseDep
+from crm.journeys.models import (
+    MAP_ROWS,
+    EnrollmentCreate,
+    JourneyCreate,
+    JourneyUpdate,
+    MoveRequest,
+    PhaseCreate,
+    PhaseKind,
+    PhaseUpdate,
+)
+from crm.journeys.templates import TEMPLATES
+from crm.users import service as user_service
+from crm.users.deps import AdminUser, CurrentUser
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+
+
+def _back(request: Request, target: str, ok: str | None, exc: Exception | None) -> Response:
+    """Back to ``target`` with the outcome as a message."""
+    if exc is not None:
+        errors = FormErrors(request.state.language)
+        errors.add_error(exc)  # type: ignore[arg-type]
+        flash(
+            request,
+            "error",
+            N_("Nothing was changed: %(reason)s"),
+            reason="; ".join(errors.values()),
+        )
+    elif ok:
+        flash(request, "success", ok)
+    return RedirectResponse(target, status_code=303)
+
+
+def _attempt(action: Any) -> Exception | None:
+    try:
+        action()
+    except (ValidationError, CRMError) as exc:
+        return exc
+    return None
+
+
+# --- list and settings ------------------------------------------------------------------
+
+
+@router.get("/journeys", response_class=HTMLResponse)
+def journeys_page(request: Request, session: SessionDep, user: CurrentUser) -> HTMLResponse:
+    return render(
+        request,
+        "journeys/list.html",
+        {"journeys": journey_service.list_journeys(session, archived=True), "templates": TEMPLATES},
+    )
+
+
+@router.post("/journeys")
+def create_journey(
+    request: Request,
+    session: SessionDep,
+    admin: AdminUser,
+    name: Annotated[str, Form()] = "",
+    template: Annotated[str, Form()] = "",
+    segment: Annotated[str, Form()] = "",
+) -> Response:
+    created = []
+
+    def create() -> None:
+        data = JourneyCreate(name=name, template=template or None, segment=segment)
+        created.append(journey_service.create_journey(session, data=data, actor_id=admin.id))
+
+    if error := _attempt(create):
+        return _back(request, "/journeys", None, error)
+    return _back(request, f"/journeys/{created[0].id}/settings", N_("Journey created."), None)
+
+
+@router.get("/journeys/{journey_id}/settings", response_class=HTMLResponse)
+def settings_page(
+    request: Request, session: SessionDep, journey: JourneyDep, admin: AdminUser
+) -> HTMLResponse:
+    return render(
+        request,
+        "journeys/settings.html",
+        {
+            "journey": journey,
+            "phases": journey_service.phases_of(session, journey, archived=True),
+            "kinds": list(PhaseKind),
+            "map_rows": MAP_ROWS,
+        },
+    )
+
+
+@router.post("/journeys/{journey_id}")
+def update_journey(
+    request: Request,
+    session: SessionDep,
+    journey: JourneyDep,
+    admin: AdminUser,
+    name: Annotated[str, Form()] = "",
+    description: Annotated[str, Form()] = "",
+    segment: Annotated[str, Form()] = "",
+    is_archived: Annotated[bool, Form()] = False,
+) -> Response:
+    def update() -> None:
+        data = JourneyUpdate(
+            name=name, description=description, segment=segment, is_archived=is_archived
+        )
+        journey_service.update_journey(session, journey=journey, data=data, actor_id=admin.id)
+
+    error = _attempt(update)
+    return _back(request, f"/journeys/{journey.id}/settings", N_("Changes saved."), error)
+
+
+class PhaseForm(BaseModel):
+    name: str = ""
+    kind: str = PhaseKind.PRE_PURCHASE
+    target_days: str = ""
+    parent_id: str = ""
+    behaviour: str = ""
+    questions: str = ""
+    typical_touchpoints: str = ""
+    emotions: str = ""
+    pain_points: str = ""
+
+
+@router.post("/journeys/{journey_id}/phases")
+def add_phase(
+    request: Request,
+    session: SessionDep,
+    journey: JourneyDep,
+    admin: AdminUser,
+    form: Annotated[PhaseForm, Form()],
+) -> Response:
+    def add() -> None:
+        data = PhaseCreate(**form.model_dump())
+        journey_service.add_phase(session, journey=journey, data=data, actor_id=admin.id)
+
+    error = _attempt(add)
+    return _back(request, f"/journeys/{journey.id}/settings", N_("Phase added."), error)
+
+
+@router.post("/phases/{phase_id}")
+def update_phase(
+    request: Request,
+    session: SessionDep,
+    phase: PhaseDep,
+    admin: AdminUser,
+    form: Annotated[PhaseForm, Form()],
+) -> Response:
+    def update() -> None:
+        data = PhaseUpdate(**form.model_dump())
+        journey_service.update_phase(session, phase=phase, data=data, actor_id=admin.id)
+
+    error = _attempt(update)
+    return _back(request, f"/journeys/{phase.journey_id}/settings", N_("Changes saved."), error)
+
+
+@router.post("/phases/{phase_id}/shift")
+def shift_phase(
+    request: Request,
+    session: SessionDep,
+    phase: PhaseDep,
+    admin: AdminUser,
+    by: Annotated[int, Form()] = 1,
+) -> Response:
+    """Move a phase one place up (-1) or down (1): the keyboard's way to reorder."""
+    journey = journey_service.get_journey(session, journey_id=phase.journey_id)
+    ids = [p.id for p in journey_service.phases_of(session, journey, archived=True)]
+    index = ids.index(phase.id)
+    other = min(max(index + (1 if by > 0 else -1), 0), len(ids) - 1)
+    ids[index], ids[other] = ids[other], ids[index]
+    journey_service.reorder_phases(session, journey=journey, phase_ids=ids, actor_id=admin.id)
+    return RedirectResponse(f"/journeys/{journey.id}/settings#phase-{phase.id}", status_code=303)
+
+
+@router.post("/phases/{phase_id}/archive")
+def archive_phase(
+    request: Request,
+    session: SessionDep,
+    phase: PhaseDep,
+    admin: AdminUser,
+    move_to_id: Annotated[str, Form()] = "",
+) -> Response:
+    def archive() -> None:
+        target = int(move_to_id) if move_to_id.isdigit() else None
+        journey_service.archive_phase(session, phase=phase, move_to_id=target, actor_id=admin.id)
+
+    error = _attempt(archive)
+    return _back(request, f"/journeys/{phase.journey_id}/settings", N_("Phase archived."), error)
+
+
+# --- the board ------------------------------------------------------------------------------
+
+
+class BoardQuery(BaseModel):
+    owner: int | None = None
+    segment: str | None = None
+    stale: bool = False
+
+    def filters(self) -> journey_board.BoardFilter:
+        return journey_board.BoardFilter(
+            owner_id=self.owner, segment=self.segment or None, stale=self.stale
+        )
+
+    def query_string(self) -> str:
+        parts = [f"owner={self.owner}"] if self.owner else []
+        parts += [f"segment={self.segment}"] if self.segment else []
+        parts += ["stale=true"] if self.stale else []
+        return "&".join(parts)
+
+
+def _board_context(session: SessionDep, journey: Any, query: BoardQuery) -> dict[str, Any]:
+    return {
+        "journey": journey,
+        "query": query,
+        "owners": user_service.active_user_choices(session),
+        "exit_reasons": journey_service.exit_reasons(session),
+    }
+
+
+@router.get("/journeys/{journey_id}", response_class=HTMLResponse)
+def board_page(
+    request: Request,
+    session: SessionDep,
+    journey: JourneyDep,
+    user: CurrentUser,
+    query: Annotated[BoardQuery, Query()],
+) -> HTMLResponse:
+    columns = journey_board.board(session, journey=journey, filters=query.filters())
+    return render(
+        request,
+        "journeys/board.html",
+        {**_board_context(session, journey, query), "columns": columns},
+    )
+
+
+@router.get("/journeys/{journey_id}/phases/{phase_id}/cards", response_class=HTMLResponse)
+def more_cards(
+    request: Request,
+    session: SessionDep,
+    journey: JourneyDep,
+    phase: PhaseDep,
+    user: CurrentUser,
+    query: Annotated[BoardQuery, Query()],
+    cursor: str | None = None,
+) -> HTMLResponse:
+    if phase.journey_id != journey.id:
+        raise NotFound(N_("No such phase."))
+    cards, next_cursor = journey_board.column_page(
+        session, phase=phase, filters=query.filters(), cursor=cursor
+    )
+    return render(
+        request,
+        "journeys/_cards.html",
+        {
+            **_board_context(session, journey, query),
+            "phase": phase,
+            "cards": cards,
+            "next_cursor": next_cursor,
+        },
+    )
+
+
+# --- enrolling and moving from the pages -------------------------------------------------------
+
+
+class MoveForm(BaseModel):
+    to: str = ""  # a phase id, or "exit:<status>"
+    exit_reason: str = ""
+    reason: str = ""
+    note: str = ""
+    next: str = ""
+
+    def to_request(self) -> MoveRequest:
+        if self.to.startswith("exit:"):
+            return MoveRequest(
+                exit=self.to.removeprefix("exit:"),
+                exit_reason=self.exit_reason,
+                reason=self.reason,
+                note=self.note,
+            )
+        return MoveRequest(phase_id=self.to or None, reason=self.reason, note=self.note)
+
+
+@router.post("/enrollments/{enrollment_id}/move")
+def move_enrollment(
+    request: Request,
+    session: SessionDep,
+    enrollment: EnrollmentDep,
+    user: Editor,
+    form: Annotated[MoveForm, Form()],
+) -> Response:
+    def move() -> None:
+        journey_service.move(
+            session, enrollment=enrollment, data=form.to_request(), actor_id=user.id
+        )
+
+    error = _attempt(move)
+    target = safe_next(form.next, f"/journeys/{enrollment.journey_id}")
+    return _back(request, target, N_("Moved."), error)
+
+
+def _enroll(
+    request: Request, session: SessionDep, user: Any, phase_id: str, back: str, **subject: int
+) -> Response:
+    def enroll() -> None:
+        if not phase_id.isdigit():
+            raise Invalid(N_("Choose a phase of this journey."), field="phase_id")
+        phase = journey_service.get_phase(session, phase_id=int(phase_id))
+        data = EnrollmentCreate(journey_id=phase.journey_id, phase_id=phase.id, **subject)
+        journey_service.enroll(session, data=data, actor_id=user.id)
+
+    return _back(request, back, N_("Added to the journey."), _attempt(enroll))
+
+
+@router.post("/contacts/{contact_id}/enrollments")
+def enroll_contact(
+    request: Request,
+    session: SessionDep,
+    contact: ContactDep,
+    user: Editor,
+    phase_id: Annotated[str, Form()] = "",
+) -> Response:
+    back = f"/contacts/{contact.id}"
+    return _enroll(request, session, user, phase_id, back, contact_id=contact.id)
+
+
+@router.post("/companies/{company_id}/enrollments")
+def enroll_company(
+    request: Request,
+    session: SessionDep,
+    company: CompanyDep,
+    user: Editor,
+    phase_id: Annotated[str, Form()] = "",
+) -> Response:
+    back = f"/companies/{company.id}"
+    return _enroll(request, session, user, phase_id, back, company_id=company.id)
+
+
+# --- a subject's journeys ---------------------------------------------------------------------
+
+
+def _memberships(
+    request: Request, session: SessionDep, user: Any, *, url: str, name: str, **subject: Any
+) -> HTMLResponse:
+    may_change = user.has_role(*EDITOR_ROLES)
+    memberships = journey_board.memberships(session, **subject)
+    joined = {m.journey.id for m in memberships if not m.via_company}
+    return render(
+        request,
+        "journeys/memberships.html",
+        {
+            "subject_url": url,
+            "name": name,
+            "memberships": memberships,
+            "may_change": may_change,
+            "journey_choices": [
+                (journey, phases)
+                for journey, phases in journey_board.journey_choices(session)
+                if journey.id not in joined
+            ]
+            if may_change
+            else [],
+            "exit_reasons": journey_service.exit_reasons(session) if may_change else [],
+        },
+    )
+
+
+@router.get("/contacts/{contact_id}/journeys", response_class=HTMLResponse)
+def contact_journeys(
+    request: Request, session: SessionDep, contact: ContactDep, user: CurrentUser
+) -> HTMLResponse:
+    url = f"/contacts/{contact.id}"
+    return _memberships(request, session, user, url=url, name=contact.name, contact=contact)
+
+
+@router.get("/companies/{company_id}/journeys", response_class=HTMLResponse)
+def company_journeys(
+    request: Request, session: SessionDep, company: CompanyDep, user: CurrentUser
+) -> HTMLResponse:
+    url = f"/companies/{company.id}"
+    return _memberships(request, session, user, url=url, name=company.name, company=company)

@@ -1,0 +1,43 @@
+// The journey board: drop a card on a column, or press its "Move…" link, and a dialog
+// asks where to and why. Delegated handlers also serve cards loaded later by htmx.
+document.addEventListener("DOMContentLoaded", () => {
+  const dialog = document.getElementById("move-dialog");
+  if (!dialog) return;
+  const form = dialog.querySelector("form");
+
+  const open = (card, phaseId) => {
+    form.action = `/enrollments/${card.dataset.enrollment}/move`;
+    form.elements.to.value = phaseId || "";
+    dialog.querySelector("[data-subject]").textContent = card.dataset.name;
+    dialog.showModal();
+    (phaseId ? form.elements.reason : form.elements.to).focus();
+  };
+
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest("[data-move]");
+    if (link) {
+      event.preventDefault();
+      open(link.closest("[data-enrollment]"));
+    } else if (event.target.closest("[data-close]")) {
+      dialog.close();
+    }
+  });
+  document.addEventListener("dragstart", (event) => {
+    const card = event.target.closest?.("[data-enrollment]");
+    if (card) event.dataTransfer.setData("text/plain", card.dataset.enrollment);
+  });
+  document.querySelectorAll(".column").forEach((column) => {
+    column.addEventListener("dragover", (event) => {
+      event.preventDefault();
+      column.classList.add("drop-target");
+    });
+    column.addEventListener("dragleave", () => column.classList.remove("drop-target"));
+    column.addEventListener("drop", (event) => {
+      event.preventDefault();
+      column.classList.remove("drop-target");
+      const id = event.dataTransfer.getData("text/plain");
+      const card = document.querySelector(`[data-enrollment="${CSS.escape(id)}"]`);
+      if (card && card.closest(".column") !== column) open(card, column.dataset.phase);
+    });
+  });
+});
