@@ -344,30 +344,23 @@ def move(
     if data.exit is not None:
         if not active:
             raise Conflict(N_("This subject has left the journey already."))
-        reason = _exit_reason(session, data.exit_reason)
-        _record(
-            session,
-            enrollment,
-            to_phase=None,
-            status=data.exit,
-            at=at,
-            request=data,
-            actor_id=actor_id,
-            reason=reason,
-        )
+        to_phase, status = None, data.exit
+        reason: ExitReason | None = _exit_reason(session, data.exit_reason)
     else:
-        phase = _target_phase(session, enrollment.journey_id, data.phase_id)
-        if active and phase.id == enrollment.phase_id:
+        to_phase = _target_phase(session, enrollment.journey_id, data.phase_id)
+        if active and to_phase.id == enrollment.phase_id:
             raise Invalid(N_("The subject is in this phase already."), field="phase_id")
-        _record(
-            session,
-            enrollment,
-            to_phase=phase,
-            status=EnrollmentStatus.ACTIVE,
-            at=at,
-            request=data,
-            actor_id=actor_id,
-        )
+        status, reason = EnrollmentStatus.ACTIVE, None
+    _record(
+        session,
+        enrollment,
+        to_phase=to_phase,
+        status=status,
+        at=at,
+        request=data,
+        actor_id=actor_id,
+        reason=reason,
+    )
     return audit.save(
         session, enrollment, actor_id=actor_id, action="enrollment.move", fields=["phase_id"]
     )
