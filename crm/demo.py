@@ -15,13 +15,32 @@ from sqlalchemy import Engine, func, insert, select, text
 from crm.contacts.models import Company, Contact, search_text_for
 from crm.core.db import job_session
 from crm.journeys import service as journey_service
+from crm.journeys.models import Journey
+from crm.journeys.templates import CLASSIC
 from crm.models import metadata
 from crm.touchpoints import service as touchpoint_service
 from crm.touchpoints.models import Channel, Outcome
 
 SEED = 20261123
 CHUNK = 5_000
-LOADED_TABLES = ("company", "contact", "contact_email", "contact_phone", "touchpoint")
+LOADED_TABLES = (
+    "company",
+    "contact",
+    "contact_email",
+    "contact_phone",
+    "touchpoint",
+    "enrollment",
+    "phase_transition",
+)
+# Per step in a phase of the Classic journey: the odds of moving on, of stepping back and
+# of leaving the journey; otherwise the subject stays where it is.
+STEP_ODDS = {
+    "awareness": (0.35, 0.0, 0.2),
+    "consideration": (0.3, 0.05, 0.2),
+    "conversion": (0.7, 0.05, 0.15),
+    "retention": (0.15, 0.0, 0.05),
+    "advocacy": (0.0, 0.05, 0.02),
+}
 
 FIRST = [
     "Anna",
@@ -205,6 +224,15 @@ def generate(
         journey_service.seed_defaults(session)
         channels = [c.id for c in touchpoint_service.list_entries(session, Channel)]
         outcomes = [o.id for o in touchpoint_service.list_entries(session, Outcome)]
+        # The enrolments follow the Classic journey as seeded; without it there are none.
+        journey = session.exec(select(Journey).where(Journey.name == CLASSIC.name)).scalar()
+        classic = (
+            [(p.id, p.key) for p in journey_service.phases_of(session, journey)] if journey else []
+        )
+        if [key for _, key in classic] != list(STEP_ODDS):
+            classic = []
+        classic_id = journey.id if journey else None
+        exits = {r.key: r.id for r in journey_service.exit_reasons(session)}
 
     tables = metadata.tables
     indexes = [
@@ -307,10 +335,45 @@ def generate(
         for batch in chunks(touchpoints()):
             conn.execute(insert(tables["touchpoint"]), batch)
 
+        subjects = [("contact_id", n) for n in range(1, n_contacts + 1)] if classic else []
+        subjects += [("company_id", n) for n in range(1, n_companies + 1)] if classic else []
+        transitions: list[dict[str, Any]] = []
+        enrollments = []
+        for number, (key, subject_id) in enumerate(subjects, start=1):
+            history = journey_history(rng, classic, exits, now=now)
+            for step in history:
+                transitions.append({"enrollment_id": number, **step, "created_at": now})
+            last = history[-1]
+            entered = [step for step in history if step["to_phase_id"]]
+            enrollments.append(
+                {
+                    "id": number,
+                    "journey_id": classic_id,
+                    "contact_id": None,
+                    "company_id": None,
+                    key: subject_id,
+                    "phase_id": entered[-1]["to_phase_id"],
+                    "status": last["status"],
+                    "phase_since": entered[-1]["at"],
+                    "started_at": history[0]["at"],
+                    "ended_at": None if last["to_phase_id"] else last["at"],
+                    "exit_reason_id": last["exit_reason_id"],
+                    "created_at": history[0]["at"],
+                    "updated_at": last["at"],
+                }
+            )
+            if len(enrollments) == CHUNK:
+                conn.execute(insert(tables["enrollment"]), enrollments)
+                conn.execute(insert(tables["phase_transition"]), transitions)
+                enrollments, transitions = [], []
+        if enrollments:
+            conn.execute(insert(tables["enrollment"]), enrollments)
+            conn.execute(insert(tables["phase_transition"]), transitions)
+
         for index in indexes:
             index.create(conn)
         if engine.dialect.name == "postgresql":
-            for name in ("company", "contact", "touchpoint"):
+            for name in ("company", "contact", "touchpoint", "enrollment", "phase_transition"):
                 conn.execute(
                     text(
                         f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "  # noqa: S608 (our table names)
@@ -320,3 +383,55 @@ def generate(
     with engine.connect() as conn:
         conn.execute(text("ANALYZE"))
         conn.commit()
+
+
+def journey_history(
+    rng: random.Random, phases: list[tuple[int, str]], exits: dict[str, int], *, now: datetime
+) -> list[dict[str, Any]]:
+    """A believable path through the Classic journey until ``now``: many leave before the
+    purchase, a few step back, customers churn now and then, and some come back later."""
+    at = now - timedelta(days=rng.uniform(5, 700))
+    history: list[dict[str, Any]] = []
+    index: int | None = 0
+
+    def step(to: int | None, status: str = "active", reason: str | None = None) -> None:
+        entered = [h["to_phase_id"] for h in history if h["to_phase_id"]]
+        active = bool(history) and history[-1]["to_phase_id"] is not None
+        history.append(
+            {
+                "from_phase_id": entered[-1] if active else None,
+                "to_phase_id": to,
+                "status": status,
+                "at": at,
+                "cause": "import",
+                "exit_reason_id": exits[reason] if reason else None,
+            }
+        )
+
+    step(phases[0][0])
+    while True:
+        at += timedelta(days=rng.expovariate(1 / 20))
+        if at >= now:
+            return history
+        if index is None:  # left the journey: some come back to consider again
+            if rng.random() < 0.05:
+                index = 1
+                step(phases[index][0])
+            continue
+        move_on, back, leave = STEP_ODDS[phases[index][1]]
+        roll = rng.random()
+        if roll < move_on:
+            index += 1
+        elif roll < move_on + back:
+            index -= 1
+        elif roll < move_on + back + leave:
+            customer = index >= 3
+            if customer:
+                step(None, "churned", rng.choice(["price", "service", "competitor"]))
+            else:
+                step(None, "lost", rng.choice(["competitor", "no_budget", "no_need"]))
+            index = None
+            continue
+        else:
+            continue
+        step(phases[index][0])

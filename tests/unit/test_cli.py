@@ -1,10 +1,13 @@
 import pytest
+from sqlmodel import select
 from typer.testing import CliRunner
 
 from crm import cli
 from crm.contacts import service as contact_service
 from crm.core import db
 from crm.core import settings as settings_module
+from crm.journeys import service as journey_service
+from crm.journeys.models import Enrollment
 from crm.touchpoints import service as touchpoint_service
 from crm.users import service as user_service
 from tests.conftest import fresh_database
@@ -117,3 +120,16 @@ def test_demo_adds_users_and_a_living_crm_once(crm):
         owned = {c.owner_id for c in contacts}
         assert owned <= {u.id for u in user_service.list_users(session)}
         assert contact_service.list_contacts(session, q=contacts[0].last_name.lower())[0]
+        # Everyone is in the Classic journey, each enrolment as its history left it.
+        enrollments = session.exec(select(Enrollment)).all()
+        assert {e.contact_id for e in enrollments if e.contact_id} == {c.id for c in contacts}
+        assert {e.status for e in enrollments} >= {"active", "lost"}
+        for enrollment in enrollments:
+            history = journey_service.transitions_of(session, enrollment=enrollment)
+            assert history[0].from_phase_id is None and history[0].to_phase_id is not None
+            entered = [t for t in history if t.to_phase_id]
+            assert (enrollment.phase_id, enrollment.phase_since) == (
+                entered[-1].to_phase_id,
+                entered[-1].at,
+            )
+            assert enrollment.status == history[-1].status
