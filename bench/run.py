@@ -116,6 +116,28 @@ def page_cursor(url: str, page: int) -> str:
     return encode_cursor(list(row))
 
 
+def journey_setup(url: str) -> tuple[int, list[int], dict[int, int]]:
+    """The Classic journey, its phases in order, and some active enrollments by phase."""
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        journey_id = conn.execute(text("SELECT id FROM journey WHERE name = 'Classic'")).scalar()
+        phases = list(
+            conn.execute(
+                text("SELECT id FROM phase WHERE journey_id = :j ORDER BY position, id"),
+                {"j": journey_id},
+            ).scalars()
+        )
+        active = conn.execute(
+            text(
+                "SELECT id, phase_id FROM enrollment WHERE journey_id = :j AND status = 'active' "
+                "ORDER BY id LIMIT 1000"
+            ),
+            {"j": journey_id},
+        ).all()
+    engine.dispose()
+    return journey_id, phases, dict(active)
+
+
 def start_server(url: str) -> tuple[subprocess.Popen, int]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -282,6 +304,21 @@ def main() -> None:
             "Content-Type": "application/x-www-form-urlencoded",
         }
         deep = "1,000" if options.size == "M" else "50"
+        journey_id, phases, in_phase = journey_setup(url)
+        enrollments = list(in_phase)
+
+        def move(n: int) -> tuple[int, str, int]:
+            """Move one of the enrollments on to the next phase (round the journey)."""
+            enrollment = enrollments[n % len(enrollments)]
+            target = phases[(phases.index(in_phase[enrollment]) + 1) % len(phases)]
+            answer = api.request(
+                "POST",
+                f"/api/v1/enrollments/{enrollment}/move",
+                json.dumps({"phase_id": target, "reason": "bench"}),
+                {**bearer, "Content-Type": "application/json"},
+            )
+            in_phase[enrollment] = target
+            return answer
 
         def search(n: int) -> str:
             return quote(SEARCHES[n % len(SEARCHES)])
@@ -325,6 +362,8 @@ def main() -> None:
                 200,
                 1,
             ),
+            "journey board": (lambda n: web.request("GET", f"/journeys/{journey_id}"), 200, 1),
+            "move an enrollment (API)": (move, 200, 1),
             "login (Argon2)": (lambda n: (login(Client(port)), (303, "", -1))[1], 303, 0),
         }
         results = {}
