@@ -341,8 +341,11 @@ def generate(
         enrollments = []
         for number, (key, subject_id) in enumerate(subjects, start=1):
             history = journey_history(rng, classic, exits, now=now)
-            for step in history:
-                transitions.append({"enrollment_id": number, **step, "created_at": now})
+            for step, after in zip(history, [*history[1:], None], strict=True):
+                until = after["at"] if after else None
+                transitions.append(
+                    {"enrollment_id": number, **step, "until": until, "created_at": now}
+                )
             last = history[-1]
             entered = [step for step in history if step["to_phase_id"]]
             enrollments.append(

@@ -161,6 +161,10 @@ class PhaseTransition(SQLModel, table=True):
     to_phase_id: int | None = column(Privacy.NONE, default=None, foreign_key="phase.id", index=True)
     status: str = column(Privacy.NONE, default=EnrollmentStatus.ACTIVE, max_length=16)
     at: datetime = timestamp(index=True)
+    # When the next transition of the enrollment happened: a stay in ``to_phase_id`` lasts
+    # from ``at`` until then (open while NULL). Kept by the service, so that analytics read
+    # stays without window functions.
+    until: datetime | None = timestamp(default=None)
     cause: str = column(Privacy.NONE, default=Cause.MANUAL, max_length=16)
     exit_reason_id: int | None = column(Privacy.NONE, default=None, foreign_key="exit_reason.id")
     reason: str | None = column(Privacy.FREE_TEXT, default=None, max_length=200)

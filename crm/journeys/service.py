@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from crm.contacts import service as contact_service
@@ -379,6 +379,11 @@ def _record(
 ) -> None:
     """Write the transition and bring the enrollment to its state after it."""
     reentry = enrollment.status != EnrollmentStatus.ACTIVE
+    session.execute(
+        update(Transition)
+        .where(Transition.enrollment_id == enrollment.id, col(Transition.until).is_(None))
+        .values(until=at)
+    )
     session.add(
         Transition(
             enrollment_id=enrollment.id,

@@ -1,8 +1,8 @@
 """journeys
 
-Revision ID: 47c135e5ea08
+Revision ID: 85e70222efc5
 Revises: 7de4b8192f2b
-Create Date: 2026-11-23 15:07:29.230234
+Create Date: 2026-11-23 15:27:18.576218
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from alembic import op
 
 import crm.core.db
 
-revision: str = "47c135e5ea08"
+revision: str = "85e70222efc5"
 down_revision: str | Sequence[str] | None = "7de4b8192f2b"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -142,6 +142,7 @@ def upgrade() -> None:
         sa.Column("to_phase_id", sa.Integer(), nullable=True),
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("at", crm.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("until", crm.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("cause", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("exit_reason_id", sa.Integer(), nullable=True),
         sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),

@@ -133,3 +133,4 @@ def test_demo_adds_users_and_a_living_crm_once(crm):
                 entered[-1].at,
             )
             assert enrollment.status == history[-1].status
+            assert [t.until for t in history] == [t.at for t in history[1:]] + [None]

@@ -240,3 +240,12 @@ class TestTimeInPhase:
         assert session.exec(
             select(Transition).where(Transition.enrollment_id == enrollment.id)
         ).all()
+
+
+def test_each_transition_knows_when_the_next_one_came(session, journey, phases):
+    enrollment = enroll(session, journey, phases["awareness"], at=day(0))
+    move(session, enrollment, at=day(2), phase_id=phases["conversion"].id)
+    move(session, enrollment, at=day(5), exit=EnrollmentStatus.WON, exit_reason="purchased")
+    move(session, enrollment, at=day(9), phase_id=phases["retention"].id)
+    history = service.transitions_of(session, enrollment=enrollment)
+    assert [t.until for t in history] == [day(2), day(5), day(9), None]
