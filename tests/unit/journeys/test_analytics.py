@@ -1,0 +1,159 @@
+"""Journey figures against a small history computed by hand (see the comments)."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from crm.journeys import analytics, service
+from crm.journeys.models import EnrollmentCreate, JourneyCreate, MoveRequest
+from crm.touchpoints import service as touchpoint_service
+from crm.touchpoints.models import TouchpointCreate
+from tests.factories import make_company, make_contact
+
+T0 = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
+
+
+def day(n: float) -> datetime:
+    return T0 + timedelta(days=n)
+
+
+@pytest.fixture
+def journey(session):
+    return service.create_journey(
+        session, data=JourneyCreate(name="Analytics", template="classic"), actor_id=None
+    )
+
+
+def live(session, journey, steps, **subject):
+    """Enrol at the first step's time, then follow the steps: (day, phase key or exit)."""
+    phases = {p.key: p.id for p in service.phases_of(session, journey)}
+    (start, first), *rest = steps
+    data = EnrollmentCreate(journey_id=journey.id, phase_id=phases[first], at=day(start), **subject)
+    enrollment = service.enroll(session, data=data, actor_id=None)
+    for at, where in rest:
+        if where in ("lost", "churned", "won"):
+            reason = {"lost": "no_budget", "churned": "price", "won": "purchased"}[where]
+            request = MoveRequest(at=day(at), exit=where, exit_reason=reason)
+        else:
+            request = MoveRequest(at=day(at), phase_id=phases[where])
+        service.move(session, enrollment=enrollment, data=request, actor_id=None)
+    return enrollment
+
+
+def answer(session, contact, at, nps):
+    data = TouchpointCreate(
+        contact_id=contact.id, summary="Survey", channel="survey", occurred_at=day(at), nps=nps
+    )
+    touchpoint_service.log_touchpoint(session, data=data, actor_id=None)
+
+
+@pytest.fixture
+def figures(session, journey):
+    s1, s2, s3, s4, s5 = (make_contact(session, segment="Retail") for _ in range(5))
+    live(
+        session,
+        journey,
+        [
+            (0, "awareness"),
+            (10, "consideration"),
+            (20, "conversion"),
+            (25, "retention"),
+            (60, "churned"),
+        ],
+        contact_id=s1.id,
+    )
+    live(session, journey, [(5, "awareness"), (15, "lost")], contact_id=s2.id)
+    live(
+        session,
+        journey,
+        [(35, "awareness"), (40, "consideration"), (45, "awareness"), (50, "consideration")],
+        contact_id=s3.id,
+    )
+    live(
+        session,
+        journey,
+        [(-50, "awareness"), (-10, "consideration"), (5, "conversion"), (8, "won")],
+        contact_id=s4.id,
+    )
+    live(session, journey, [(150, "awareness")], contact_id=s5.id)
+    # Another segment, in the period: only counted without the segment filter.
+    live(session, journey, [(1, "awareness")], company_id=make_company(session, segment="B2B").id)
+    for contact, at, nps in ((s1, 30, 10), (s1, 70, 3), (s3, 45, 8), (s2, 12, 9), (s5, 150, 10)):
+        answer(session, contact, at, nps)
+    return analytics.figures(
+        session, journey=journey, since=day(0), until=day(100), segment="Retail"
+    )
+
+
+def steps(figures, session, journey):
+    keys = {p.id: p.key for p in service.phases_of(session, journey)}
+    return {keys[s.phase_id]: s for s in figures.funnel}
+
+
+def test_funnel(figures, session, journey):
+    funnel = steps(figures, session, journey)
+    # awareness: s1 moved on, s2 dropped, s3 (twice) moved on the last time
+    a = funnel["awareness"]
+    assert (a.entered, a.moved_on, a.dropped, a.still_there) == (3, 2, 1, 0)
+    # consideration: s1 moved on; s3 went back, then came again and is still there
+    c = funnel["consideration"]
+    assert (c.entered, c.moved_on, c.went_back, c.still_there) == (2, 1, 0, 1)
+    # conversion: s1 moved on to retention, s4 left as won
+    v = funnel["conversion"]
+    assert (v.entered, v.moved_on, v.completed, v.conversion) == (2, 1, 1, 1.0)
+    # retention: s1 churned
+    r = funnel["retention"]
+    assert (r.entered, r.dropped, r.drop_off) == (1, 1, 1.0)
+    assert funnel["advocacy"].entered == 0
+
+
+def test_conversion_time_to_close_and_churn(figures):
+    # joined in the period: s1, s2, s3; only s1 reached a purchase phase, after 20 days
+    assert (figures.joined, figures.converted) == (3, 1)
+    assert figures.conversion_rate == pytest.approx(1 / 3)
+    assert figures.time_to_close_median_days == 20
+    # customers in the period: s1 (retention from day 25), who churned on day 60
+    assert (figures.customers, figures.churned, figures.churn_rate) == (1, 1, 1.0)
+
+
+def test_nps(figures):
+    # in the period: 10 and 9 promote, 3 detracts, 8 is passive; day 150 is outside
+    assert (figures.nps_answers, figures.nps) == (4, 25.0)
+
+
+def test_time_in_phase(figures, session, journey):
+    keys = {p.id: p.key for p in service.phases_of(session, journey)}
+    times = {keys[t.phase_id]: t for t in figures.time_in_phase}
+    # awareness stays ending in the period: 10 (s1), 10 (s2), 5 and 5 (s3)
+    a = times["awareness"]
+    assert (a.stays, a.median_days, a.p90_days) == (4, 7.5, 10)
+    assert a.bands[:3] == [2, 2, 0]
+    # consideration: 10 (s1), 5 (s3), 15 (s4, from day -10); s3's second stay is open
+    c = times["consideration"]
+    assert (c.stays, c.median_days, c.bands[:3]) == (3, 10, [1, 1, 1])
+    assert times["conversion"].median_days == 4  # 5 (s1) and 3 (s4)
+    assert times["retention"].bands[3] == 1  # 35 days
+
+
+def test_cohorts(figures):
+    assert [
+        (c.month, c.joined, c.reached_purchase, c.active, c.lost, c.churned)
+        for c in figures.cohorts
+    ] == [("2026-01", 2, 1, 0, 1, 1), ("2026-02", 1, 0, 1, 0, 0)]
+
+
+def test_without_the_segment_the_company_counts(session, journey, figures):
+    everyone = analytics.figures(session, journey=journey, since=day(0), until=day(100))
+    assert everyone.joined == figures.joined + 1
+    assert steps(everyone, session, journey)["awareness"].entered == 4
+
+
+def test_an_empty_period_has_no_rates(session, journey):
+    empty = analytics.figures(session, journey=journey, since=day(0), until=day(100))
+    assert (empty.joined, empty.conversion_rate, empty.churn_rate, empty.nps) == (
+        0,
+        None,
+        None,
+        None,
+    )
+    assert all(step.entered == 0 for step in empty.funnel)
