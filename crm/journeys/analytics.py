@@ -20,14 +20,15 @@ Definitions (the analytics page shows them too):
 
 import statistics
 from collections import defaultdict
-from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from pydantic import BaseModel, Field, computed_field
 from sqlalchemy import and_, false, func, or_, select, union
 from sqlmodel import Session, col
 
 from crm.contacts.models import Company, Contact
+from crm.core.errors import N_, Invalid
 from crm.journeys.models import (
     Enrollment,
     EnrollmentStatus,
@@ -42,8 +43,7 @@ from crm.touchpoints.models import Touchpoint
 BANDS = (7, 14, 30, 60, 90, 180)
 
 
-@dataclass
-class FunnelStep:
+class FunnelStep(BaseModel):
     phase_id: int
     entered: int = 0
     moved_on: int = 0
@@ -52,26 +52,29 @@ class FunnelStep:
     went_back: int = 0
     still_there: int = 0
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def conversion(self) -> float | None:
         return (self.moved_on + self.completed) / self.entered if self.entered else None
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def drop_off(self) -> float | None:
         return self.dropped / self.entered if self.entered else None
 
 
-@dataclass
-class TimeInPhase:
+class TimeInPhase(BaseModel):
     phase_id: int
     stays: int = 0
     median_days: float | None = None
     p90_days: float | None = None
-    bands: list[int] = field(default_factory=lambda: [0] * (len(BANDS) + 1))
+    bands: list[int] = Field(
+        default_factory=lambda: [0] * (len(BANDS) + 1),
+        description="Stays per band of days: under 7, 14, 30, 60, 90, 180, and longer.",
+    )
 
 
-@dataclass
-class Cohort:
+class Cohort(BaseModel):
     month: str  # YYYY-MM
     joined: int = 0
     reached_purchase: int = 0
@@ -81,8 +84,7 @@ class Cohort:
     churned: int = 0
 
 
-@dataclass
-class Figures:
+class Figures(BaseModel):
     funnel: list[FunnelStep]
     joined: int
     converted: int
@@ -95,6 +97,17 @@ class Figures:
     nps_answers: int
     time_in_phase: list[TimeInPhase]
     cohorts: list[Cohort]
+
+
+def period(first: date | None, last: date | None, *, today: date) -> tuple[datetime, datetime]:
+    """The days from ``first`` to ``last`` (both included; by default the year up to
+    today) as a half-open range of UTC times."""
+    last = last or today
+    first = first or last - timedelta(days=364)
+    if first > last:
+        raise Invalid(N_("The period must not end before it starts."), field="from")
+    since = datetime.combine(first, time.min, tzinfo=UTC)
+    return since, datetime.combine(last + timedelta(days=1), time.min, tzinfo=UTC)
 
 
 def _subjects_in_segment(segment: str | None) -> Any:
@@ -140,7 +153,7 @@ def figures(
     for row in rows:
         histories[row.enrollment_id].append(row)
 
-    funnel = {p.id: FunnelStep(p.id) for p in phases}
+    funnel = {p.id: FunnelStep(phase_id=p.id) for p in phases}
     durations: dict[int, list[float]] = defaultdict(list)
     customers, churned = set(), set()
     for enrollment_id, history in histories.items():
@@ -234,7 +247,7 @@ def _nps(
 
 
 def _time_in_phase(phase_id: int, days: list[float]) -> TimeInPhase:
-    result = TimeInPhase(phase_id, stays=len(days))
+    result = TimeInPhase(phase_id=phase_id, stays=len(days))
     if not days:
         return result
     days = sorted(days)
@@ -250,9 +263,37 @@ def _cohorts(joined: list[dict[str, Any]]) -> list[Cohort]:
     cohorts: dict[str, Cohort] = {}
     for j in joined:
         month = j["started_at"].strftime("%Y-%m")
-        cohort = cohorts.setdefault(month, Cohort(month))
+        cohort = cohorts.setdefault(month, Cohort(month=month))
         cohort.joined += 1
         cohort.reached_purchase += j["closed_at"] is not None
         status = j["status"]
         setattr(cohort, status, getattr(cohort, status) + 1)
     return [cohorts[month] for month in sorted(cohorts)]
+
+
+BAND_NAMES = [f"under_{bound}_days" for bound in BANDS] + [f"{BANDS[-1]}_days_or_more"]
+
+
+def csv_rows(result: Figures, phase_names: dict[int, str]) -> list[tuple[Any, ...]]:
+    """The figures in long form: (figure, phase or month, measure, value)."""
+    rows: list[tuple[Any, ...]] = []
+    for step in result.funnel:
+        for measure, value in step.model_dump(exclude={"phase_id"}).items():
+            rows.append(("funnel", phase_names[step.phase_id], measure, value))
+    journey_wide = result.model_dump(exclude={"funnel", "time_in_phase", "cohorts"})
+    rows += [("journey", "", measure, value) for measure, value in journey_wide.items()]
+    for stays in result.time_in_phase:
+        name = phase_names[stays.phase_id]
+        rows += [
+            ("time_in_phase", name, "stays", stays.stays),
+            ("time_in_phase", name, "median_days", stays.median_days),
+            ("time_in_phase", name, "p90_days", stays.p90_days),
+        ]
+        rows += [
+            ("time_in_phase", name, band, n)
+            for band, n in zip(BAND_NAMES, stays.bands, strict=True)
+        ]
+    for cohort in result.cohorts:
+        for measure, value in cohort.model_dump(exclude={"month"}).items():
+            rows.append(("cohort", cohort.month, measure, value))
+    return rows

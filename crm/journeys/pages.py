@@ -1,18 +1,21 @@
 """Journey pages: the list, the admin's settings, the board, and the forms that enrol and
 move subjects from the contact and company pages."""
 
+from datetime import date, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request, Response
-from fastapi.responses import HTMLResponse, RedirectResponse
-from pydantic import BaseModel, ValidationError
+from fastapi import APIRouter, Depends, Form, Query, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
+from pydantic import BaseModel, Field, ValidationError
 
 from crm.contacts.deps import EDITOR_ROLES, CompanyDep, ContactDep, Editor
-from crm.core.db import SessionDep
+from crm.core.db import SessionDep, utcnow
 from crm.core.errors import N_, CRMError, Invalid, NotFound
+from crm.core.exports import csv_lines
 from crm.core.forms import FormErrors
 from crm.core.security import safe_next
 from crm.core.templating import flash, render
+from crm.journeys import analytics
 from crm.journeys import board as journey_board
 from crm.journeys import service as journey_service
 from crm.journeys.deps import EnrollmentDep, JourneyDep, PhaseDep
@@ -272,6 +275,76 @@ def more_cards(
             "phase": phase,
             "cards": cards,
             "next_cursor": next_cursor,
+        },
+    )
+
+
+# --- analytics ------------------------------------------------------------------------------
+
+
+class PeriodQuery(BaseModel):
+    """The period and segment of the analytics, as the filter form sends them."""
+
+    model_config = {"populate_by_name": True}
+    first: date | None = Field(default=None, alias="from")
+    last: date | None = Field(default=None, alias="to")
+    segment: str | None = None
+
+    def figures(self, session: SessionDep, journey: Any) -> analytics.Figures:
+        since, until = analytics.period(self.first, self.last, today=utcnow().date())
+        segment = self.segment or None
+        return analytics.figures(
+            session, journey=journey, since=since, until=until, segment=segment
+        )
+
+
+def _period_query(
+    first: Annotated[str, Query(alias="from")] = "",
+    last: Annotated[str, Query(alias="to")] = "",
+    segment: str = "",
+) -> PeriodQuery:
+    """Empty fields mean the defaults; bad dates are a 422 like any other bad input."""
+    try:
+        return PeriodQuery(first=first or None, last=last or None, segment=segment or None)
+    except ValidationError as exc:
+        raise Invalid(N_("Give the dates as YYYY-MM-DD."), field="from") from exc
+
+
+Period = Annotated[PeriodQuery, Depends(_period_query)]
+
+
+@router.get("/journeys/{journey_id}/analytics", response_class=HTMLResponse)
+def analytics_page(
+    request: Request, session: SessionDep, journey: JourneyDep, user: CurrentUser, query: Period
+) -> HTMLResponse:
+    since, until = analytics.period(query.first, query.last, today=utcnow().date())
+    return render(
+        request,
+        "journeys/analytics.html",
+        {
+            "journey": journey,
+            "figures": query.figures(session, journey),
+            "phases": {p.id: p for p in journey_service.phases_of(session, journey, archived=True)},
+            "first": since.date(),
+            "last": (until - timedelta(days=1)).date(),
+            "segment": query.segment or "",
+            "bands": analytics.BANDS,
+        },
+    )
+
+
+@router.get("/journeys/{journey_id}/analytics.csv")
+def analytics_csv(
+    session: SessionDep, journey: JourneyDep, user: CurrentUser, query: Period
+) -> StreamingResponse:
+    figures = query.figures(session, journey)
+    names = {p.id: p.name for p in journey_service.phases_of(session, journey, archived=True)}
+    rows = analytics.csv_rows(figures, names)
+    return StreamingResponse(
+        csv_lines(["figure", "phase_or_month", "measure", "value"], rows),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="journey-{journey.id}-analytics.csv"'
         },
     )
 

@@ -1,9 +1,13 @@
 """Journeys: the JSON API for journeys, phases, enrollments and moves."""
 
-from fastapi import APIRouter, Response, status
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
 
 from crm.contacts.deps import Editor
 from crm.core.db import SessionDep, utcnow
+from crm.journeys import analytics
 from crm.journeys import service as journey_service
 from crm.journeys.deps import EnrollmentDep, JourneyDep, PhaseDep
 from crm.journeys.models import (
@@ -154,3 +158,20 @@ def api_transitions(
         TransitionPublic.model_validate(t, update={"exit_reason": reasons.get(t.exit_reason_id)})
         for t in journey_service.transitions_of(session, enrollment=enrollment)
     ]
+
+
+@api_router.get("/journeys/{journey_id}/analytics", response_model=analytics.Figures)
+def api_analytics(
+    session: SessionDep,
+    journey: JourneyDep,
+    user: CurrentUser,
+    first: Annotated[
+        date | None, Query(alias="from", description="First day; a year ago by default.")
+    ] = None,
+    last: Annotated[
+        date | None, Query(alias="to", description="Last day, included; today by default.")
+    ] = None,
+    segment: str | None = None,
+) -> analytics.Figures:
+    since, until = analytics.period(first, last, today=utcnow().date())
+    return analytics.figures(session, journey=journey, since=since, until=until, segment=segment)
