@@ -13,9 +13,10 @@ from typing import Any
 from sqlalchemy import Engine, func, insert, select, text
 
 from crm.contacts.models import Company, Contact, search_text_for
+from crm.core import lists
 from crm.core.db import job_session
 from crm.journeys import service as journey_service
-from crm.journeys.models import Journey
+from crm.journeys.models import ExitReason, Journey
 from crm.journeys.templates import CLASSIC
 from crm.models import metadata
 from crm.touchpoints import service as touchpoint_service
@@ -222,8 +223,8 @@ def generate(
     with job_session(engine) as session:
         touchpoint_service.seed_defaults(session)
         journey_service.seed_defaults(session)
-        channels = [c.id for c in touchpoint_service.list_entries(session, Channel)]
-        outcomes = [o.id for o in touchpoint_service.list_entries(session, Outcome)]
+        channels = [c.id for c in lists.entries(session, Channel)]
+        outcomes = [o.id for o in lists.entries(session, Outcome)]
         # The enrolments follow the Classic journey as seeded; without it there are none.
         journey = session.exec(select(Journey).where(Journey.name == CLASSIC.name)).scalar()
         classic = (
@@ -232,7 +233,7 @@ def generate(
         if [key for _, key in classic] != list(STEP_ODDS):
             classic = []
         classic_id = journey.id if journey else None
-        exits = {r.key: r.id for r in journey_service.exit_reasons(session)}
+        exits = {r.key: r.id for r in lists.entries(session, ExitReason)}
 
     tables = metadata.tables
     indexes = [

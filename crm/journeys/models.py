@@ -16,6 +16,7 @@ from sqlmodel import Field, SQLModel
 
 from crm.core.db import Privacy, column, timestamp, utcnow
 from crm.core.errors import N_
+from crm.core.lists import ListEntry
 from crm.core.schemas import blank_is_none
 
 
@@ -107,14 +108,8 @@ class Phase(SQLModel, table=True):
     is_archived: bool = column(Privacy.NONE, default=False)
 
 
-class ExitReason(SQLModel, table=True):
+class ExitReason(ListEntry, table=True):
     __tablename__ = "exit_reason"
-
-    id: int | None = column(Privacy.NONE, default=None, primary_key=True)
-    key: str = column(Privacy.NONE, max_length=40, unique=True)
-    name: str = column(Privacy.NONE, max_length=80)
-    position: int = column(Privacy.NONE, default=0)
-    is_active: bool = column(Privacy.NONE, default=True)
 
 
 class Enrollment(SQLModel, table=True):

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from pydantic import BaseModel, Field, ValidationError
 
 from crm.contacts.deps import EDITOR_ROLES, CompanyDep, ContactDep, Editor
+from crm.core import lists
 from crm.core.db import SessionDep, utcnow
 from crm.core.errors import N_, CRMError, Invalid, NotFound
 from crm.core.exports import csv_lines
@@ -22,6 +23,7 @@ from crm.journeys.deps import EnrollmentDep, JourneyDep, PhaseDep
 from crm.journeys.models import (
     MAP_ROWS,
     EnrollmentCreate,
+    ExitReason,
     JourneyCreate,
     JourneyUpdate,
     MoveRequest,
@@ -232,7 +234,7 @@ def _board_context(session: SessionDep, journey: Any, query: BoardQuery) -> dict
         "journey": journey,
         "query": query,
         "owners": user_service.active_user_choices(session),
-        "exit_reasons": journey_service.exit_reasons(session),
+        "exit_reasons": lists.entries(session, ExitReason),
     }
 
 
@@ -449,7 +451,7 @@ def _memberships(
             ]
             if may_change
             else [],
-            "exit_reasons": journey_service.exit_reasons(session) if may_change else [],
+            "exit_reasons": lists.entries(session, ExitReason) if may_change else [],
         },
     )
 

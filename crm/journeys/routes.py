@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from crm.contacts.deps import Editor
+from crm.core import lists
 from crm.core.db import SessionDep, utcnow
 from crm.journeys import analytics
 from crm.journeys import service as journey_service
@@ -14,6 +15,7 @@ from crm.journeys.models import (
     Enrollment,
     EnrollmentCreate,
     EnrollmentPublic,
+    ExitReason,
     Journey,
     JourneyCreate,
     JourneyPublic,
@@ -39,7 +41,7 @@ def _journey_public(session: SessionDep, journey: Journey) -> JourneyPublic:
 
 
 def _exit_reason_keys(session: SessionDep) -> dict[int, str]:
-    return {r.id: r.key for r in journey_service.exit_reasons(session, active_only=False)}
+    return {r.id: r.key for r in lists.entries(session, ExitReason, active_only=False)}
 
 
 def _enrollment_public(session: SessionDep, enrollment: Enrollment) -> EnrollmentPublic:

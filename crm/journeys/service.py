@@ -9,7 +9,7 @@ from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from crm.contacts import service as contact_service
-from crm.core import audit
+from crm.core import audit, lists
 from crm.core.db import utcnow
 from crm.core.errors import N_, Conflict, Invalid, NotFound
 from crm.journeys.models import (
@@ -35,10 +35,7 @@ PHASE_ARCHIVED = "phase archived"
 
 def seed_defaults(session: Session) -> None:
     """The exit reasons that are missing, and the Classic journey on a new installation."""
-    existing = set(session.exec(select(ExitReason.key)))
-    for position, (key, name) in enumerate(DEFAULT_EXIT_REASONS):
-        if key not in existing:
-            session.add(ExitReason(key=key, name=name, position=position * 10))
+    lists.seed(session, ExitReason, DEFAULT_EXIT_REASONS)
     if session.exec(select(func.count()).select_from(Journey)).one() == 0:
         _create_from_template(session, Journey(name=CLASSIC.name), CLASSIC)
     session.flush()
@@ -280,10 +277,7 @@ def _target_phase(session: Session, journey_id: int, phase_id: int) -> Phase:
 def _exit_reason(session: Session, key: str | None) -> ExitReason:
     if not key:
         raise Invalid(N_("Give the reason for the exit."), field="exit_reason")
-    reason = session.exec(select(ExitReason).where(ExitReason.key == key)).first()
-    if reason is None or not reason.is_active:
-        raise Invalid(N_("Choose one of the offered values."), field="exit_reason")
-    return reason
+    return lists.by_key(session, ExitReason, key, field="exit_reason")
 
 
 def enroll(session: Session, *, data: EnrollmentCreate, actor_id: int | None) -> Enrollment:
@@ -456,10 +450,3 @@ def time_in_phases(transitions: Sequence[Transition], *, now: datetime) -> list[
         total.entries += 1
         total.days += stay.days(now)
     return list(totals.values())
-
-
-def exit_reasons(session: Session, *, active_only: bool = True) -> list[ExitReason]:
-    query = select(ExitReason).order_by(ExitReason.position, ExitReason.id)
-    if active_only:
-        query = query.where(col(ExitReason.is_active))
-    return list(session.exec(query))

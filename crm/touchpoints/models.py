@@ -4,12 +4,13 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import StringConstraints, field_validator, model_validator
+from pydantic import field_validator, model_validator
 from sqlalchemy import CheckConstraint, Index
 from sqlmodel import Field, SQLModel
 
 from crm.core.db import Privacy, column, timestamp, utcnow
 from crm.core.errors import N_
+from crm.core.lists import ListEntry
 from crm.core.schemas import blank_is_none
 
 
@@ -25,7 +26,6 @@ class Initiator(StrEnum):
 
 
 # The lists every new installation starts with; admins rename, reorder and retire them.
-# Names are msgids: a seeded name is shown translated until an admin renames it.
 DEFAULT_CHANNELS = [
     ("call", N_("Call")),
     ("meeting", N_("Meeting")),
@@ -52,24 +52,12 @@ DEFAULT_OUTCOMES = [
 ]
 
 
-class Channel(SQLModel, table=True):
+class Channel(ListEntry, table=True):
     __tablename__ = "channel"
 
-    id: int | None = column(Privacy.NONE, default=None, primary_key=True)
-    key: str = column(Privacy.NONE, max_length=40, unique=True)
-    name: str = column(Privacy.NONE, max_length=80)
-    position: int = column(Privacy.NONE, default=0)
-    is_active: bool = column(Privacy.NONE, default=True)
 
-
-class Outcome(SQLModel, table=True):
+class Outcome(ListEntry, table=True):
     __tablename__ = "outcome"
-
-    id: int | None = column(Privacy.NONE, default=None, primary_key=True)
-    key: str = column(Privacy.NONE, max_length=40, unique=True)
-    name: str = column(Privacy.NONE, max_length=80)
-    position: int = column(Privacy.NONE, default=0)
-    is_active: bool = column(Privacy.NONE, default=True)
 
 
 class Touchpoint(SQLModel, table=True):
@@ -179,23 +167,3 @@ class TouchpointPublic(SQLModel):
 class TouchpointsPage(SQLModel):
     items: list[TouchpointPublic]
     next_cursor: str | None
-
-
-class ListEntryCreate(SQLModel):
-    key: Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=r"^[a-z0-9_]+$")]
-    name: str = Field(min_length=1, max_length=80)
-    position: int = 0
-
-
-class ListEntryUpdate(SQLModel):
-    name: str | None = Field(default=None, min_length=1, max_length=80)
-    position: int | None = None
-    is_active: bool | None = None
-
-
-class ListEntryPublic(SQLModel):
-    id: int
-    key: str
-    name: str
-    position: int
-    is_active: bool

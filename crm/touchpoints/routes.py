@@ -9,19 +9,19 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, ValidationError
 
 from crm.contacts.deps import CompanyDep, ContactDep, Editor
+from crm.core import lists
 from crm.core.db import SessionDep
 from crm.core.errors import N_, CRMError
 from crm.core.forms import FormErrors
+from crm.core.lists import ListEntry, ListEntryCreate, ListEntryPublic, ListEntryUpdate
 from crm.core.templating import flash, render
+from crm.journeys.models import ExitReason
 from crm.touchpoints import service as touchpoint_service
 from crm.touchpoints.deps import TouchpointDep
 from crm.touchpoints.models import (
     Channel,
     Direction,
     Initiator,
-    ListEntryCreate,
-    ListEntryPublic,
-    ListEntryUpdate,
     Outcome,
     TouchpointCreate,
     TouchpointPublic,
@@ -33,8 +33,12 @@ from crm.users.deps import AdminUser, CurrentUser
 router = APIRouter(tags=["pages"], include_in_schema=False)
 api_router = APIRouter(prefix="/api/v1", tags=["touchpoints"])
 
-LISTS: dict[str, type[Channel] | type[Outcome]] = {"channels": Channel, "outcomes": Outcome}
-ListKind = Literal["channels", "outcomes"]
+LISTS: dict[str, type[ListEntry]] = {
+    "channels": Channel,
+    "outcomes": Outcome,
+    "exit_reasons": ExitReason,
+}
+ListKind = Literal["channels", "outcomes", "exit_reasons"]
 Limit = Annotated[int, Query(ge=1, le=200)]
 
 
@@ -118,22 +122,22 @@ def api_company_timeline(
 
 @api_router.get("/lists/{kind}", response_model=list[ListEntryPublic])
 def api_list_entries(session: SessionDep, user: CurrentUser, kind: ListKind) -> Any:
-    return touchpoint_service.list_entries(session, LISTS[kind], active_only=False)
+    return lists.entries(session, LISTS[kind], active_only=False)
 
 
 @api_router.post("/lists/{kind}", response_model=ListEntryPublic, status_code=201)
 def api_create_entry(
     session: SessionDep, admin: AdminUser, kind: ListKind, data: ListEntryCreate
 ) -> Any:
-    return touchpoint_service.create_entry(session, LISTS[kind], data=data, actor_id=admin.id)
+    return lists.create(session, LISTS[kind], data=data, actor_id=admin.id)
 
 
 @api_router.patch("/lists/{kind}/{entry_id}", response_model=ListEntryPublic)
 def api_update_entry(
     session: SessionDep, admin: AdminUser, kind: ListKind, entry_id: int, data: ListEntryUpdate
 ) -> Any:
-    entry = touchpoint_service.get_entry(session, LISTS[kind], entry_id=entry_id)
-    return touchpoint_service.update_entry(session, entry, data=data, actor_id=admin.id)
+    entry = lists.get(session, LISTS[kind], entry_id=entry_id)
+    return lists.update(session, entry, data=data, actor_id=admin.id)
 
 
 # --- the quick log and the timeline --------------------------------------------------
@@ -281,7 +285,7 @@ def lists_page(request: Request, session: SessionDep, admin: AdminUser) -> HTMLR
         "touchpoints/lists.html",
         {
             "lists": {
-                kind: touchpoint_service.list_entries(session, model, active_only=False)
+                kind: lists.entries(session, model, active_only=False)
                 for kind, model in LISTS.items()
             },
             "errors": FormErrors(request.state.language),
@@ -301,7 +305,7 @@ def create_entry(
 ) -> Response:
     try:
         data = ListEntryCreate(key=key.strip(), name=name.strip(), position=position or 0)
-        touchpoint_service.create_entry(session, LISTS[kind], data=data, actor_id=admin.id)
+        lists.create(session, LISTS[kind], data=data, actor_id=admin.id)
     except (ValidationError, CRMError) as exc:
         errors = FormErrors(request.state.language)
         errors.add_error(exc)
@@ -327,12 +331,12 @@ def update_entry(
     position: Annotated[str, Form()] = "0",
     is_active: Annotated[bool, Form()] = False,
 ) -> Response:
-    entry = touchpoint_service.get_entry(session, LISTS[kind], entry_id=entry_id)
+    entry = lists.get(session, LISTS[kind], entry_id=entry_id)
     try:
         data = ListEntryUpdate(name=name.strip(), position=position or 0, is_active=is_active)
     except ValidationError:
         flash(request, "error", N_("Some of the input is not valid."))
         return RedirectResponse("/admin/lists", status_code=303)
-    touchpoint_service.update_entry(session, entry, data=data, actor_id=admin.id)
+    lists.update(session, entry, data=data, actor_id=admin.id)
     flash(request, "success", N_("Changes saved."))
     return RedirectResponse("/admin/lists", status_code=303)

@@ -198,3 +198,31 @@ def test_unknown_ids_are_404(client, session):
         ).status_code
         == 404
     )
+
+
+def test_admins_edit_the_exit_reasons_like_any_list(client, session, admin, journey):
+    reasons = client.get("/api/v1/lists/exit_reasons", headers=admin).json()
+    price = next(r for r in reasons if r["key"] == "price")
+    added = client.post(
+        "/api/v1/lists/exit_reasons", headers=admin, json={"key": "merger", "name": "Merger"}
+    )
+    assert added.status_code == 201
+    retired = client.patch(
+        f"/api/v1/lists/exit_reasons/{price['id']}", headers=admin, json={"is_active": False}
+    )
+    assert retired.json()["is_active"] is False
+    rep = bearer(session)
+    enrollment = client.post(
+        "/api/v1/enrollments",
+        headers=rep,
+        json={
+            "journey_id": journey["id"],
+            "contact_id": make_contact(session).id,
+            "phase_id": journey["phases"][0]["id"],
+        },
+    ).json()
+    url = f"/api/v1/enrollments/{enrollment['id']}/move"
+    refused = client.post(url, headers=rep, json={"exit": "lost", "exit_reason": "price"})
+    assert refused.status_code == 422
+    left = client.post(url, headers=rep, json={"exit": "lost", "exit_reason": "merger"})
+    assert left.json()["exit_reason"] == "merger"

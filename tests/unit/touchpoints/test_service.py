@@ -5,14 +5,14 @@ from pydantic import ValidationError
 from sqlmodel import select
 
 from crm.contacts import service as contact_service
+from crm.core import lists
 from crm.core.db import utcnow
 from crm.core.errors import Conflict, Invalid, NotFound
+from crm.core.lists import ListEntryCreate, ListEntryUpdate
 from crm.touchpoints import service
 from crm.touchpoints.models import (
     DEFAULT_CHANNELS,
     Channel,
-    ListEntryCreate,
-    ListEntryUpdate,
     Outcome,
     TouchpointCreate,
     TouchpointUpdate,
@@ -22,30 +22,30 @@ from tests.factories import log_touchpoint, make_company, make_contact, make_use
 
 class TestLists:
     def test_the_defaults_are_seeded_once_and_edits_survive_reseeding(self, session):
-        assert [c.key for c in service.list_entries(session, Channel)] == [
+        assert [c.key for c in lists.entries(session, Channel)] == [
             key for key, _ in DEFAULT_CHANNELS
         ]
         call = session.exec(select(Channel).where(Channel.key == "call")).one()
-        service.update_entry(session, call, data=ListEntryUpdate(name="Anruf"), actor_id=None)
+        lists.update(session, call, data=ListEntryUpdate(name="Anruf"), actor_id=None)
         service.seed_defaults(session)
         assert session.exec(select(Channel).where(Channel.key == "call")).one().name == "Anruf"
-        assert len(service.list_entries(session, Channel)) == len(DEFAULT_CHANNELS)
+        assert len(lists.entries(session, Channel)) == len(DEFAULT_CHANNELS)
 
     def test_retired_entries_are_not_offered_but_stay_readable(self, session):
-        fax = service.create_entry(
+        fax = lists.create(
             session, Channel, data=ListEntryCreate(key="fax", name="Fax"), actor_id=None
         )
         contact = make_contact(session)
         touchpoint = log_touchpoint(session, contact_id=contact.id, channel="fax")
-        service.update_entry(session, fax, data=ListEntryUpdate(is_active=False), actor_id=None)
-        assert "fax" not in [c.key for c in service.list_entries(session, Channel)]
+        lists.update(session, fax, data=ListEntryUpdate(is_active=False), actor_id=None)
+        assert "fax" not in [c.key for c in lists.entries(session, Channel)]
         assert service.Labels(session).public(touchpoint).channel == "fax"
         with pytest.raises(Invalid):
             log_touchpoint(session, contact_id=contact.id, channel="fax")
 
     def test_keys_are_unique(self, session):
         with pytest.raises(Conflict):
-            service.create_entry(
+            lists.create(
                 session, Outcome, data=ListEntryCreate(key="reached", name="X"), actor_id=None
             )
 
