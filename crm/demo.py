@@ -399,11 +399,10 @@ def journey_history(
     index: int | None = 0
 
     def step(to: int | None, status: str = "active", reason: str | None = None) -> None:
-        entered = [h["to_phase_id"] for h in history if h["to_phase_id"]]
-        active = bool(history) and history[-1]["to_phase_id"] is not None
         history.append(
             {
-                "from_phase_id": entered[-1] if active else None,
+                # None after an exit: coming back is an entry, as in the service
+                "from_phase_id": history[-1]["to_phase_id"] if history else None,
                 "to_phase_id": to,
                 "status": status,
                 "at": at,

@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field, computed_field
-from sqlalchemy import and_, false, func, or_, select, union
+from sqlalchemy import false, func, or_, select
 from sqlmodel import Session, col
 
 from crm.contacts.models import Company, Contact
@@ -228,19 +228,25 @@ def _joined(
 def _nps(
     session: Session, in_journey: list[Any], since: datetime, until: datetime
 ) -> tuple[int, int, int]:
-    enrolled = select(Enrollment.contact_id, Enrollment.company_id).where(*in_journey).subquery()
-    touchpoint_ids = union(
-        select(Touchpoint.id).join(enrolled, enrolled.c.contact_id == Touchpoint.contact_id),
-        select(Touchpoint.id).join(enrolled, enrolled.c.company_id == Touchpoint.company_id),
-    ).subquery()
+    """Promoters, detractors and answers among the period's NPS answers of subjects in
+    the journey: a contact's own, or logged with a company that is in it."""
+    enrolled = or_(
+        select(Enrollment.id)
+        .where(*in_journey, Enrollment.contact_id == Touchpoint.contact_id)
+        .exists(),
+        select(Enrollment.id)
+        .where(*in_journey, Enrollment.company_id == Touchpoint.company_id)
+        .exists(),
+    )
     query = select(
         func.count().filter(Touchpoint.nps >= 9),
         func.count().filter(Touchpoint.nps <= 6),
         func.count(),
     ).where(
-        col(Touchpoint.id).in_(select(touchpoint_ids.c.id)),
         col(Touchpoint.nps).is_not(None),
-        and_(Touchpoint.occurred_at >= since, Touchpoint.occurred_at < until),
+        Touchpoint.occurred_at >= since,
+        Touchpoint.occurred_at < until,
+        enrolled,
     )
     promoters, detractors, answers = session.execute(query).one()
     return promoters, detractors, answers

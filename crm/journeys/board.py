@@ -14,7 +14,7 @@ from crm.core.db import utcnow
 from crm.core.pagination import decode_cursor, keyset_page
 from crm.journeys.models import Enrollment, EnrollmentStatus, Journey, Phase
 from crm.journeys.models import PhaseTransition as Transition
-from crm.journeys.service import SECONDS_PER_DAY, list_journeys, phases_of
+from crm.journeys.service import SECONDS_PER_DAY, list_journeys, phases_by_journey, phases_of
 from crm.touchpoints.models import Touchpoint
 from crm.users.models import User
 
@@ -272,23 +272,21 @@ def memberships(
         .join(Journey, Journey.id == Enrollment.journey_id)
         .join(Phase, Phase.id == Enrollment.phase_id)
     )
+    rows = session.exec(query.where(or_(*conditions)).order_by(Journey.name)).all()
+    phases = phases_by_journey(session, {journey.id for _, journey, _ in rows})
     now = utcnow()
-    result = []
-    for enrollment, journey, phase in session.exec(
-        query.where(or_(*conditions)).order_by(Journey.name)
-    ):
-        end = enrollment.ended_at or now
-        result.append(
-            Membership(
-                enrollment,
-                journey,
-                phase,
-                phases_of(session, journey),
-                via_company=contact is not None and enrollment.contact_id is None,
-                days=(end - enrollment.phase_since).total_seconds() / SECONDS_PER_DAY,
-            )
+    return [
+        Membership(
+            enrollment,
+            journey,
+            phase,
+            phases[journey.id],
+            via_company=contact is not None and enrollment.contact_id is None,
+            days=((enrollment.ended_at or now) - enrollment.phase_since).total_seconds()
+            / SECONDS_PER_DAY,
         )
-    return result
+        for enrollment, journey, phase in rows
+    ]
 
 
 @dataclass
@@ -354,4 +352,6 @@ def timeline_moves(
 
 def journey_choices(session: Session) -> list[tuple[Journey, list[Phase]]]:
     """The journeys a subject may join, with their phases."""
-    return [(j, phases_of(session, j)) for j in list_journeys(session)]
+    journeys = list_journeys(session)
+    phases = phases_by_journey(session, {j.id for j in journeys})
+    return [(j, phases[j.id]) for j in journeys]

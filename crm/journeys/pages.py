@@ -1,6 +1,7 @@
 """Journey pages: the list, the admin's settings, the board, and the forms that enrol and
 move subjects from the contact and company pages."""
 
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Annotated, Any
 
@@ -22,7 +23,6 @@ from crm.journeys import service as journey_service
 from crm.journeys.deps import EnrollmentDep, JourneyDep, PhaseDep
 from crm.journeys.models import (
     MAP_ROWS,
-    EnrollmentCreate,
     ExitReason,
     JourneyCreate,
     JourneyUpdate,
@@ -38,28 +38,28 @@ from crm.users.deps import AdminUser, CurrentUser
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 
-def _back(request: Request, target: str, ok: str | None, exc: Exception | None) -> Response:
-    """Back to ``target`` with the outcome as a message."""
-    if exc is not None:
-        errors = FormErrors(request.state.language)
-        errors.add_error(exc)  # type: ignore[arg-type]
-        flash(
-            request,
-            "error",
-            N_("Nothing was changed: %(reason)s"),
-            reason="; ".join(errors.values()),
-        )
-    elif ok:
-        flash(request, "success", ok)
-    return RedirectResponse(target, status_code=303)
-
-
-def _attempt(action: Any) -> Exception | None:
+def _change(
+    request: Request,
+    session: SessionDep,
+    action: Callable[[], Any],
+    *,
+    done: str,
+    back: str,
+    then: Callable[[Any], str] | None = None,
+) -> Response:
+    """Run one change in a savepoint and say how it went: on success go to ``then`` of
+    its result (or ``back``), else back; a change the services refuse leaves nothing."""
     try:
-        action()
+        with session.begin_nested():
+            result = action()
     except (ValidationError, CRMError) as exc:
-        return exc
-    return None
+        errors = FormErrors(request.state.language)
+        errors.add_error(exc)
+        reason = "; ".join(errors.values())
+        flash(request, "error", N_("Nothing was changed: %(reason)s"), reason=reason)
+        return RedirectResponse(back, status_code=303)
+    flash(request, "success", done)
+    return RedirectResponse(then(result) if then else back, status_code=303)
 
 
 # --- list and settings ------------------------------------------------------------------
@@ -83,15 +83,18 @@ def create_journey(
     template: Annotated[str, Form()] = "",
     segment: Annotated[str, Form()] = "",
 ) -> Response:
-    created = []
-
-    def create() -> None:
-        data = JourneyCreate(name=name, template=template or None, segment=segment)
-        created.append(journey_service.create_journey(session, data=data, actor_id=admin.id))
-
-    if error := _attempt(create):
-        return _back(request, "/journeys", None, error)
-    return _back(request, f"/journeys/{created[0].id}/settings", N_("Journey created."), None)
+    return _change(
+        request,
+        session,
+        lambda: journey_service.create_journey(
+            session,
+            data=JourneyCreate(name=name, template=template or None, segment=segment),
+            actor_id=admin.id,
+        ),
+        done=N_("Journey created."),
+        back="/journeys",
+        then=lambda journey: f"/journeys/{journey.id}/settings",
+    )
 
 
 @router.get("/journeys/{journey_id}/settings", response_class=HTMLResponse)
@@ -121,14 +124,19 @@ def update_journey(
     segment: Annotated[str, Form()] = "",
     is_archived: Annotated[bool, Form()] = False,
 ) -> Response:
-    def update() -> None:
-        data = JourneyUpdate(
-            name=name, description=description, segment=segment, is_archived=is_archived
-        )
-        journey_service.update_journey(session, journey=journey, data=data, actor_id=admin.id)
-
-    error = _attempt(update)
-    return _back(request, f"/journeys/{journey.id}/settings", N_("Changes saved."), error)
+    data = {"name": name, "description": description, "segment": segment}
+    return _change(
+        request,
+        session,
+        lambda: journey_service.update_journey(
+            session,
+            journey=journey,
+            data=JourneyUpdate(**data, is_archived=is_archived),
+            actor_id=admin.id,
+        ),
+        done=N_("Changes saved."),
+        back=f"/journeys/{journey.id}/settings",
+    )
 
 
 class PhaseForm(BaseModel):
@@ -151,12 +159,15 @@ def add_phase(
     admin: AdminUser,
     form: Annotated[PhaseForm, Form()],
 ) -> Response:
-    def add() -> None:
-        data = PhaseCreate(**form.model_dump())
-        journey_service.add_phase(session, journey=journey, data=data, actor_id=admin.id)
-
-    error = _attempt(add)
-    return _back(request, f"/journeys/{journey.id}/settings", N_("Phase added."), error)
+    return _change(
+        request,
+        session,
+        lambda: journey_service.add_phase(
+            session, journey=journey, data=PhaseCreate(**form.model_dump()), actor_id=admin.id
+        ),
+        done=N_("Phase added."),
+        back=f"/journeys/{journey.id}/settings",
+    )
 
 
 @router.post("/phases/{phase_id}")
@@ -167,12 +178,15 @@ def update_phase(
     admin: AdminUser,
     form: Annotated[PhaseForm, Form()],
 ) -> Response:
-    def update() -> None:
-        data = PhaseUpdate(**form.model_dump())
-        journey_service.update_phase(session, phase=phase, data=data, actor_id=admin.id)
-
-    error = _attempt(update)
-    return _back(request, f"/journeys/{phase.journey_id}/settings", N_("Changes saved."), error)
+    return _change(
+        request,
+        session,
+        lambda: journey_service.update_phase(
+            session, phase=phase, data=PhaseUpdate(**form.model_dump()), actor_id=admin.id
+        ),
+        done=N_("Changes saved."),
+        back=f"/journeys/{phase.journey_id}/settings",
+    )
 
 
 @router.post("/phases/{phase_id}/shift")
@@ -183,14 +197,11 @@ def shift_phase(
     admin: AdminUser,
     by: Annotated[int, Form()] = 1,
 ) -> Response:
-    """Move a phase one place up (-1) or down (1): the keyboard's way to reorder."""
-    journey = journey_service.get_journey(session, journey_id=phase.journey_id)
-    ids = [p.id for p in journey_service.phases_of(session, journey, archived=True)]
-    index = ids.index(phase.id)
-    other = min(max(index + (1 if by > 0 else -1), 0), len(ids) - 1)
-    ids[index], ids[other] = ids[other], ids[index]
-    journey_service.reorder_phases(session, journey=journey, phase_ids=ids, actor_id=admin.id)
-    return RedirectResponse(f"/journeys/{journey.id}/settings#phase-{phase.id}", status_code=303)
+    """Move a phase one place up or down: the keyboard's way to reorder."""
+    journey_service.shift_phase(session, phase=phase, by=by, actor_id=admin.id)
+    return RedirectResponse(
+        f"/journeys/{phase.journey_id}/settings#phase-{phase.id}", status_code=303
+    )
 
 
 @router.post("/phases/{phase_id}/archive")
@@ -201,12 +212,18 @@ def archive_phase(
     admin: AdminUser,
     move_to_id: Annotated[str, Form()] = "",
 ) -> Response:
-    def archive() -> None:
-        target = int(move_to_id) if move_to_id.isdigit() else None
-        journey_service.archive_phase(session, phase=phase, move_to_id=target, actor_id=admin.id)
-
-    error = _attempt(archive)
-    return _back(request, f"/journeys/{phase.journey_id}/settings", N_("Phase archived."), error)
+    return _change(
+        request,
+        session,
+        lambda: journey_service.archive_phase(
+            session,
+            phase=phase,
+            move_to_id=int(move_to_id) if move_to_id.isdigit() else None,
+            actor_id=admin.id,
+        ),
+        done=N_("Phase archived."),
+        back=f"/journeys/{phase.journey_id}/settings",
+    )
 
 
 # --- the board ------------------------------------------------------------------------------
@@ -380,27 +397,32 @@ def move_enrollment(
     user: Editor,
     form: Annotated[MoveForm, Form()],
 ) -> Response:
-    def move() -> None:
-        journey_service.move(
+    return _change(
+        request,
+        session,
+        lambda: journey_service.move(
             session, enrollment=enrollment, data=form.to_request(), actor_id=user.id
-        )
-
-    error = _attempt(move)
-    target = safe_next(form.next, f"/journeys/{enrollment.journey_id}")
-    return _back(request, target, N_("Moved."), error)
+        ),
+        done=N_("Moved."),
+        back=safe_next(form.next, f"/journeys/{enrollment.journey_id}"),
+    )
 
 
 def _enroll(
     request: Request, session: SessionDep, user: Any, phase_id: str, back: str, **subject: int
 ) -> Response:
-    def enroll() -> None:
-        if not phase_id.isdigit():
-            raise Invalid(N_("Choose a phase of this journey."), field="phase_id")
-        phase = journey_service.get_phase(session, phase_id=int(phase_id))
-        data = EnrollmentCreate(journey_id=phase.journey_id, phase_id=phase.id, **subject)
-        journey_service.enroll(session, data=data, actor_id=user.id)
-
-    return _back(request, back, N_("Added to the journey."), _attempt(enroll))
+    return _change(
+        request,
+        session,
+        lambda: journey_service.enroll_in_phase(
+            session,
+            phase_id=int(phase_id) if phase_id.isdigit() else None,
+            actor_id=user.id,
+            **subject,
+        ),
+        done=N_("Added to the journey."),
+        back=back,
+    )
 
 
 @router.post("/contacts/{contact_id}/enrollments")

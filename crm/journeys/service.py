@@ -10,10 +10,11 @@ from sqlmodel import Session, col, select
 
 from crm.contacts import service as contact_service
 from crm.core import audit, lists
-from crm.core.db import utcnow
+from crm.core.db import insert_rows, utcnow
 from crm.core.errors import N_, Conflict, Invalid, NotFound
 from crm.journeys.models import (
     DEFAULT_EXIT_REASONS,
+    Cause,
     Enrollment,
     EnrollmentCreate,
     EnrollmentStatus,
@@ -63,6 +64,19 @@ def phases_of(session: Session, journey: Journey, *, archived: bool = False) -> 
     if not archived:
         query = query.where(col(Phase.is_archived).is_(False))
     return list(session.exec(query))
+
+
+def phases_by_journey(session: Session, journey_ids: set[int]) -> dict[int, list[Phase]]:
+    """The live phases of several journeys, in one query, each journey's in order."""
+    found: dict[int, list[Phase]] = {journey_id: [] for journey_id in journey_ids}
+    query = (
+        select(Phase)
+        .where(col(Phase.journey_id).in_(journey_ids), col(Phase.is_archived).is_(False))
+        .order_by(Phase.position, Phase.id)
+    )
+    for phase in session.exec(query):
+        found[phase.journey_id].append(phase)
+    return found
 
 
 def _check_name_free(session: Session, name: str, *, journey_id: int | None) -> None:
@@ -209,37 +223,72 @@ def reorder_phases(
     return phases_of(session, journey)
 
 
+def shift_phase(session: Session, *, phase: Phase, by: int, actor_id: int | None) -> None:
+    """Swap a phase with its neighbour above (``by`` < 0) or below."""
+    journey = get_journey(session, journey_id=phase.journey_id)
+    ids = [p.id for p in phases_of(session, journey, archived=True)]
+    index = ids.index(phase.id)
+    other = min(max(index + (1 if by > 0 else -1), 0), len(ids) - 1)
+    ids[index], ids[other] = ids[other], ids[index]
+    reorder_phases(session, journey=journey, phase_ids=ids, actor_id=actor_id)
+
+
 def archive_phase(
     session: Session, *, phase: Phase, move_to_id: int | None, actor_id: int | None
 ) -> Phase:
-    """Archive a phase; the subjects in it move to ``move_to_id`` first."""
-    holding = list(
-        session.exec(
-            select(Enrollment).where(
-                Enrollment.phase_id == phase.id, Enrollment.status == EnrollmentStatus.ACTIVE
-            )
-        )
-    )
-    if holding:
+    """Archive a phase; the subjects in it move to ``move_to_id`` first, all at once."""
+    in_phase = (Enrollment.phase_id == phase.id, Enrollment.status == EnrollmentStatus.ACTIVE)
+    ids = list(session.exec(select(Enrollment.id).where(*in_phase)))
+    if ids:
         if move_to_id is None:
             raise Invalid(
                 N_("%(count)s subjects are in this phase: choose where they move."),
                 field="move_to_id",
-                count=len(holding),
+                count=len(ids),
             )
-        target = _target_phase(session, holding[0].journey_id, move_to_id)
+        target = _target_phase(session, phase.journey_id, move_to_id)
         if target.id == phase.id:
             raise Invalid(N_("Choose another phase."), field="move_to_id")
-        for enrollment in holding:
-            _record(
-                session,
-                enrollment,
-                to_phase=target,
-                status=EnrollmentStatus.ACTIVE,
-                at=max(utcnow(), enrollment.phase_since),
-                request=MoveRequest(phase_id=target.id, reason=PHASE_ARCHIVED),
-                actor_id=actor_id,
-            )
+        now = utcnow()
+        latest = session.exec(select(func.max(Enrollment.phase_since)).where(*in_phase)).one()
+        at = max(now, latest)  # never before a stay began, whatever the clocks said
+        holding = select(Enrollment.id).where(*in_phase)
+        session.execute(
+            update(Transition)
+            .where(col(Transition.enrollment_id).in_(holding), col(Transition.until).is_(None))
+            .values(until=at)
+        )
+        insert_rows(
+            session,
+            Transition.__table__,
+            [
+                {
+                    "enrollment_id": enrollment_id,
+                    "from_phase_id": phase.id,
+                    "to_phase_id": target.id,
+                    "status": EnrollmentStatus.ACTIVE,
+                    "at": at,
+                    "cause": Cause.MANUAL,
+                    "reason": PHASE_ARCHIVED,
+                    "by_id": actor_id,
+                    "created_at": now,
+                }
+                for enrollment_id in ids
+            ],
+        )
+        session.execute(
+            update(Enrollment)
+            .where(*in_phase)
+            .values(phase_id=target.id, phase_since=at, updated_at=now)
+        )
+        audit.record_many(
+            session,
+            actor_id=actor_id,
+            action="enrollment.move",
+            entity_type="enrollment",
+            entity_ids=ids,
+            fields=["phase_id"],
+        )
     phase.is_archived = True
     return audit.save(session, phase, actor_id=actor_id, action="phase.archive")
 
@@ -320,6 +369,24 @@ def enroll(session: Session, *, data: EnrollmentCreate, actor_id: int | None) ->
         )
     )
     return audit.save(session, enrollment, actor_id=actor_id, action="enrollment.create")
+
+
+def enroll_in_phase(
+    session: Session,
+    *,
+    phase_id: int | None,
+    actor_id: int | None,
+    contact_id: int | None = None,
+    company_id: int | None = None,
+) -> Enrollment:
+    """Enrol a subject in the journey of ``phase_id``, in that phase (the pages' way)."""
+    if phase_id is None:
+        raise Invalid(N_("Choose a phase of this journey."), field="phase_id")
+    phase = get_phase(session, phase_id=phase_id)
+    data = EnrollmentCreate(
+        journey_id=phase.journey_id, phase_id=phase.id, contact_id=contact_id, company_id=company_id
+    )
+    return enroll(session, data=data, actor_id=actor_id)
 
 
 def move(

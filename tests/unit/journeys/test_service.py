@@ -249,3 +249,19 @@ def test_each_transition_knows_when_the_next_one_came(session, journey, phases):
     move(session, enrollment, at=day(9), phase_id=phases["retention"].id)
     history = service.transitions_of(session, enrollment=enrollment)
     assert [t.until for t in history] == [day(2), day(5), day(9), None]
+
+
+def test_archiving_moves_every_subject_with_its_history(session, journey, phases):
+    many = [enroll(session, journey, phases["awareness"], at=day(n)) for n in range(3)]
+    service.archive_phase(
+        session, phase=phases["awareness"], move_to_id=phases["advocacy"].id, actor_id=None
+    )
+    for enrollment in many:
+        first, moved = service.transitions_of(session, enrollment=enrollment)
+        assert (moved.from_phase_id, moved.to_phase_id, moved.reason) == (
+            phases["awareness"].id,
+            phases["advocacy"].id,
+            service.PHASE_ARCHIVED,
+        )
+        assert first.until == moved.at == enrollment.phase_since and moved.until is None
+        assert enrollment.phase_id == phases["advocacy"].id
