@@ -289,18 +289,22 @@ def memberships(
     ]
 
 
+# Named once: an alias made per call would make each query a new one to compile.
+FROM_PHASE, TO_PHASE = aliased(Phase, name="from_phase"), aliased(Phase, name="to_phase")
+
+
 @dataclass
 class Move:
-    """A transition as a timeline shows it."""
+    """A transition as a timeline shows it (plain values: every contact page reads these)."""
 
-    transition: Transition
-    journey: Journey
-    from_phase: Phase | None
-    to_phase: Phase | None
-
-    @property
-    def occurred_at(self) -> datetime:
-        return self.transition.at
+    id: int
+    occurred_at: datetime
+    status: str
+    reason: str | None
+    note: str | None
+    journey_name: str
+    from_phase_name: str | None
+    to_phase_name: str | None
 
 
 def moves(
@@ -317,9 +321,18 @@ def moves(
         if contact_id is not None
         else Enrollment.company_id == company_id
     )
-    from_phase, to_phase = aliased(Phase), aliased(Phase)
+    from_phase, to_phase = FROM_PHASE, TO_PHASE
     query = (
-        select(Transition, Journey, from_phase, to_phase)
+        select(
+            Transition.id,
+            Transition.at,
+            Transition.status,
+            Transition.reason,
+            Transition.note,
+            Journey.name,
+            from_phase.name,
+            to_phase.name,
+        )
         .join(Enrollment, Enrollment.id == Transition.enrollment_id)
         .join(Journey, Journey.id == Enrollment.journey_id)
         .outerjoin(from_phase, from_phase.id == Transition.from_phase_id)
