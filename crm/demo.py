@@ -5,6 +5,7 @@ Rows are bulk-inserted with SQLAlchemy Core into a CRM without contacts; the non
 secondary indexes are dropped before the load and built after it.
 """
 
+import bisect
 import random
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -15,6 +16,7 @@ from sqlalchemy import Engine, func, insert, select, text
 from crm.contacts.models import Company, Contact, search_text_for
 from crm.core import lists
 from crm.core.db import job_session
+from crm.journeys import attribution
 from crm.journeys import service as journey_service
 from crm.journeys.models import ExitReason, Journey
 from crm.journeys.templates import CLASSIC
@@ -42,6 +44,19 @@ STEP_ODDS = {
     "retention": (0.15, 0.0, 0.05),
     "advocacy": (0.0, 0.05, 0.02),
 }
+
+# Sentiments drawn per phase of the Classic journey (None: outside it): curious, unsure
+# while comparing, determined at the purchase, mixed in retention, glad as advocates.
+MOODS: dict[str | None, list[int | None]] = {
+    "awareness": [-1, 0, 0, 1, 1, None],
+    "consideration": [-2, -1, -1, 0, 0, 1, None],
+    "conversion": [0, 1, 1, 2, 2, None],
+    "retention": [-2, -1, 0, 1, 1, 1, 2, None],
+    "advocacy": [1, 2, 2, 2, None],
+    None: [-2, -1, 0, 0, 1, 1, 2, None],
+}
+# The NPS answer a survey gets, by the sentiment of the touchpoint.
+NPS_BY_MOOD = {-2: (0, 4), -1: (2, 6), 0: (5, 8), 1: (7, 9), 2: (9, 10), None: (0, 10)}
 
 FIRST = [
     "Anna",
@@ -224,6 +239,7 @@ def generate(
         touchpoint_service.seed_defaults(session)
         journey_service.seed_defaults(session)
         channels = [c.id for c in lists.entries(session, Channel)]
+        survey = next((c.id for c in lists.entries(session, Channel) if c.key == "survey"), None)
         outcomes = [o.id for o in lists.entries(session, Outcome)]
         # The enrolments follow the Classic journey as seeded; without it there are none.
         journey = session.exec(select(Journey).where(Journey.name == CLASSIC.name)).scalar()
@@ -313,40 +329,38 @@ def generate(
                 [{"contact_id": row["id"], "number": row["phone"], "position": 0} for row in batch],
             )
 
-        def touchpoints() -> Iterator[dict[str, Any]]:
-            for number in range(n_touchpoints):
-                if number < busy_contacts * busy_touchpoints:
-                    contact_id = number // busy_touchpoints + 1
-                else:
-                    contact_id = rng.randint(busy_contacts + 1, n_contacts)
-                yield {
-                    "contact_id": contact_id,
-                    "company_id": contact_company[contact_id],
-                    "channel_id": rng.choice(channels),
-                    "outcome_id": rng.choice(outcomes) if rng.random() < 0.6 else None,
-                    "direction": rng.choice(["outbound", "outbound", "inbound"]),
-                    "initiated_by": rng.choice(["company", "customer"]),
-                    "occurred_at": now - timedelta(minutes=rng.randint(0, 2 * 365 * 1440)),
-                    "summary": rng.choice(SUMMARIES),
-                    "sentiment": rng.choice([-2, -1, 0, 0, 1, 1, 2, None]),
-                    "logged_by_id": rng.choice(owner_ids),
-                    "created_at": now,
-                }
-
-        for batch in chunks(touchpoints()):
-            conn.execute(insert(tables["touchpoint"]), batch)
-
+        # Each contact's steps (times, phase keys), so that touchpoints get the mood of
+        # the phase they fall into: the emotion curve of the journey map.
+        stays: dict[int, tuple[list[datetime], list[str | None]]] = {}
+        phase_keys = dict(classic)
         subjects = [("contact_id", n) for n in range(1, n_contacts + 1)] if classic else []
         subjects += [("company_id", n) for n in range(1, n_companies + 1)] if classic else []
         transitions: list[dict[str, Any]] = []
         enrollments = []
         for number, (key, subject_id) in enumerate(subjects, start=1):
             history = journey_history(rng, classic, exits, now=now)
-            for step, after in zip(history, [*history[1:], None], strict=True):
-                until = after["at"] if after else None
-                transitions.append(
-                    {"enrollment_id": number, **step, "until": until, "created_at": now}
+            if key == "contact_id":
+                stays[subject_id] = (
+                    [step["at"] for step in history],
+                    [phase_keys.get(step["to_phase_id"]) for step in history],
                 )
+            last_stay: dict[int, dict[str, Any]] = {}  # phase -> its latest stay so far
+            for step, after in zip(history, [*history[1:], None], strict=True):
+                row = {
+                    "enrollment_id": number,
+                    "journey_id": classic_id,
+                    **step,
+                    "until": after["at"] if after else None,
+                    "next_phase_id": after["to_phase_id"] if after else None,
+                    "next_status": after["status"] if after else None,
+                    "reentered_at": None,
+                    "created_at": now,
+                }
+                if (phase := step["to_phase_id"]) is not None:
+                    if phase in last_stay:
+                        last_stay[phase]["reentered_at"] = step["at"]
+                    last_stay[phase] = row
+                transitions.append(row)
             last = history[-1]
             entered = [step for step in history if step["to_phase_id"]]
             enrollments.append(
@@ -374,6 +388,35 @@ def generate(
             conn.execute(insert(tables["enrollment"]), enrollments)
             conn.execute(insert(tables["phase_transition"]), transitions)
 
+        def touchpoints() -> Iterator[dict[str, Any]]:
+            for number in range(n_touchpoints):
+                if number < busy_contacts * busy_touchpoints:
+                    contact_id = number // busy_touchpoints + 1
+                else:
+                    contact_id = rng.randint(busy_contacts + 1, n_contacts)
+                occurred_at = now - timedelta(minutes=rng.randint(0, 2 * 365 * 1440))
+                times, keys = stays.get(contact_id, ([], []))
+                step = bisect.bisect_right(times, occurred_at) - 1
+                sentiment = rng.choice(MOODS[keys[step] if step >= 0 else None])
+                channel = rng.choice(channels)
+                yield {
+                    "contact_id": contact_id,
+                    "company_id": contact_company[contact_id],
+                    "channel_id": channel,
+                    "outcome_id": rng.choice(outcomes) if rng.random() < 0.6 else None,
+                    "direction": rng.choice(["outbound", "outbound", "inbound"]),
+                    "initiated_by": rng.choice(["company", "customer"]),
+                    "occurred_at": occurred_at,
+                    "summary": rng.choice(SUMMARIES),
+                    "sentiment": sentiment,
+                    "nps": rng.randint(*NPS_BY_MOOD[sentiment]) if channel == survey else None,
+                    "logged_by_id": rng.choice(owner_ids),
+                    "created_at": now,
+                }
+
+        for batch in chunks(touchpoints()):
+            conn.execute(insert(tables["touchpoint"]), batch)
+
         for index in indexes:
             index.create(conn)
         if engine.dialect.name == "postgresql":
@@ -384,6 +427,8 @@ def generate(
                         f"(SELECT max(id) FROM {name}))"
                     )
                 )
+    with job_session(engine) as session:
+        attribution.refresh(session)
     # PostgreSQL also needs the VACUUM that autovacuum would run a while later: until
     # then every read of the fresh rows checks their visibility the slow way.
     if engine.dialect.name == "postgresql":

@@ -13,7 +13,14 @@ from crm.contacts.models import (
 )
 from crm.core.audit import AuditEvent
 from crm.imports.models import ImportChunk, ImportJob, ImportProblem
-from crm.journeys.models import Enrollment, ExitReason, Journey, Phase, PhaseTransition
+from crm.journeys.models import (
+    Enrollment,
+    ExitReason,
+    Journey,
+    Phase,
+    PhaseTransition,
+    TouchpointPhase,
+)
 from crm.scheduler import JOBSTORE_TABLE
 from crm.touchpoints.models import Channel, Outcome, Touchpoint
 from crm.users.models import ApiToken, LoginAttempt, User, UserRole
@@ -59,6 +66,7 @@ __all__ = [
     "PhaseTransition",
     "Tag",
     "Touchpoint",
+    "TouchpointPhase",
     "User",
     "UserRole",
     "include_object",

@@ -30,6 +30,7 @@ from crm.core.db import insert_rows, utcnow
 from crm.core.errors import N_, Conflict, Invalid, NotFound
 from crm.core.merge import repoint_references
 from crm.core.pagination import MAX_LIMIT, keyset_page
+from crm.journeys import attribution
 from crm.touchpoints.models import Touchpoint
 from crm.users.models import User
 
@@ -569,6 +570,8 @@ def merge_contacts(
     target.set_phones(phones)
     target.updated_at = utcnow()
     _index(session, target)
+    # The moved touchpoints now count toward the target's stays.
+    attribution.refresh(session, contact_id=target.id)
     return audit.save(
         session,
         target,
@@ -595,6 +598,7 @@ def merge_companies(
     session.expire(target, ["tag_rows"])
     session.expire(duplicate, ["tag_rows"])
     audit.delete(session, duplicate, actor_id=actor_id, action="company.merged_into")
+    attribution.refresh(session, company_id=target.id)
     target.updated_at = utcnow()
     for contact in session.exec(select(Contact).where(Contact.company_id == target.id)):
         contact.search_text = _search_text(contact, target)

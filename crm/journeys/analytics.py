@@ -11,8 +11,9 @@ Definitions (the analytics page shows them too):
   reached a purchase phase. Time-to-close: from joining to the first purchase phase.
 - Churn: of the subjects in a post-purchase phase at some time in the period, the share
   that left as churned during it.
-- NPS: from the touchpoints with an NPS answer in the period of subjects in the journey:
-  the share of promoters (9-10) minus the share of detractors (0-6), in points.
+- NPS: from the NPS answers in the period that count toward the journey (given while the
+  subject was in one of its phases; see ``attribution``): the share of promoters (9-10)
+  minus the share of detractors (0-6), in points.
 - Time in phase: the stays that ended in the period, per phase: median and 90th
   percentile in days, and how many fell into each band.
 - Cohorts: the subjects that joined in each month of the period, and where they are now.
@@ -20,6 +21,7 @@ Definitions (the analytics page shows them too):
 
 import statistics
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -29,15 +31,17 @@ from sqlmodel import Session, col
 
 from crm.contacts.models import Company, Contact
 from crm.core.errors import N_, Invalid
+from crm.core.sql import days_between, month_of
 from crm.journeys.models import (
     Enrollment,
     EnrollmentStatus,
     Journey,
+    Phase,
     PhaseKind,
+    TouchpointPhase,
 )
 from crm.journeys.models import PhaseTransition as Transition
-from crm.journeys.service import SECONDS_PER_DAY, phases_of
-from crm.touchpoints.models import Touchpoint
+from crm.journeys.service import phases_of
 
 # Upper bounds (days) of the bands of the time-in-phase distribution; the last is open.
 BANDS = (7, 14, 30, 60, 90, 180)
@@ -110,13 +114,45 @@ def period(first: date | None, last: date | None, *, today: date) -> tuple[datet
     return since, datetime.combine(last + timedelta(days=1), time.min, tzinfo=UTC)
 
 
-def _subjects_in_segment(segment: str | None) -> Any:
+def _in_segment(segment: str | None) -> Any:
+    """The enrollments whose contact or company is in ``segment`` (None: all of them)."""
     if not segment:
         return None
-    return or_(
-        col(Enrollment.contact_id).in_(select(Contact.id).where(Contact.segment == segment)),
-        col(Enrollment.company_id).in_(select(Company.id).where(Company.segment == segment)),
+    return select(Enrollment.id).where(
+        or_(
+            col(Enrollment.contact_id).in_(select(Contact.id).where(Contact.segment == segment)),
+            col(Enrollment.company_id).in_(select(Company.id).where(Company.segment == segment)),
+        )
     )
+
+
+@dataclass
+class Scope:
+    """One journey's phases, a period and optionally a segment: what every figure reads."""
+
+    journey_id: int
+    phases: list[Phase]
+    since: datetime
+    until: datetime
+    enrollments: Any  # a SELECT of the segment's enrollment ids, or None for all
+
+    def of(self, table: Any) -> list[Any]:
+        """The conditions that keep ``table``'s rows to the journey and segment."""
+        conditions = [table.journey_id == self.journey_id]
+        if self.enrollments is not None:
+            key = table.id if table is Enrollment else table.enrollment_id
+            conditions.append(col(key).in_(self.enrollments))
+        return conditions
+
+    def kind(self, kind: PhaseKind) -> list[int]:
+        return [p.id for p in self.phases if p.kind == kind]
+
+
+def scope(
+    session: Session, *, journey: Journey, since: datetime, until: datetime, segment: str | None
+) -> Scope:
+    phases = phases_of(session, journey, archived=True)
+    return Scope(journey.id, phases, since, until, _in_segment(segment))
 
 
 def figures(
@@ -127,129 +163,174 @@ def figures(
     until: datetime,
     segment: str | None = None,
 ) -> Figures:
-    phases = phases_of(session, journey, archived=True)
-    position = {p.id: p.position for p in phases}
-    purchase = {p.id for p in phases if p.kind == PhaseKind.PURCHASE}
-    post_purchase = {p.id for p in phases if p.kind == PhaseKind.POST_PURCHASE}
-    in_journey = [Enrollment.journey_id == journey.id]
-    if (in_segment := _subjects_in_segment(segment)) is not None:
-        in_journey.append(in_segment)
-
-    # Every transition that ends after the period began: the stays that overlap it, and
-    # everything after them, which tells what became of them.
-    rows = session.execute(
-        select(
-            Transition.enrollment_id,
-            Transition.to_phase_id,
-            Transition.status,
-            Transition.at,
-            Transition.until,
-        )
-        .join(Enrollment, Enrollment.id == Transition.enrollment_id)
-        .where(*in_journey, or_(col(Transition.until).is_(None), Transition.until >= since))
-        .order_by(Transition.enrollment_id, Transition.at, Transition.id)
-    ).all()
-    histories: dict[int, list[Any]] = defaultdict(list)
-    for row in rows:
-        histories[row.enrollment_id].append(row)
-
-    funnel = {p.id: FunnelStep(phase_id=p.id) for p in phases}
-    durations: dict[int, list[float]] = defaultdict(list)
-    customers, churned = set(), set()
-    for enrollment_id, history in histories.items():
-        entered: dict[int, str] = {}  # phase -> the outcome of its last stay in the period
-        for stay, after in zip(history, [*history[1:], None], strict=True):
-            phase = stay.to_phase_id
-            if phase is None:
-                if stay.status == EnrollmentStatus.CHURNED and since <= stay.at < until:
-                    churned.add(enrollment_id)
-                continue
-            if stay.until is not None and since <= stay.until < until:
-                durations[phase].append((stay.until - stay.at).total_seconds() / SECONDS_PER_DAY)
-            if phase in post_purchase and stay.at < until:
-                customers.add(enrollment_id)
-            if since <= stay.at < until:
-                entered[phase] = _outcome(after, position.get(phase, 0), position)
-        for phase, outcome in entered.items():
-            step = funnel[phase]
-            step.entered += 1
-            setattr(step, outcome, getattr(step, outcome) + 1)
-
-    joined = _joined(session, in_journey, since, until, purchase)
-    converted = [j for j in joined if j["closed_at"] is not None]
-    to_close = [
-        (j["closed_at"] - j["started_at"]).total_seconds() / SECONDS_PER_DAY for j in converted
-    ]
-    promoters, detractors, answers = _nps(session, in_journey, since, until)
-    customers_in_period = len(customers)
+    within = scope(session, journey=journey, since=since, until=until, segment=segment)
+    phases = within.phases
+    steps = funnel(session, within)
+    closes, cohorts = _joined(session, within)
+    customers, churned = _churn(session, within)
+    promoters, detractors, answers = _nps(session, within)
+    stays = time_in_phase(session, within)
+    joined = sum(c.joined for c in cohorts)
+    converted = sum(c.reached_purchase for c in cohorts)
     return Figures(
-        funnel=[funnel[p.id] for p in phases if not p.is_archived or funnel[p.id].entered],
-        joined=len(joined),
-        converted=len(converted),
-        conversion_rate=len(converted) / len(joined) if joined else None,
-        time_to_close_median_days=statistics.median(to_close) if to_close else None,
-        customers=customers_in_period,
-        churned=len(churned & customers),
-        churn_rate=len(churned & customers) / customers_in_period if customers_in_period else None,
-        nps=round((promoters - detractors) * 100 / answers, 1) if answers else None,
+        funnel=[steps[p.id] for p in phases if not p.is_archived or steps[p.id].entered],
+        joined=joined,
+        converted=converted,
+        conversion_rate=converted / joined if joined else None,
+        time_to_close_median_days=statistics.median(closes) if closes else None,
+        customers=customers,
+        churned=churned,
+        churn_rate=churned / customers if customers else None,
+        nps=nps_score(promoters, detractors, answers),
         nps_answers=answers,
-        time_in_phase=[_time_in_phase(p.id, durations[p.id]) for p in phases if not p.is_archived],
-        cohorts=_cohorts(joined),
+        time_in_phase=[stays[p.id] for p in phases if not p.is_archived],
+        cohorts=cohorts,
     )
 
 
-def _outcome(after: Any, from_position: int, position: dict[int, int]) -> str:
-    if after is None:
-        return "still_there"
-    if after.to_phase_id is None:
-        return "completed" if after.status == EnrollmentStatus.WON else "dropped"
-    return "moved_on" if position.get(after.to_phase_id, 0) > from_position else "went_back"
+def nps_score(promoters: int, detractors: int, answers: int) -> float | None:
+    return round((promoters - detractors) * 100 / answers, 1) if answers else None
 
 
-def _joined(
-    session: Session, in_journey: list[Any], since: datetime, until: datetime, purchase: set[int]
-) -> list[dict[str, Any]]:
-    """The enrollments that began in the period, with when they first reached a purchase
-    phase (if they did) and their status now."""
-    first_purchase = (
-        select(func.min(Transition.at))
+def funnel(session: Session, within: Scope) -> dict[int, FunnelStep]:
+    """Per phase, the subjects that entered it in the period and where their last entry
+    in the period led (one GROUP BY over the stays: each knows its next step)."""
+    position = {p.id: p.position for p in within.phases}
+    query = (
+        select(
+            Transition.to_phase_id, Transition.next_phase_id, Transition.next_status, func.count()
+        )
         .where(
-            Transition.enrollment_id == Enrollment.id,
+            *within.of(Transition),
+            Transition.at >= within.since,
+            Transition.at < within.until,
+            col(Transition.to_phase_id).is_not(None),
+            # the subject's last entry into this phase in the period
+            or_(col(Transition.reentered_at).is_(None), Transition.reentered_at >= within.until),
+        )
+        .group_by(Transition.to_phase_id, Transition.next_phase_id, Transition.next_status)
+    )
+    steps = {p.id: FunnelStep(phase_id=p.id) for p in within.phases}
+    for phase_id, next_phase_id, next_status, count in session.execute(query):
+        step = steps[phase_id]
+        if next_status is None:
+            outcome = "still_there"
+        elif next_phase_id is None:
+            outcome = "completed" if next_status == EnrollmentStatus.WON else "dropped"
+        elif position[next_phase_id] > position[phase_id]:
+            outcome = "moved_on"
+        else:
+            outcome = "went_back"
+        step.entered += count
+        setattr(step, outcome, getattr(step, outcome) + count)
+    return steps
+
+
+def _joined(session: Session, within: Scope) -> tuple[list[float], list[Cohort]]:
+    """Days from joining to the first purchase phase of those who reached it, and the
+    cohorts: the enrollments that began in the period by month, with their status now."""
+    purchase = within.kind(PhaseKind.PURCHASE)
+    first_purchase = (
+        select(Transition.enrollment_id, func.min(Transition.at).label("at"))
+        .where(
+            *within.of(Transition),
             col(Transition.to_phase_id).in_(purchase) if purchase else false(),
         )
-        .scalar_subquery()
+        .group_by(Transition.enrollment_id)
+        .subquery()
     )
-    query = select(
-        Enrollment.started_at, Enrollment.status, first_purchase.label("closed_at")
-    ).where(*in_journey, Enrollment.started_at >= since, Enrollment.started_at < until)
-    return [dict(row._mapping) for row in session.execute(query)]
+    joined = (
+        select(
+            Enrollment.started_at,
+            Enrollment.status,
+            first_purchase.c.at.label("closed_at"),
+        )
+        .outerjoin(first_purchase, first_purchase.c.enrollment_id == Enrollment.id)
+        .where(
+            *within.of(Enrollment),
+            Enrollment.started_at >= within.since,
+            Enrollment.started_at < within.until,
+        )
+        .subquery()
+    )
+    closes = list(
+        session.scalars(
+            select(days_between(joined.c.started_at, joined.c.closed_at)).where(
+                joined.c.closed_at.is_not(None)
+            )
+        )
+    )
+    month = month_of(joined.c.started_at)
+    query = select(month, joined.c.status, joined.c.closed_at.is_not(None), func.count()).group_by(
+        month, joined.c.status, joined.c.closed_at.is_not(None)
+    )
+    cohorts: dict[str, Cohort] = {}
+    for month_, status, reached, count in session.execute(query):
+        cohort = cohorts.setdefault(month_, Cohort(month=month_))
+        cohort.joined += count
+        cohort.reached_purchase += count if reached else 0
+        setattr(cohort, status, getattr(cohort, status) + count)
+    return closes, [cohorts[m] for m in sorted(cohorts)]
 
 
-def _nps(
-    session: Session, in_journey: list[Any], since: datetime, until: datetime
-) -> tuple[int, int, int]:
-    """Promoters, detractors and answers among the period's NPS answers of subjects in
-    the journey: a contact's own, or logged with a company that is in it."""
-    enrolled = or_(
-        select(Enrollment.id)
-        .where(*in_journey, Enrollment.contact_id == Touchpoint.contact_id)
-        .exists(),
-        select(Enrollment.id)
-        .where(*in_journey, Enrollment.company_id == Touchpoint.company_id)
-        .exists(),
+def _churn(session: Session, within: Scope) -> tuple[int, int]:
+    """The subjects in a post-purchase phase at some time in the period, and how many of
+    them left as churned during it."""
+    post_purchase = within.kind(PhaseKind.POST_PURCHASE)
+    customers = select(Transition.enrollment_id).where(
+        *within.of(Transition),
+        col(Transition.to_phase_id).in_(post_purchase) if post_purchase else false(),
+        Transition.at < within.until,
+        or_(col(Transition.until).is_(None), Transition.until >= within.since),
     )
-    query = select(
-        func.count().filter(Touchpoint.nps >= 9),
-        func.count().filter(Touchpoint.nps <= 6),
-        func.count(),
-    ).where(
-        col(Touchpoint.nps).is_not(None),
-        Touchpoint.occurred_at >= since,
-        Touchpoint.occurred_at < until,
-        enrolled,
+    churned = select(Transition.enrollment_id).where(
+        *within.of(Transition),
+        col(Transition.to_phase_id).is_(None),
+        Transition.status == EnrollmentStatus.CHURNED,
+        Transition.at >= within.since,
+        Transition.at < within.until,
+        col(Transition.enrollment_id).in_(customers),
     )
-    promoters, detractors, answers = session.execute(query).one()
+    return (
+        session.execute(
+            select(func.count()).select_from(customers.distinct().subquery())
+        ).scalar_one(),
+        session.execute(
+            select(func.count()).select_from(churned.distinct().subquery())
+        ).scalar_one(),
+    )
+
+
+def _nps(session: Session, within: Scope) -> tuple[int, int, int]:
+    """Promoters, detractors and answers among the NPS answers that count toward the
+    journey in the period."""
+    promoters, detractors, answers = session.execute(
+        select(
+            func.count().filter(TouchpointPhase.nps >= 9),
+            func.count().filter(TouchpointPhase.nps <= 6),
+            func.count(),
+        ).where(
+            *within.of(TouchpointPhase),
+            col(TouchpointPhase.nps).is_not(None),
+            TouchpointPhase.occurred_at >= within.since,
+            TouchpointPhase.occurred_at < within.until,
+        )
+    ).one()
     return promoters, detractors, answers
+
+
+def time_in_phase(session: Session, within: Scope) -> dict[int, TimeInPhase]:
+    """Per phase, the stays that ended in the period: how long they lasted."""
+    query = select(Transition.to_phase_id, days_between(Transition.at, Transition.until)).where(
+        *within.of(Transition),
+        Transition.until >= within.since,
+        Transition.until < within.until,
+        col(Transition.to_phase_id).is_not(None),
+    )
+    durations: dict[int, list[float]] = defaultdict(list)
+    for phase_id, days in session.execute(query):
+        durations[phase_id].append(days)
+    return {p.id: _time_in_phase(p.id, durations[p.id]) for p in within.phases}
 
 
 def _time_in_phase(phase_id: int, days: list[float]) -> TimeInPhase:
@@ -263,18 +344,6 @@ def _time_in_phase(phase_id: int, days: list[float]) -> TimeInPhase:
         band = next((i for i, bound in enumerate(BANDS) if value < bound), len(BANDS))
         result.bands[band] += 1
     return result
-
-
-def _cohorts(joined: list[dict[str, Any]]) -> list[Cohort]:
-    cohorts: dict[str, Cohort] = {}
-    for j in joined:
-        month = j["started_at"].strftime("%Y-%m")
-        cohort = cohorts.setdefault(month, Cohort(month=month))
-        cohort.joined += 1
-        cohort.reached_purchase += j["closed_at"] is not None
-        status = j["status"]
-        setattr(cohort, status, getattr(cohort, status) + 1)
-    return [cohorts[month] for month in sorted(cohorts)]
 
 
 BAND_NAMES = [f"under_{bound}_days" for bound in BANDS] + [f"{BANDS[-1]}_days_or_more"]

@@ -122,6 +122,8 @@ class Enrollment(SQLModel, table=True):
         CheckConstraint("(contact_id IS NULL) <> (company_id IS NULL)", name="one_subject"),
         # The board reads one journey's active subjects per phase, longest there first.
         Index("ix_enrollment_board", "journey_id", "status", "phase_id", "phase_since"),
+        # Analytics read the enrollments that began in a period.
+        Index("ix_enrollment_started", "journey_id", "started_at", "status"),
     )
 
     id: int | None = column(Privacy.NONE, default=None, primary_key=True)
@@ -148,10 +150,27 @@ class PhaseTransition(SQLModel, table=True):
     exit (no to phase; ``status`` says which)."""
 
     __tablename__ = "phase_transition"
-    __table_args__ = (Index("ix_phase_transition_history", "enrollment_id", "at", "id"),)
+    __table_args__ = (
+        Index("ix_phase_transition_history", "enrollment_id", "at", "id"),
+        # Analytics read one journey's stays by when they began and by when they ended;
+        # these indexes hold every column those reads need.
+        Index(
+            "ix_phase_transition_entered",
+            "journey_id",
+            "at",
+            "to_phase_id",
+            "next_phase_id",
+            "next_status",
+            "reentered_at",
+            "enrollment_id",
+        ),
+        Index("ix_phase_transition_left", "journey_id", "until", "to_phase_id", "at"),
+    )
 
     id: int | None = column(Privacy.NONE, default=None, primary_key=True)
     enrollment_id: int = column(Privacy.NONE, foreign_key="enrollment.id", ondelete="CASCADE")
+    # The enrollment's journey, copied so that analytics need not join enrollments.
+    journey_id: int = column(Privacy.NONE, foreign_key="journey.id")
     from_phase_id: int | None = column(Privacy.NONE, default=None, foreign_key="phase.id")
     to_phase_id: int | None = column(Privacy.NONE, default=None, foreign_key="phase.id", index=True)
     status: str = column(Privacy.NONE, default=EnrollmentStatus.ACTIVE, max_length=16)
@@ -160,6 +179,11 @@ class PhaseTransition(SQLModel, table=True):
     # from ``at`` until then (open while NULL). Kept by the service, so that analytics read
     # stays without window functions.
     until: datetime | None = timestamp(default=None)
+    # Where that next transition went (NULL phase for an exit), and when the enrollment
+    # next entered this same phase again: the funnel reads a stay's outcome from these.
+    next_phase_id: int | None = column(Privacy.NONE, default=None, foreign_key="phase.id")
+    next_status: str | None = column(Privacy.NONE, default=None, max_length=16)
+    reentered_at: datetime | None = timestamp(default=None)
     cause: str = column(Privacy.NONE, default=Cause.MANUAL, max_length=16)
     exit_reason_id: int | None = column(Privacy.NONE, default=None, foreign_key="exit_reason.id")
     reason: str | None = column(Privacy.FREE_TEXT, default=None, max_length=200)
@@ -168,6 +192,40 @@ class PhaseTransition(SQLModel, table=True):
         Privacy.NONE, default=None, foreign_key="user.id", ondelete="SET NULL"
     )
     created_at: datetime = timestamp(default_factory=utcnow)
+
+
+class TouchpointPhase(SQLModel, table=True):
+    """The phase a touchpoint counts toward in one journey: the stay its subject was in
+    when it happened (the contact's own, else its company's). Kept by
+    ``journeys.attribution`` whenever touchpoints or stays change, with copies of the
+    touchpoint's figures, so that the journey map reads one index range."""
+
+    __tablename__ = "touchpoint_phase"
+    __table_args__ = (
+        Index("ix_touchpoint_phase_stay", "enrollment_id", "occurred_at"),
+        Index(
+            "ix_touchpoint_phase_map",
+            "journey_id",
+            "phase_id",
+            "channel_id",
+            "initiated_by",
+            "occurred_at",
+            "sentiment",
+            "nps",
+        ),
+    )
+
+    touchpoint_id: int = column(
+        Privacy.NONE, primary_key=True, foreign_key="touchpoint.id", ondelete="CASCADE"
+    )
+    journey_id: int = column(Privacy.NONE, primary_key=True, foreign_key="journey.id")
+    enrollment_id: int = column(Privacy.NONE, foreign_key="enrollment.id", ondelete="CASCADE")
+    phase_id: int = column(Privacy.NONE, foreign_key="phase.id")
+    occurred_at: datetime = timestamp()
+    channel_id: int = column(Privacy.NONE)
+    initiated_by: str = column(Privacy.NONE, max_length=16)
+    sentiment: int | None = column(Privacy.PERSONAL, default=None)
+    nps: int | None = column(Privacy.PERSONAL, default=None)
 
 
 # --- request and response schemas -----------------------------------------------------

@@ -4,6 +4,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
@@ -12,6 +13,7 @@ from crm.contacts import service as contact_service
 from crm.core import audit, lists
 from crm.core.db import insert_rows, utcnow
 from crm.core.errors import N_, Conflict, Invalid, NotFound
+from crm.journeys import attribution
 from crm.journeys.models import (
     DEFAULT_EXIT_REASONS,
     Cause,
@@ -253,17 +255,14 @@ def archive_phase(
         latest = session.exec(select(func.max(Enrollment.phase_since)).where(*in_phase)).one()
         at = max(now, latest)  # never before a stay began, whatever the clocks said
         holding = select(Enrollment.id).where(*in_phase)
-        session.execute(
-            update(Transition)
-            .where(col(Transition.enrollment_id).in_(holding), col(Transition.until).is_(None))
-            .values(until=at)
-        )
+        _close_stays(session, holding, at=at, to_phase_id=target.id, status=EnrollmentStatus.ACTIVE)
         insert_rows(
             session,
             Transition.__table__,
             [
                 {
                     "enrollment_id": enrollment_id,
+                    "journey_id": phase.journey_id,
                     "from_phase_id": phase.id,
                     "to_phase_id": target.id,
                     "status": EnrollmentStatus.ACTIVE,
@@ -281,6 +280,7 @@ def archive_phase(
             .where(*in_phase)
             .values(phase_id=target.id, phase_since=at, updated_at=now)
         )
+        attribution.refresh(session, since=at, journey_id=phase.journey_id)
         audit.record_many(
             session,
             actor_id=actor_id,
@@ -361,6 +361,7 @@ def enroll(session: Session, *, data: EnrollmentCreate, actor_id: int | None) ->
     session.add(
         Transition(
             enrollment_id=enrollment.id,
+            journey_id=journey.id,
             to_phase_id=phase.id,
             at=at,
             cause=data.cause,
@@ -368,7 +369,43 @@ def enroll(session: Session, *, data: EnrollmentCreate, actor_id: int | None) ->
             by_id=actor_id,
         )
     )
+    session.flush()
+    _attribute_since(session, enrollment, at)
     return audit.save(session, enrollment, actor_id=actor_id, action="enrollment.create")
+
+
+def _attribute_since(session: Session, enrollment: Enrollment, at: datetime) -> None:
+    """The subject's touchpoints from ``at`` on count toward its stays as they are now."""
+    attribution.refresh(
+        session,
+        contact_id=enrollment.contact_id,
+        company_id=enrollment.company_id,
+        since=at,
+        journey_id=enrollment.journey_id,
+    )
+
+
+def _close_stays(
+    session: Session, enrollment_ids: Any, *, at: datetime, to_phase_id: int | None, status: str
+) -> None:
+    """End the open stays of the enrollments at ``at``, saying where they went; a stay in
+    the phase they now enter again learns when that happened."""
+    session.execute(
+        update(Transition)
+        .where(col(Transition.enrollment_id).in_(enrollment_ids), col(Transition.until).is_(None))
+        .values(until=at, next_phase_id=to_phase_id, next_status=status)
+    )
+    if to_phase_id is not None:
+        session.execute(
+            update(Transition)
+            .where(
+                col(Transition.enrollment_id).in_(enrollment_ids),
+                Transition.to_phase_id == to_phase_id,
+                col(Transition.reentered_at).is_(None),
+                Transition.at < at,
+            )
+            .values(reentered_at=at)
+        )
 
 
 def enroll_in_phase(
@@ -440,16 +477,14 @@ def _record(
 ) -> None:
     """Write the transition and bring the enrollment to its state after it."""
     reentry = enrollment.status != EnrollmentStatus.ACTIVE
-    session.execute(
-        update(Transition)
-        .where(Transition.enrollment_id == enrollment.id, col(Transition.until).is_(None))
-        .values(until=at)
-    )
+    to_phase_id = to_phase.id if to_phase else None
+    _close_stays(session, [enrollment.id], at=at, to_phase_id=to_phase_id, status=status)
     session.add(
         Transition(
             enrollment_id=enrollment.id,
+            journey_id=enrollment.journey_id,
             from_phase_id=None if reentry else enrollment.phase_id,
-            to_phase_id=to_phase.id if to_phase else None,
+            to_phase_id=to_phase_id,
             status=status,
             at=at,
             cause=request.cause,
@@ -467,6 +502,7 @@ def _record(
         enrollment.phase_id, enrollment.phase_since = to_phase.id, at
         enrollment.ended_at = enrollment.exit_reason_id = None
     session.flush()
+    _attribute_since(session, enrollment, at)
 
 
 def transitions_of(session: Session, *, enrollment: Enrollment) -> list[Transition]:

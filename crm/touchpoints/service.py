@@ -9,6 +9,7 @@ from crm.core import audit, lists
 from crm.core.db import utcnow
 from crm.core.errors import N_, Invalid, NotFound
 from crm.core.pagination import keyset_page
+from crm.journeys import attribution
 from crm.touchpoints.models import (
     DEFAULT_CHANNELS,
     DEFAULT_OUTCOMES,
@@ -48,7 +49,9 @@ def log_touchpoint(session: Session, *, data: TouchpointCreate, actor_id: int | 
             "logged_by_id": actor_id,
         },
     )
-    return audit.save(session, touchpoint, actor_id=actor_id, action="touchpoint.create")
+    audit.save(session, touchpoint, actor_id=actor_id, action="touchpoint.create")
+    attribution.refresh(session, touchpoint_ids=[touchpoint.id])
+    return touchpoint
 
 
 def get_touchpoint(session: Session, *, touchpoint_id: int) -> Touchpoint:
@@ -76,9 +79,9 @@ def update_touchpoint(
         if required in changes and changes[required] is None:
             raise Invalid(N_("This field is required."), field=required)
     touchpoint.sqlmodel_update(changes)
-    return audit.save(
-        session, touchpoint, actor_id=actor_id, action="touchpoint.update", fields=changes
-    )
+    audit.save(session, touchpoint, actor_id=actor_id, action="touchpoint.update", fields=changes)
+    attribution.refresh(session, touchpoint_ids=[touchpoint.id])
+    return touchpoint
 
 
 def delete_touchpoint(session: Session, *, touchpoint: Touchpoint, actor_id: int | None) -> None:
