@@ -351,6 +351,7 @@ def generate(
                     "journey_id": classic_id,
                     **step,
                     "until": after["at"] if after else None,
+                    "days": (after["at"] - step["at"]).total_seconds() / 86_400 if after else None,
                     "next_phase_id": after["to_phase_id"] if after else None,
                     "next_status": after["status"] if after else None,
                     "reentered_at": None,

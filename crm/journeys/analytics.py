@@ -19,6 +19,7 @@ Definitions (the analytics page shows them too):
 - Cohorts: the subjects that joined in each month of the period, and where they are now.
 """
 
+import bisect
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, computed_field
 from sqlalchemy import false, func, or_, select
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from crm.contacts.models import Company, Contact
@@ -289,7 +291,17 @@ def _churn(session: Session, within: Scope) -> tuple[int, int]:
         Transition.status == EnrollmentStatus.CHURNED,
         Transition.at >= within.since,
         Transition.at < within.until,
-        col(Transition.enrollment_id).in_(customers),
+    )
+    stay = aliased(Transition, name="stay")
+    churned = churned.where(
+        select(stay.id)
+        .where(
+            stay.enrollment_id == Transition.enrollment_id,
+            col(stay.to_phase_id).in_(post_purchase),
+            stay.at < within.until,
+            or_(col(stay.until).is_(None), stay.until >= within.since),
+        )
+        .exists()
     )
     return (
         session.execute(
@@ -320,29 +332,30 @@ def _nps(session: Session, within: Scope) -> tuple[int, int, int]:
 
 
 def time_in_phase(session: Session, within: Scope) -> dict[int, TimeInPhase]:
-    """Per phase, the stays that ended in the period: how long they lasted."""
-    query = select(Transition.to_phase_id, days_between(Transition.at, Transition.until)).where(
+    """Per phase, the stays that ended in the period: how long they lasted (the lengths
+    are stored on the stays)."""
+    query = select(Transition.to_phase_id, Transition.days).where(
         *within.of(Transition),
+        col(Transition.to_phase_id).in_([p.id for p in within.phases]),
         Transition.until >= within.since,
         Transition.until < within.until,
-        col(Transition.to_phase_id).is_not(None),
     )
     durations: dict[int, list[float]] = defaultdict(list)
     for phase_id, days in session.execute(query):
         durations[phase_id].append(days)
-    return {p.id: _time_in_phase(p.id, durations[p.id]) for p in within.phases}
+    return {p.id: _time_in_phase(p.id, sorted(durations[p.id])) for p in within.phases}
 
 
 def _time_in_phase(phase_id: int, days: list[float]) -> TimeInPhase:
+    """The figures of ``days``, sorted."""
     result = TimeInPhase(phase_id=phase_id, stays=len(days))
     if not days:
         return result
-    days = sorted(days)
-    result.median_days = statistics.median(days)
+    middle = len(days) // 2
+    result.median_days = days[middle] if len(days) % 2 else (days[middle - 1] + days[middle]) / 2
     result.p90_days = days[min(len(days) - 1, int(len(days) * 0.9))]
-    for value in days:
-        band = next((i for i, bound in enumerate(BANDS) if value < bound), len(BANDS))
-        result.bands[band] += 1
+    below = [bisect.bisect_left(days, bound) for bound in BANDS]
+    result.bands = [b - a for a, b in zip([0, *below], [*below, len(days)], strict=True)]
     return result
 
 

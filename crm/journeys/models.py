@@ -152,19 +152,28 @@ class PhaseTransition(SQLModel, table=True):
     __tablename__ = "phase_transition"
     __table_args__ = (
         Index("ix_phase_transition_history", "enrollment_id", "at", "id"),
-        # Analytics read one journey's stays by when they began and by when they ended;
-        # these indexes hold every column those reads need.
+        # Analytics read one journey's stays phase by phase: by when they began (the
+        # funnel, first purchases) and by when they ended (time in phase, customers).
+        # Each index holds every column its reads need, in the order they group by.
         Index(
-            "ix_phase_transition_entered",
+            "ix_phase_transition_funnel",
             "journey_id",
-            "at",
             "to_phase_id",
             "next_phase_id",
             "next_status",
+            "at",
             "reentered_at",
             "enrollment_id",
         ),
-        Index("ix_phase_transition_left", "journey_id", "until", "to_phase_id", "at"),
+        Index(
+            "ix_phase_transition_stays",
+            "journey_id",
+            "to_phase_id",
+            "until",
+            "at",
+            "days",
+            "enrollment_id",
+        ),
     )
 
     id: int | None = column(Privacy.NONE, default=None, primary_key=True)
@@ -184,6 +193,8 @@ class PhaseTransition(SQLModel, table=True):
     next_phase_id: int | None = column(Privacy.NONE, default=None, foreign_key="phase.id")
     next_status: str | None = column(Privacy.NONE, default=None, max_length=16)
     reentered_at: datetime | None = timestamp(default=None)
+    # The stay's length in days once it ended (until - at), so that reports read a number.
+    days: float | None = column(Privacy.NONE, default=None)
     cause: str = column(Privacy.NONE, default=Cause.MANUAL, max_length=16)
     exit_reason_id: int | None = column(Privacy.NONE, default=None, foreign_key="exit_reason.id")
     reason: str | None = column(Privacy.FREE_TEXT, default=None, max_length=200)

@@ -6,13 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import func, literal, update
 from sqlmodel import Session, col, select
 
 from crm.contacts import service as contact_service
 from crm.core import audit, lists
-from crm.core.db import insert_rows, utcnow
+from crm.core.db import UTCDateTime, insert_rows, utcnow
 from crm.core.errors import N_, Conflict, Invalid, NotFound
+from crm.core.sql import days_between
 from crm.journeys import attribution
 from crm.journeys.models import (
     DEFAULT_EXIT_REASONS,
@@ -393,7 +394,12 @@ def _close_stays(
     session.execute(
         update(Transition)
         .where(col(Transition.enrollment_id).in_(enrollment_ids), col(Transition.until).is_(None))
-        .values(until=at, next_phase_id=to_phase_id, next_status=status)
+        .values(
+            until=at,
+            days=days_between(Transition.at, literal(at, UTCDateTime)),
+            next_phase_id=to_phase_id,
+            next_status=status,
+        )
     )
     if to_phase_id is not None:
         session.execute(

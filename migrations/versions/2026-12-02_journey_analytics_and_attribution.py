@@ -88,6 +88,7 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("reentered_at", crm.core.db.UTCDateTime(timezone=True), nullable=True)
         )
+        batch_op.add_column(sa.Column("days", sa.Float(), nullable=True))
 
     op.execute(
         "UPDATE phase_transition SET journey_id = "
@@ -106,24 +107,32 @@ def upgrade() -> None:
         "AS reentered_at FROM phase_transition WHERE to_phase_id IS NOT NULL) AS r "
         "WHERE r.id = phase_transition.id AND r.reentered_at IS NOT NULL"
     )
+    length = (
+        "julianday(until) - julianday(at)"
+        if op.get_bind().dialect.name == "sqlite"
+        else "EXTRACT(EPOCH FROM (until - at)) / 86400.0"
+    )
+    op.execute(f"UPDATE phase_transition SET days = {length} WHERE until IS NOT NULL")  # noqa: S608
 
     with op.batch_alter_table("phase_transition", schema=None) as batch_op:
         batch_op.alter_column("journey_id", existing_type=sa.Integer(), nullable=False)
         batch_op.create_index(
-            "ix_phase_transition_entered",
+            "ix_phase_transition_funnel",
             [
                 "journey_id",
-                "at",
                 "to_phase_id",
                 "next_phase_id",
                 "next_status",
+                "at",
                 "reentered_at",
                 "enrollment_id",
             ],
             unique=False,
         )
         batch_op.create_index(
-            "ix_phase_transition_left", ["journey_id", "until", "to_phase_id", "at"], unique=False
+            "ix_phase_transition_stays",
+            ["journey_id", "to_phase_id", "until", "at", "days", "enrollment_id"],
+            unique=False,
         )
         batch_op.create_foreign_key(
             batch_op.f("fk_phase_transition_journey_id_journey"), "journey", ["journey_id"], ["id"]
@@ -166,8 +175,9 @@ def downgrade() -> None:
         batch_op.drop_constraint(
             batch_op.f("fk_phase_transition_journey_id_journey"), type_="foreignkey"
         )
-        batch_op.drop_index("ix_phase_transition_left")
-        batch_op.drop_index("ix_phase_transition_entered")
+        batch_op.drop_index("ix_phase_transition_stays")
+        batch_op.drop_index("ix_phase_transition_funnel")
+        batch_op.drop_column("days")
         batch_op.drop_column("reentered_at")
         batch_op.drop_column("next_status")
         batch_op.drop_column("next_phase_id")

@@ -173,4 +173,6 @@ def test_stays_know_their_next_step(session, journey, phase):
     ]
     # the first stay in awareness knows when awareness was entered again
     assert [s.reentered_at for s in steps] == [day(8), None, None, None]
+    assert [s.days for s in steps[:3]] == [pytest.approx(5), pytest.approx(3), pytest.approx(1)]
+    assert steps[3].days is None
     assert {s.journey_id for s in steps} == {journey.id}
