@@ -17,7 +17,7 @@ from crm.core.exports import csv_lines
 from crm.core.forms import FormErrors
 from crm.core.security import safe_next
 from crm.core.templating import flash, render
-from crm.journeys import analytics
+from crm.journeys import analytics, journey_map
 from crm.journeys import board as journey_board
 from crm.journeys import service as journey_service
 from crm.journeys.deps import EnrollmentDep, JourneyDep, PhaseDep
@@ -32,6 +32,7 @@ from crm.journeys.models import (
     PhaseUpdate,
 )
 from crm.journeys.templates import TEMPLATES
+from crm.touchpoints.models import Channel
 from crm.users import service as user_service
 from crm.users.deps import AdminUser, CurrentUser
 
@@ -348,6 +349,29 @@ def analytics_page(
             "last": (until - timedelta(days=1)).date(),
             "segment": query.segment or "",
             "bands": analytics.BANDS,
+        },
+    )
+
+
+@router.get("/journeys/{journey_id}/map", response_class=HTMLResponse)
+def map_page(
+    request: Request, session: SessionDep, journey: JourneyDep, user: CurrentUser, query: Period
+) -> HTMLResponse:
+    since, until = analytics.period(query.first, query.last, today=utcnow().date())
+    found = journey_map.journey_map(
+        session, journey=journey, since=since, until=until, segment=query.segment or None
+    )
+    return render(
+        request,
+        "journeys/map.html",
+        {
+            "journey": journey,
+            "map": found,
+            "map_rows": MAP_ROWS,
+            "channels": {c.key: c.name for c in lists.entries(session, Channel, active_only=False)},
+            "first": since.date(),
+            "last": (until - timedelta(days=1)).date(),
+            "segment": query.segment or "",
         },
     )
 

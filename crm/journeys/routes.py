@@ -1,14 +1,17 @@
 """Journeys: the JSON API for journeys, phases, enrollments and moves."""
 
-from datetime import date
-from typing import Annotated
+from datetime import date, datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
+from pydantic import BaseModel, Field
 
 from crm.contacts.deps import Editor
 from crm.core import lists
 from crm.core.db import SessionDep, utcnow
-from crm.journeys import analytics
+from crm.core.errors import N_, NotFound
+from crm.journeys import analytics, journey_map
+from crm.journeys import board as journey_board
 from crm.journeys import service as journey_service
 from crm.journeys.deps import EnrollmentDep, JourneyDep, PhaseDep
 from crm.journeys.models import (
@@ -162,11 +165,75 @@ def api_transitions(
     ]
 
 
-@api_router.get("/journeys/{journey_id}/analytics", response_model=analytics.Figures)
-def api_analytics(
+class BoardCard(BaseModel):
+    enrollment_id: int
+    contact_id: int | None
+    company_id: int | None
+    name: str
+    company_name: str | None
+    owner_name: str | None
+    days: float
+    stale: bool
+    last_touch_at: datetime | None
+
+
+class BoardColumn(BaseModel):
+    phase_id: int
+    count: int
+    cards: list[BoardCard]
+    next_cursor: str | None = Field(
+        description="Pass as ``cursor`` to /journeys/{id}/phases/{phase_id}/cards for more."
+    )
+
+
+@api_router.get("/journeys/{journey_id}/board", response_model=list[BoardColumn])
+def api_board(
     session: SessionDep,
     journey: JourneyDep,
     user: CurrentUser,
+    owner: int | None = None,
+    segment: str | None = None,
+    stale: bool = False,
+) -> list[BoardColumn]:
+    filters = journey_board.BoardFilter(owner_id=owner, segment=segment or None, stale=stale)
+    return [
+        BoardColumn(
+            phase_id=column.phase.id,
+            count=column.count,
+            cards=[BoardCard.model_validate(card, from_attributes=True) for card in column.cards],
+            next_cursor=column.next_cursor,
+        )
+        for column in journey_board.board(session, journey=journey, filters=filters)
+    ]
+
+
+@api_router.get("/journeys/{journey_id}/phases/{phase_id}/cards", response_model=BoardColumn)
+def api_more_cards(
+    session: SessionDep,
+    journey: JourneyDep,
+    phase: PhaseDep,
+    user: CurrentUser,
+    cursor: str | None = None,
+    owner: int | None = None,
+    segment: str | None = None,
+    stale: bool = False,
+) -> BoardColumn:
+    """The next cards of one column, after ``cursor``; ``count`` is those on this page."""
+    if phase.journey_id != journey.id:
+        raise NotFound(N_("No such phase."))
+    filters = journey_board.BoardFilter(owner_id=owner, segment=segment or None, stale=stale)
+    cards, next_cursor = journey_board.column_page(
+        session, phase=phase, filters=filters, cursor=cursor
+    )
+    return BoardColumn(
+        phase_id=phase.id,
+        count=len(cards),
+        cards=[BoardCard.model_validate(card, from_attributes=True) for card in cards],
+        next_cursor=next_cursor,
+    )
+
+
+def _period(
     first: Annotated[
         date | None, Query(alias="from", description="First day; a year ago by default.")
     ] = None,
@@ -174,6 +241,23 @@ def api_analytics(
         date | None, Query(alias="to", description="Last day, included; today by default.")
     ] = None,
     segment: str | None = None,
-) -> analytics.Figures:
+) -> dict[str, Any]:
     since, until = analytics.period(first, last, today=utcnow().date())
-    return analytics.figures(session, journey=journey, since=since, until=until, segment=segment)
+    return {"since": since, "until": until, "segment": segment or None}
+
+
+Period = Annotated[dict[str, Any], Depends(_period)]
+
+
+@api_router.get("/journeys/{journey_id}/analytics", response_model=analytics.Figures)
+def api_analytics(
+    session: SessionDep, journey: JourneyDep, user: CurrentUser, period: Period
+) -> analytics.Figures:
+    return analytics.figures(session, journey=journey, **period)
+
+
+@api_router.get("/journeys/{journey_id}/map", response_model=journey_map.JourneyMap)
+def api_map(
+    session: SessionDep, journey: JourneyDep, user: CurrentUser, period: Period
+) -> journey_map.JourneyMap:
+    return journey_map.journey_map(session, journey=journey, **period)

@@ -1,4 +1,4 @@
-"""Journey analytics through the API, the page and the CSV download."""
+"""Journey analytics and the journey map through the API and their pages; the board's API."""
 
 import csv
 import io
@@ -10,7 +10,7 @@ from crm.journeys import service as journey_service
 from crm.journeys.models import EnrollmentCreate, JourneyCreate, MoveRequest
 from crm.users.models import Role
 from tests.conftest import login
-from tests.factories import make_contact, make_token, make_user
+from tests.factories import log_touchpoint, make_contact, make_token, make_user
 
 
 @pytest.fixture
@@ -72,3 +72,77 @@ def test_page_shows_charts_and_tables_and_the_csv_matches(client, session, journ
     assert ["funnel", "Awareness", "entered", "3"] in rows
     assert ["funnel", "Awareness", "moved_on", "2"] in rows
     assert ["journey", "", "joined", "3"] in rows
+
+
+def test_api_answers_the_journey_map(client, session, journey):
+    first = journey_service.enrollments_of(session)[0]
+    log_touchpoint(
+        session,
+        contact_id=first.contact_id,
+        channel="survey",
+        sentiment=-1,
+        nps=4,
+        occurred_at=datetime.now(UTC) - timedelta(days=25),
+    )
+    headers = {"Authorization": f"Bearer {make_token(session, make_user(session))}"}
+    url = f"/api/v1/journeys/{journey.id}/map"
+    body = client.get(url, headers=headers).json()
+    assert body["rows"] == [
+        "behaviour",
+        "questions",
+        "typical_touchpoints",
+        "emotions",
+        "pain_points",
+    ]
+    awareness, consideration = body["columns"][:2]
+    assert awareness["phase"]["key"] == "awareness" and awareness["phase"]["behaviour"]
+    assert (awareness["touchpoints"], awareness["by_channel"]) == (1, {"survey": 1})
+    assert (awareness["sentiment"], awareness["nps"], awareness["gap"]) == (-1.0, -100.0, False)
+    assert consideration["gap"] is True and consideration["median_days"] is None
+    assert awareness["median_days"] == 10 and awareness["moved_on_share"] == pytest.approx(2 / 3)
+    # first is the B2B contact: the Retail map has no touchpoints
+    retail = client.get(url, params={"segment": "Retail"}, headers=headers).json()
+    assert retail["columns"][0]["touchpoints"] == 0 and retail["columns"][0]["entered"] == 2
+    assert client.get(url, params={"to": "soon"}, headers=headers).status_code == 422
+    assert client.get(url).status_code == 401
+
+
+def test_map_page_shows_the_rows_the_curve_and_the_gaps(client, session, journey):
+    retail = journey_service.enrollments_of(session)
+    log_touchpoint(
+        session, contact_id=retail[-1].contact_id, occurred_at=datetime.now(UTC) - timedelta(days=1)
+    )
+    login(client, make_user(session, roles=(Role.SALES_REP,)).email)
+    page = client.get(f"/journeys/{journey.id}/map?segment=Retail")
+    assert page.status_code == 200 and "<html" in page.text
+    assert "Emotion curve" in page.text and '<svg class="chart"' in page.text
+    assert "Typical questions" in page.text and "Pain points" in page.text
+    # the one touchpoint fell into consideration: every other phase is a gap
+    assert page.text.count(">Gap</span>") == 4
+    assert 'value="Retail"' in page.text
+    assert client.get(f"/journeys/{journey.id}/map?from=nonsense").status_code == 422
+    board = client.get(f"/journeys/{journey.id}")
+    assert f'href="/journeys/{journey.id}/map"' in board.text
+
+
+def test_api_answers_the_board_and_its_further_cards(client, session, journey):
+    headers = {"Authorization": f"Bearer {make_token(session, make_user(session))}"}
+    url = f"/api/v1/journeys/{journey.id}/board"
+    columns = client.get(url, headers=headers).json()
+    assert [c["count"] for c in columns] == [1, 2, 0, 0, 0]
+    card = columns[1]["cards"][0]
+    assert card["name"].startswith("Person") and card["days"] == pytest.approx(20, abs=0.01)
+    assert card["stale"] is False and columns[1]["next_cursor"] is None
+    retail = client.get(url, params={"segment": "Retail"}, headers=headers).json()
+    assert [c["count"] for c in retail] == [0, 2, 0, 0, 0]
+    phase_id = columns[1]["phase_id"]
+    more = client.get(
+        f"/api/v1/journeys/{journey.id}/phases/{phase_id}/cards", headers=headers
+    ).json()
+    assert [c["enrollment_id"] for c in more["cards"]] == [
+        c["enrollment_id"] for c in columns[1]["cards"]
+    ]
+    other = journey_service.create_journey(session, data=JourneyCreate(name="Other"), actor_id=None)
+    session.commit()
+    wrong = client.get(f"/api/v1/journeys/{other.id}/phases/{phase_id}/cards", headers=headers)
+    assert wrong.status_code == 404
