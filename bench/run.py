@@ -364,6 +364,35 @@ def main() -> None:
             ),
             "journey board": (lambda n: web.request("GET", f"/journeys/{journey_id}"), 200, 1),
             "move an enrollment (API)": (move, 200, 1),
+            "journey board (API)": (
+                lambda n: api.request(
+                    "GET", f"/api/v1/journeys/{journey_id}/board", headers=bearer
+                ),
+                200,
+                1,
+            ),
+            "journey map, a year": (
+                lambda n: web.request("GET", f"/journeys/{journey_id}/map"),
+                200,
+                1,
+            ),
+            "journey map, a year (API)": (
+                lambda n: api.request("GET", f"/api/v1/journeys/{journey_id}/map", headers=bearer),
+                200,
+                1,
+            ),
+            "journey analytics, a year": (
+                lambda n: web.request("GET", f"/journeys/{journey_id}/analytics"),
+                200,
+                1,
+            ),
+            "journey analytics, a year (API)": (
+                lambda n: api.request(
+                    "GET", f"/api/v1/journeys/{journey_id}/analytics", headers=bearer
+                ),
+                200,
+                1,
+            ),
             "login (Argon2)": (lambda n: (login(Client(port)), (303, "", -1))[1], 303, 0),
         }
         results = {}

@@ -249,6 +249,14 @@ def generate(
         if [key for _, key in classic] != list(STEP_ODDS):
             classic = []
         classic_id = journey.id if journey else None
+        purchase = (
+            next(
+                (p.id for p in journey_service.phases_of(session, journey) if p.kind == "purchase"),
+                None,
+            )
+            if journey
+            else None
+        )
         exits = {r.key: r.id for r in lists.entries(session, ExitReason)}
 
     tables = metadata.tables
@@ -375,6 +383,9 @@ def generate(
                     "status": last["status"],
                     "phase_since": entered[-1]["at"],
                     "started_at": history[0]["at"],
+                    "purchased_at": next(
+                        (s["at"] for s in history if s["to_phase_id"] == purchase), None
+                    ),
                     "ended_at": None if last["to_phase_id"] else last["at"],
                     "exit_reason_id": last["exit_reason_id"],
                     "created_at": history[0]["at"],

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from sqlalchemy import Float, String
+from sqlalchemy import Float
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -25,21 +25,3 @@ def _days_sqlite(element: days_between, compiler: Any, **kw: Any) -> str:
 def _days_postgresql(element: days_between, compiler: Any, **kw: Any) -> str:
     start, end = (compiler.process(arg, **kw) for arg in element.clauses)
     return f"(EXTRACT(EPOCH FROM ({end} - {start})) / 86400.0)"
-
-
-class month_of(FunctionElement[str]):
-    """The UTC month of a timestamp as ``YYYY-MM``."""
-
-    type = String()
-    name = "month_of"
-    inherit_cache = True
-
-
-@compiles(month_of, "sqlite")
-def _month_sqlite(element: month_of, compiler: Any, **kw: Any) -> str:
-    return f"strftime('%Y-%m', {compiler.process(element.clauses, **kw)})"
-
-
-@compiles(month_of, "postgresql")
-def _month_postgresql(element: month_of, compiler: Any, **kw: Any) -> str:
-    return f"to_char({compiler.process(element.clauses, **kw)} AT TIME ZONE 'UTC', 'YYYY-MM')"

@@ -10,7 +10,7 @@ Definitions (the analytics page shows them too):
 - Conversion: of the subjects that joined the journey during the period, the share that
   reached a purchase phase. Time-to-close: from joining to the first purchase phase.
 - Churn: of the subjects in a post-purchase phase at some time in the period, the share
-  that left as churned during it.
+  that left a post-purchase phase as churned during it.
 - NPS: from the NPS answers in the period that count toward the journey (given while the
   subject was in one of its phases; see ``attribution``): the share of promoters (9-10)
   minus the share of detractors (0-6), in points.
@@ -21,19 +21,17 @@ Definitions (the analytics page shows them too):
 
 import bisect
 import statistics
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field, computed_field
-from sqlalchemy import false, func, or_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import distinct, func, or_, select
 from sqlmodel import Session, col
 
 from crm.contacts.models import Company, Contact
 from crm.core.errors import N_, Invalid
-from crm.core.sql import days_between, month_of
+from crm.core.sql import days_between
 from crm.journeys.models import (
     Enrollment,
     EnrollmentStatus,
@@ -196,121 +194,111 @@ def nps_score(promoters: int, detractors: int, answers: int) -> float | None:
 
 def funnel(session: Session, within: Scope) -> dict[int, FunnelStep]:
     """Per phase, the subjects that entered it in the period and where their last entry
-    in the period led (one GROUP BY over the stays: each knows its next step)."""
-    position = {p.id: p.position for p in within.phases}
-    query = (
-        select(
-            Transition.to_phase_id, Transition.next_phase_id, Transition.next_status, func.count()
+    in the period led: one index range per phase, as each stay knows its next step."""
+    steps = {}
+    for phase in within.phases:
+        later = [p.id for p in within.phases if p.position > phase.position]
+        earlier = [p.id for p in within.phases if p.position <= phase.position]
+        left = col(Transition.next_phase_id).is_(None) & col(Transition.next_status).is_not(None)
+        counts = session.execute(
+            select(
+                func.count().filter(col(Transition.next_phase_id).in_(later)),
+                func.count().filter(left, Transition.next_status == EnrollmentStatus.WON),
+                func.count().filter(left, Transition.next_status != EnrollmentStatus.WON),
+                func.count().filter(col(Transition.next_phase_id).in_(earlier)),
+                func.count().filter(col(Transition.next_status).is_(None)),
+            ).where(
+                *within.of(Transition),
+                Transition.to_phase_id == phase.id,
+                Transition.at >= within.since,
+                Transition.at < within.until,
+                # the subject's last entry into this phase in the period
+                or_(
+                    col(Transition.reentered_at).is_(None),
+                    Transition.reentered_at >= within.until,
+                ),
+            )
+        ).one()
+        moved_on, completed, dropped, went_back, still_there = counts
+        steps[phase.id] = FunnelStep(
+            phase_id=phase.id,
+            entered=sum(counts),
+            moved_on=moved_on,
+            completed=completed,
+            dropped=dropped,
+            went_back=went_back,
+            still_there=still_there,
         )
-        .where(
-            *within.of(Transition),
-            Transition.at >= within.since,
-            Transition.at < within.until,
-            col(Transition.to_phase_id).is_not(None),
-            # the subject's last entry into this phase in the period
-            or_(col(Transition.reentered_at).is_(None), Transition.reentered_at >= within.until),
-        )
-        .group_by(Transition.to_phase_id, Transition.next_phase_id, Transition.next_status)
-    )
-    steps = {p.id: FunnelStep(phase_id=p.id) for p in within.phases}
-    for phase_id, next_phase_id, next_status, count in session.execute(query):
-        step = steps[phase_id]
-        if next_status is None:
-            outcome = "still_there"
-        elif next_phase_id is None:
-            outcome = "completed" if next_status == EnrollmentStatus.WON else "dropped"
-        elif position[next_phase_id] > position[phase_id]:
-            outcome = "moved_on"
-        else:
-            outcome = "went_back"
-        step.entered += count
-        setattr(step, outcome, getattr(step, outcome) + count)
     return steps
+
+
+def _months(since: datetime, until: datetime) -> list[tuple[datetime, datetime]]:
+    """The calendar months (UTC) that the period touches, cut to the period."""
+    months, start = [], since
+    while start < until:
+        following = (start.replace(day=1) + timedelta(days=32)).replace(day=1, hour=0, minute=0)
+        months.append((start, min(following, until)))
+        start = following
+    return months
 
 
 def _joined(session: Session, within: Scope) -> tuple[list[float], list[Cohort]]:
     """Days from joining to the first purchase phase of those who reached it, and the
-    cohorts: the enrollments that began in the period by month, with their status now."""
-    purchase = within.kind(PhaseKind.PURCHASE)
-    first_purchase = (
-        select(Transition.enrollment_id, func.min(Transition.at).label("at"))
-        .where(
-            *within.of(Transition),
-            col(Transition.to_phase_id).in_(purchase) if purchase else false(),
-        )
-        .group_by(Transition.enrollment_id)
-        .subquery()
-    )
-    joined = (
-        select(
-            Enrollment.started_at,
-            Enrollment.status,
-            first_purchase.c.at.label("closed_at"),
-        )
-        .outerjoin(first_purchase, first_purchase.c.enrollment_id == Enrollment.id)
-        .where(
+    cohorts: the enrollments that began in the period by month, with their status now
+    (one index range per month)."""
+    cohorts = []
+    for start, end in _months(within.since, within.until):
+        counts = session.execute(
+            select(
+                func.count(),
+                func.count(Enrollment.purchased_at),
+                *(func.count().filter(Enrollment.status == status) for status in EnrollmentStatus),
+            ).where(
+                *within.of(Enrollment), Enrollment.started_at >= start, Enrollment.started_at < end
+            )
+        ).one()
+        joined, reached, *by_status = counts
+        if joined:
+            cohorts.append(
+                Cohort(
+                    month=start.strftime("%Y-%m"),
+                    joined=joined,
+                    reached_purchase=reached,
+                    **dict(zip(EnrollmentStatus, by_status, strict=True)),
+                )
+            )
+    closes = session.scalars(
+        select(days_between(Enrollment.started_at, Enrollment.purchased_at)).where(
             *within.of(Enrollment),
             Enrollment.started_at >= within.since,
             Enrollment.started_at < within.until,
+            col(Enrollment.purchased_at).is_not(None),
         )
-        .subquery()
-    )
-    closes = list(
-        session.scalars(
-            select(days_between(joined.c.started_at, joined.c.closed_at)).where(
-                joined.c.closed_at.is_not(None)
-            )
-        )
-    )
-    month = month_of(joined.c.started_at)
-    query = select(month, joined.c.status, joined.c.closed_at.is_not(None), func.count()).group_by(
-        month, joined.c.status, joined.c.closed_at.is_not(None)
-    )
-    cohorts: dict[str, Cohort] = {}
-    for month_, status, reached, count in session.execute(query):
-        cohort = cohorts.setdefault(month_, Cohort(month=month_))
-        cohort.joined += count
-        cohort.reached_purchase += count if reached else 0
-        setattr(cohort, status, getattr(cohort, status) + count)
-    return closes, [cohorts[m] for m in sorted(cohorts)]
+    ).all()
+    return list(closes), cohorts
 
 
 def _churn(session: Session, within: Scope) -> tuple[int, int]:
     """The subjects in a post-purchase phase at some time in the period, and how many of
-    them left as churned during it."""
+    them left such a phase as churned during it: one pass over those stays."""
     post_purchase = within.kind(PhaseKind.POST_PURCHASE)
-    customers = select(Transition.enrollment_id).where(
-        *within.of(Transition),
-        col(Transition.to_phase_id).in_(post_purchase) if post_purchase else false(),
-        Transition.at < within.until,
-        or_(col(Transition.until).is_(None), Transition.until >= within.since),
+    if not post_purchase:
+        return 0, 0
+    churned = (Transition.next_status == EnrollmentStatus.CHURNED) & (
+        Transition.until < within.until
     )
-    churned = select(Transition.enrollment_id).where(
-        *within.of(Transition),
-        col(Transition.to_phase_id).is_(None),
-        Transition.status == EnrollmentStatus.CHURNED,
-        Transition.at >= within.since,
-        Transition.at < within.until,
-    )
-    stay = aliased(Transition, name="stay")
-    churned = churned.where(
-        select(stay.id)
-        .where(
-            stay.enrollment_id == Transition.enrollment_id,
-            col(stay.to_phase_id).in_(post_purchase),
-            stay.at < within.until,
-            or_(col(stay.until).is_(None), stay.until >= within.since),
+    customers, left = session.execute(
+        select(
+            func.count(distinct(Transition.enrollment_id)),
+            func.count(distinct(Transition.enrollment_id)).filter(churned),
+        ).where(
+            *within.of(Transition),
+            col(Transition.to_phase_id).in_(post_purchase),
+            Transition.at < within.until,
+            or_(col(Transition.until).is_(None), Transition.until >= within.since),
         )
-        .exists()
-    )
-    return (
-        session.execute(
-            select(func.count()).select_from(customers.distinct().subquery())
-        ).scalar_one(),
-        session.execute(
-            select(func.count()).select_from(churned.distinct().subquery())
-        ).scalar_one(),
-    )
+    ).one()
+    return customers, left
 
 
 def _nps(session: Session, within: Scope) -> tuple[int, int, int]:
@@ -332,31 +320,48 @@ def _nps(session: Session, within: Scope) -> tuple[int, int, int]:
 
 
 def time_in_phase(session: Session, within: Scope) -> dict[int, TimeInPhase]:
-    """Per phase, the stays that ended in the period: how long they lasted (the lengths
-    are stored on the stays)."""
-    query = select(Transition.to_phase_id, Transition.days).where(
-        *within.of(Transition),
-        col(Transition.to_phase_id).in_([p.id for p in within.phases]),
-        Transition.until >= within.since,
-        Transition.until < within.until,
-    )
-    durations: dict[int, list[float]] = defaultdict(list)
-    for phase_id, days in session.execute(query):
-        durations[phase_id].append(days)
-    return {p.id: _time_in_phase(p.id, sorted(durations[p.id])) for p in within.phases}
-
-
-def _time_in_phase(phase_id: int, days: list[float]) -> TimeInPhase:
-    """The figures of ``days``, sorted."""
-    result = TimeInPhase(phase_id=phase_id, stays=len(days))
-    if not days:
-        return result
-    middle = len(days) // 2
-    result.median_days = days[middle] if len(days) % 2 else (days[middle - 1] + days[middle]) / 2
-    result.p90_days = days[min(len(days) - 1, int(len(days) * 0.9))]
-    below = [bisect.bisect_left(days, bound) for bound in BANDS]
-    result.bands = [b - a for a, b in zip([0, *below], [*below, len(days)], strict=True)]
+    """Per phase, the stays that ended in the period: how many fell into each band (one
+    index range), and the median and 90th percentile read off the index of stay lengths,
+    starting at the band that holds them."""
+    result = {}
+    for phase in within.phases:
+        ended = [
+            *within.of(Transition),
+            Transition.to_phase_id == phase.id,
+            Transition.until >= within.since,
+            Transition.until < within.until,
+        ]
+        total, *below = session.execute(
+            select(func.count(), *(func.count().filter(Transition.days < b) for b in BANDS)).where(
+                *ended
+            )
+        ).one()
+        stays = TimeInPhase(phase_id=phase.id, stays=total)
+        stays.bands = [b - a for a, b in zip([0, *below], [*below, total], strict=True)]
+        if total:
+            middle = _ranked(session, ended, below, (total - 1) // 2, 2 - total % 2)
+            stays.median_days = sum(middle) / len(middle)
+            stays.p90_days = _ranked(session, ended, below, min(total - 1, int(total * 0.9)))[0]
+        result[phase.id] = stays
     return result
+
+
+def _ranked(
+    session: Session, ended: list[Any], below: list[int], rank: int, count: int = 1
+) -> list[float]:
+    """The lengths of the stays from the ``rank``-th shortest (0-based) on, walking the
+    length index from the band that holds that rank (``below``: the counts under each
+    band's bound)."""
+    band = bisect.bisect_right(below, rank)
+    floor, skip = (BANDS[band - 1], below[band - 1]) if band else (0.0, 0)
+    query = (
+        select(Transition.days)
+        .where(*ended, Transition.days >= floor)
+        .order_by(Transition.days)
+        .offset(rank - skip)
+        .limit(count)
+    )
+    return list(session.scalars(query))
 
 
 BAND_NAMES = [f"under_{bound}_days" for bound in BANDS] + [f"{BANDS[-1]}_days_or_more"]

@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import Annotated
 
 from pydantic import StringConstraints, field_validator, model_validator
-from sqlalchemy import CheckConstraint, Index, UniqueConstraint
+from sqlalchemy import CheckConstraint, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from crm.core.db import Privacy, column, timestamp, utcnow
@@ -122,8 +122,8 @@ class Enrollment(SQLModel, table=True):
         CheckConstraint("(contact_id IS NULL) <> (company_id IS NULL)", name="one_subject"),
         # The board reads one journey's active subjects per phase, longest there first.
         Index("ix_enrollment_board", "journey_id", "status", "phase_id", "phase_since"),
-        # Analytics read the enrollments that began in a period.
-        Index("ix_enrollment_started", "journey_id", "started_at", "status"),
+        # Analytics read the enrollments that began in a period, month by month.
+        Index("ix_enrollment_started", "journey_id", "started_at", "status", "purchased_at"),
     )
 
     id: int | None = column(Privacy.NONE, default=None, primary_key=True)
@@ -139,6 +139,9 @@ class Enrollment(SQLModel, table=True):
     status: str = column(Privacy.NONE, default=EnrollmentStatus.ACTIVE, max_length=16)
     phase_since: datetime = timestamp()
     started_at: datetime = timestamp()
+    # When it first entered a purchase phase (time-to-close, conversion); kept by the
+    # service, and recomputed for the journey when a phase's kind changes.
+    purchased_at: datetime | None = timestamp(default=None)
     ended_at: datetime | None = timestamp(default=None)
     exit_reason_id: int | None = column(Privacy.NONE, default=None, foreign_key="exit_reason.id")
     created_at: datetime = timestamp(default_factory=utcnow)
@@ -152,28 +155,31 @@ class PhaseTransition(SQLModel, table=True):
     __tablename__ = "phase_transition"
     __table_args__ = (
         Index("ix_phase_transition_history", "enrollment_id", "at", "id"),
-        # Analytics read one journey's stays phase by phase: by when they began (the
-        # funnel, first purchases) and by when they ended (time in phase, customers).
-        # Each index holds every column its reads need, in the order they group by.
+        # Analytics read one journey's stays phase by phase, each through an index range
+        # that holds every column it needs: by when they began (the funnel), by when they
+        # ended (time in phase, customers), and by their length (percentiles).
         Index(
-            "ix_phase_transition_funnel",
+            "ix_phase_transition_entered",
             "journey_id",
             "to_phase_id",
+            "at",
             "next_phase_id",
             "next_status",
-            "at",
             "reentered_at",
+            "status",
             "enrollment_id",
         ),
         Index(
-            "ix_phase_transition_stays",
+            "ix_phase_transition_ended",
             "journey_id",
             "to_phase_id",
             "until",
-            "at",
             "days",
+            "at",
             "enrollment_id",
+            "next_status",
         ),
+        Index("ix_phase_transition_length", "journey_id", "to_phase_id", "days", "until"),
     )
 
     id: int | None = column(Privacy.NONE, default=None, primary_key=True)
@@ -214,6 +220,14 @@ class TouchpointPhase(SQLModel, table=True):
     __tablename__ = "touchpoint_phase"
     __table_args__ = (
         Index("ix_touchpoint_phase_stay", "enrollment_id", "occurred_at"),
+        Index(
+            "ix_touchpoint_phase_nps",
+            "journey_id",
+            "occurred_at",
+            "nps",
+            sqlite_where=text("nps IS NOT NULL"),
+            postgresql_where=text("nps IS NOT NULL"),
+        ),
         Index(
             "ix_touchpoint_phase_map",
             "journey_id",

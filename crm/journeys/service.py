@@ -28,6 +28,7 @@ from crm.journeys.models import (
     MoveRequest,
     Phase,
     PhaseCreate,
+    PhaseKind,
     PhaseUpdate,
 )
 from crm.journeys.models import PhaseTransition as Transition
@@ -202,8 +203,25 @@ def update_phase(
             raise Invalid(N_("This field is required."), field=required)
     if "parent_id" in changes:
         _check_parent(session, phase, changes["parent_id"])
+    kind_changed = "kind" in changes and changes["kind"] != phase.kind
     phase.sqlmodel_update(changes)
-    return audit.save(session, phase, actor_id=actor_id, action="phase.update", fields=changes)
+    audit.save(session, phase, actor_id=actor_id, action="phase.update", fields=changes)
+    if kind_changed:
+        _recompute_purchases(session, phase.journey_id)
+    return phase
+
+
+def _recompute_purchases(session: Session, journey_id: int) -> None:
+    """Each enrollment's first entry into a purchase phase, after the kinds changed."""
+    first = (
+        select(func.min(Transition.at))
+        .join(Phase, Phase.id == Transition.to_phase_id)
+        .where(Transition.enrollment_id == Enrollment.id, Phase.kind == PhaseKind.PURCHASE)
+        .scalar_subquery()
+    )
+    session.execute(
+        update(Enrollment).where(Enrollment.journey_id == journey_id).values(purchased_at=first)
+    )
 
 
 def reorder_phases(
@@ -276,6 +294,12 @@ def archive_phase(
                 for enrollment_id in ids
             ],
         )
+        if target.kind == PhaseKind.PURCHASE:
+            session.execute(
+                update(Enrollment)
+                .where(*in_phase, col(Enrollment.purchased_at).is_(None))
+                .values(purchased_at=at)
+            )
         session.execute(
             update(Enrollment)
             .where(*in_phase)
@@ -356,6 +380,7 @@ def enroll(session: Session, *, data: EnrollmentCreate, actor_id: int | None) ->
         phase_id=phase.id,
         phase_since=at,
         started_at=at,
+        purchased_at=at if phase.kind == PhaseKind.PURCHASE else None,
     )
     session.add(enrollment)
     session.flush()
@@ -507,6 +532,8 @@ def _record(
     else:
         enrollment.phase_id, enrollment.phase_since = to_phase.id, at
         enrollment.ended_at = enrollment.exit_reason_id = None
+        if to_phase.kind == PhaseKind.PURCHASE and enrollment.purchased_at is None:
+            enrollment.purchased_at = at
     session.flush()
     _attribute_since(session, enrollment, at)
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from crm.journeys import analytics, service
-from crm.journeys.models import EnrollmentCreate, JourneyCreate, MoveRequest
+from crm.journeys.models import EnrollmentCreate, JourneyCreate, MoveRequest, PhaseUpdate
 from crm.touchpoints import service as touchpoint_service
 from crm.touchpoints.models import TouchpointCreate
 from tests.factories import make_company, make_contact
@@ -159,3 +159,45 @@ def test_an_empty_period_has_no_rates(session, journey):
         None,
     )
     assert all(step.entered == 0 for step in empty.funnel)
+
+
+@pytest.mark.parametrize(
+    ("lengths", "median", "p90"),
+    [
+        # odd count: the middle one; p90 is the 10th of 11 (index int(11 * 0.9) = 9)
+        ([1, 3, 8, 10, 20, 35, 61, 62, 100, 200, 400], 35, 200),
+        # even count: the mean of the middle two, which lie in different bands
+        ([1, 3, 8, 10, 20, 35, 61, 62, 100, 200, 400, 450], 48, 400),
+    ],
+)
+def test_percentiles_and_bands_across_many_stays(session, journey, lengths, median, p90):
+    for length in lengths:
+        contact = make_contact(session)
+        live(
+            session,
+            journey,
+            [(-500, "awareness"), (-500 + length, "consideration")],
+            contact_id=contact.id,
+        )
+    result = analytics.figures(session, journey=journey, since=day(-600), until=day(1))
+    awareness = next(t for t in result.time_in_phase if t.stays)
+    assert (awareness.stays, awareness.median_days, awareness.p90_days) == (
+        len(lengths),
+        pytest.approx(median),
+        pytest.approx(p90),
+    )
+    # under 7, 14, 30, 60, 90, 180 days, and longer
+    assert awareness.bands == [2, 2, 1, 1, 2, 1, len(lengths) - 9]
+
+
+def test_changing_a_phase_kind_changes_what_counts_as_a_purchase(session, journey, figures):
+    assert (figures.converted, figures.time_to_close_median_days) == (1, 20)
+    consideration = next(p for p in service.phases_of(session, journey) if p.key == "consideration")
+    service.update_phase(
+        session, phase=consideration, data=PhaseUpdate(kind="purchase"), actor_id=None
+    )
+    again = analytics.figures(
+        session, journey=journey, since=day(0), until=day(100), segment="Retail"
+    )
+    # s1 reached consideration on day 10, s3 on day 40 after joining on day 35
+    assert (again.converted, again.time_to_close_median_days) == (2, 7.5)
