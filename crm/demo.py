@@ -440,7 +440,7 @@ def generate(
                     )
                 )
     with job_session(engine) as session:
-        attribution.refresh(session)
+        attribution.refresh(session, new=True)
     # PostgreSQL also needs the VACUUM that autovacuum would run a while later: until
     # then every read of the fresh rows checks their visibility the slow way.
     if engine.dialect.name == "postgresql":

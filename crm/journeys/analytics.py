@@ -9,8 +9,8 @@ Definitions (the analytics page shows them too):
   subject's outcome is followed up to now, not cut at the period's end.
 - Conversion: of the subjects that joined the journey during the period, the share that
   reached a purchase phase. Time-to-close: from joining to the first purchase phase.
-- Churn: of the subjects in a post-purchase phase at some time in the period, the share
-  that left a post-purchase phase as churned during it.
+- Churn: of the customers of the period (subjects that had reached a purchase phase and
+  were still in the journey at some time in it), the share that left as churned during it.
 - NPS: from the NPS answers in the period that count toward the journey (given while the
   subject was in one of its phases; see ``attribution``): the share of promoters (9-10)
   minus the share of detractors (0-6), in points.
@@ -243,9 +243,9 @@ def _months(since: datetime, until: datetime) -> list[tuple[datetime, datetime]]
 
 
 def _joined(session: Session, within: Scope) -> tuple[list[float], list[Cohort]]:
-    """Days from joining to the first purchase phase of those who reached it, and the
-    cohorts: the enrollments that began in the period by month, with their status now
-    (one index range per month)."""
+    """The middle one or two of the days from joining to the first purchase phase, and
+    the cohorts: the enrollments that began in the period by month, with their status
+    now (one index range per month)."""
     cohorts = []
     for start, end in _months(within.since, within.until):
         counts = session.execute(
@@ -267,38 +267,50 @@ def _joined(session: Session, within: Scope) -> tuple[list[float], list[Cohort]]
                     **dict(zip(EnrollmentStatus, by_status, strict=True)),
                 )
             )
-    closes = session.scalars(
-        select(days_between(Enrollment.started_at, Enrollment.purchased_at)).where(
-            *within.of(Enrollment),
-            Enrollment.started_at >= within.since,
-            Enrollment.started_at < within.until,
-            col(Enrollment.purchased_at).is_not(None),
+    converted = sum(c.reached_purchase for c in cohorts)
+    closes: list[float] = []
+    if converted:  # the middle one or two of the days from joining to the purchase
+        to_close = days_between(Enrollment.started_at, Enrollment.purchased_at)
+        query = (
+            select(to_close)
+            .where(
+                *within.of(Enrollment),
+                Enrollment.started_at >= within.since,
+                Enrollment.started_at < within.until,
+                col(Enrollment.purchased_at).is_not(None),
+            )
+            .order_by(to_close)
+            .offset((converted - 1) // 2)
+            .limit(2 - converted % 2)
         )
-    ).all()
-    return list(closes), cohorts
+        closes = list(session.scalars(query))
+    return closes, cohorts
 
 
 def _churn(session: Session, within: Scope) -> tuple[int, int]:
-    """The subjects in a post-purchase phase at some time in the period, and how many of
-    them left such a phase as churned during it: one pass over those stays."""
-    post_purchase = within.kind(PhaseKind.POST_PURCHASE)
-    if not post_purchase:
-        return 0, 0
-    churned = (Transition.next_status == EnrollmentStatus.CHURNED) & (
-        Transition.until < within.until
-    )
-    customers, left = session.execute(
-        select(
-            func.count(distinct(Transition.enrollment_id)),
-            func.count(distinct(Transition.enrollment_id)).filter(churned),
-        ).where(
-            *within.of(Transition),
-            col(Transition.to_phase_id).in_(post_purchase),
-            Transition.at < within.until,
-            or_(col(Transition.until).is_(None), Transition.until >= within.since),
+    """The customers of the period (subjects that had reached a purchase phase and were
+    still in the journey at some time in it), and how many of them left as churned
+    during it."""
+    customers = session.execute(
+        select(func.count()).where(
+            *within.of(Enrollment),
+            Enrollment.purchased_at < within.until,
+            or_(col(Enrollment.ended_at).is_(None), Enrollment.ended_at >= within.since),
         )
-    ).one()
-    return customers, left
+    ).scalar_one()
+    churned = session.execute(
+        select(func.count(distinct(Transition.enrollment_id)))
+        .join(Enrollment, Enrollment.id == Transition.enrollment_id)
+        .where(
+            *within.of(Transition),
+            col(Transition.to_phase_id).is_(None),
+            Transition.status == EnrollmentStatus.CHURNED,
+            Transition.at >= within.since,
+            Transition.at < within.until,
+            Enrollment.purchased_at < Transition.at,
+        )
+    ).scalar_one()
+    return customers, churned
 
 
 def _nps(session: Session, within: Scope) -> tuple[int, int, int]:

@@ -38,9 +38,11 @@ def refresh(
     company_id: int | None = None,
     since: datetime | None = None,
     journey_id: int | None = None,
+    new: bool = False,
 ) -> None:
     """Recompute the attribution of the touchpoints that match every given condition
-    (all touchpoints when none is given), in ``journey_id`` or in every journey."""
+    (all touchpoints when none is given), in ``journey_id`` or in every journey. ``new``
+    touchpoints have none yet: there is nothing to remove first."""
     scope = []
     if touchpoint_ids is not None:
         scope.append(col(Touchpoint.id).in_(touchpoint_ids))
@@ -50,14 +52,15 @@ def refresh(
         scope.append(Touchpoint.company_id == company_id)
     if since is not None:
         scope.append(Touchpoint.occurred_at >= since)
-    stale = delete(TouchpointPhase)
-    if scope:
-        stale = stale.where(
-            col(TouchpointPhase.touchpoint_id).in_(select(Touchpoint.id).where(*scope))
-        )
-    if journey_id is not None:
-        stale = stale.where(TouchpointPhase.journey_id == journey_id)
-    session.execute(stale)
+    if not new:
+        stale = delete(TouchpointPhase)
+        if scope:
+            stale = stale.where(
+                col(TouchpointPhase.touchpoint_id).in_(select(Touchpoint.id).where(*scope))
+            )
+        if journey_id is not None:
+            stale = stale.where(TouchpointPhase.journey_id == journey_id)
+        session.execute(stale)
     # The contacts' own stays first; then their companies', where no own stay counted.
     for subject in (Enrollment.contact_id, Enrollment.company_id):
         session.execute(

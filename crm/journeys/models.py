@@ -124,6 +124,8 @@ class Enrollment(SQLModel, table=True):
         Index("ix_enrollment_board", "journey_id", "status", "phase_id", "phase_since"),
         # Analytics read the enrollments that began in a period, month by month.
         Index("ix_enrollment_started", "journey_id", "started_at", "status", "purchased_at"),
+        # and the customers of a period: who had bought by then and had not left before.
+        Index("ix_enrollment_customers", "journey_id", "purchased_at", "ended_at"),
     )
 
     id: int | None = column(Privacy.NONE, default=None, primary_key=True)

@@ -50,7 +50,7 @@ def log_touchpoint(session: Session, *, data: TouchpointCreate, actor_id: int | 
         },
     )
     audit.save(session, touchpoint, actor_id=actor_id, action="touchpoint.create")
-    attribution.refresh(session, touchpoint_ids=[touchpoint.id])
+    attribution.refresh(session, touchpoint_ids=[touchpoint.id], new=True)
     return touchpoint
 
 

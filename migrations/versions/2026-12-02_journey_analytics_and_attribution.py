@@ -132,6 +132,9 @@ def upgrade() -> None:
             sa.Column("purchased_at", crm.core.db.UTCDateTime(timezone=True), nullable=True)
         )
         batch_op.create_index(
+            "ix_enrollment_customers", ["journey_id", "purchased_at", "ended_at"], unique=False
+        )
+        batch_op.create_index(
             "ix_enrollment_started",
             ["journey_id", "started_at", "status", "purchased_at"],
             unique=False,
@@ -206,6 +209,7 @@ def downgrade() -> None:
 
     with op.batch_alter_table("enrollment", schema=None) as batch_op:
         batch_op.drop_index("ix_enrollment_started")
+        batch_op.drop_index("ix_enrollment_customers")
         batch_op.drop_column("purchased_at")
 
     with op.batch_alter_table("touchpoint_phase", schema=None) as batch_op:

@@ -1,7 +1,8 @@
 """A sales rep drags a card to the next phase, says why, and finds the move on the
-contact's timeline; the keyboard does the same through the card's Move link."""
+contact's timeline and in the journey's funnel; the keyboard does the same through the
+card's Move link."""
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 from sqlmodel import select
 
 from crm.contacts import service as contact_service
@@ -9,6 +10,11 @@ from crm.contacts.models import ContactCreate
 from crm.journeys import service as journey_service
 from crm.journeys.models import EnrollmentCreate, Journey
 from crm.users.models import Role
+
+
+def funnel_row(page: Page, phase: str) -> Locator:
+    """The figures of ``phase`` in the analytics page's funnel table."""
+    return page.locator("table tr", has=page.locator("th", has_text=phase)).first.locator("td")
 
 
 def test_drag_a_card_to_the_next_phase_and_see_it_on_the_timeline(live_server, page: Page):
@@ -37,6 +43,10 @@ def test_drag_a_card_to_the_next_phase_and_see_it_on_the_timeline(live_server, p
     )
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Journeys").click()
     page.get_by_role("link", name="Classic").click()
+    # The funnel before: both entered awareness and are still there.
+    page.get_by_role("link", name="Analytics").click()
+    expect(funnel_row(page, "Awareness")).to_have_text(["2", "0", "0", "0", "0", "2", "0 %", "0 %"])
+    page.get_by_role("link", name="Board").click()
     awareness = page.locator(f"section.column[data-phase='{phases['awareness'].id}']")
     consideration = page.locator(f"section.column[data-phase='{phases['consideration'].id}']")
     expect(awareness.locator(".count")).to_have_text("2")
@@ -62,6 +72,18 @@ def test_drag_a_card_to_the_next_phase_and_see_it_on_the_timeline(live_server, p
     expect(
         page.locator(f"section.column[data-phase='{phases['conversion'].id}'] .count")
     ).to_have_text("1")
+
+    # The funnel after: both moved on from awareness, one of them through consideration.
+    page.get_by_role("link", name="Analytics").click()
+    expect(funnel_row(page, "Awareness")).to_have_text(
+        ["2", "2", "0", "0", "0", "0", "100 %", "0 %"]
+    )
+    expect(funnel_row(page, "Consideration")).to_have_text(
+        ["1", "0", "0", "0", "0", "1", "0 %", "0 %"]
+    )
+    page.get_by_role("link", name="Journey map").click()
+    expect(page.get_by_role("heading", name="Emotion curve")).to_be_visible()
+    page.get_by_role("link", name="Board").click()
 
     consideration.get_by_role("link", name="Dora Drag", exact=True).click()
     timeline = page.locator("#timeline")

@@ -113,8 +113,9 @@ def test_conversion_time_to_close_and_churn(figures):
     assert (figures.joined, figures.converted) == (3, 1)
     assert figures.conversion_rate == pytest.approx(1 / 3)
     assert figures.time_to_close_median_days == 20
-    # customers in the period: s1 (retention from day 25), who churned on day 60
-    assert (figures.customers, figures.churned, figures.churn_rate) == (1, 1, 1.0)
+    # customers in the period: s1 (bought on day 20, churned on day 60) and s4 (bought on
+    # day 5, left as won on day 8)
+    assert (figures.customers, figures.churned, figures.churn_rate) == (2, 1, 0.5)
 
 
 def test_nps(figures):
