@@ -46,7 +46,7 @@ def test_drag_a_card_to_the_next_phase_and_see_it_on_the_timeline(live_server, p
     # The funnel before: both entered awareness and are still there.
     page.get_by_role("link", name="Analytics").click()
     expect(funnel_row(page, "Awareness")).to_have_text(["2", "0", "0", "0", "0", "2", "0 %", "0 %"])
-    page.get_by_role("link", name="Board").click()
+    page.get_by_role("link", name="Board", exact=True).click()
     awareness = page.locator(f"section.column[data-phase='{phases['awareness'].id}']")
     consideration = page.locator(f"section.column[data-phase='{phases['consideration'].id}']")
     expect(awareness.locator(".count")).to_have_text("2")
@@ -83,7 +83,7 @@ def test_drag_a_card_to_the_next_phase_and_see_it_on_the_timeline(live_server, p
     )
     page.get_by_role("link", name="Journey map").click()
     expect(page.get_by_role("heading", name="Emotion curve")).to_be_visible()
-    page.get_by_role("link", name="Board").click()
+    page.get_by_role("link", name="Board", exact=True).click()
 
     consideration.get_by_role("link", name="Dora Drag", exact=True).click()
     timeline = page.locator("#timeline")
