@@ -1,6 +1,6 @@
 """Journeys: the JSON API for journeys, phases, enrollments and moves."""
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response, status
@@ -165,22 +165,10 @@ def api_transitions(
     ]
 
 
-class BoardCard(BaseModel):
-    enrollment_id: int
-    contact_id: int | None
-    company_id: int | None
-    name: str
-    company_name: str | None
-    owner_name: str | None
-    days: float
-    stale: bool
-    last_touch_at: datetime | None
-
-
 class BoardColumn(BaseModel):
     phase_id: int
     count: int
-    cards: list[BoardCard]
+    cards: list[journey_board.Card]
     next_cursor: str | None = Field(
         description="Pass as ``cursor`` to /journeys/{id}/phases/{phase_id}/cards for more."
     )
@@ -200,7 +188,7 @@ def api_board(
         BoardColumn(
             phase_id=column.phase.id,
             count=column.count,
-            cards=[BoardCard.model_validate(card, from_attributes=True) for card in column.cards],
+            cards=column.cards,
             next_cursor=column.next_cursor,
         )
         for column in journey_board.board(session, journey=journey, filters=filters)
@@ -228,7 +216,7 @@ def api_more_cards(
     return BoardColumn(
         phase_id=phase.id,
         count=len(cards),
-        cards=[BoardCard.model_validate(card, from_attributes=True) for card in cards],
+        cards=cards,
         next_cursor=next_cursor,
     )
 

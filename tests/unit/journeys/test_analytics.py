@@ -1,43 +1,13 @@
 """Journey figures against a small history computed by hand (see the comments)."""
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 
 from crm.journeys import analytics, service
-from crm.journeys.models import EnrollmentCreate, JourneyCreate, MoveRequest, PhaseUpdate
+from crm.journeys.models import PhaseUpdate
 from crm.touchpoints import service as touchpoint_service
 from crm.touchpoints.models import TouchpointCreate
 from tests.factories import make_company, make_contact
-
-T0 = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
-
-
-def day(n: float) -> datetime:
-    return T0 + timedelta(days=n)
-
-
-@pytest.fixture
-def journey(session):
-    return service.create_journey(
-        session, data=JourneyCreate(name="Analytics", template="classic"), actor_id=None
-    )
-
-
-def live(session, journey, steps, **subject):
-    """Enrol at the first step's time, then follow the steps: (day, phase key or exit)."""
-    phases = {p.key: p.id for p in service.phases_of(session, journey)}
-    (start, first), *rest = steps
-    data = EnrollmentCreate(journey_id=journey.id, phase_id=phases[first], at=day(start), **subject)
-    enrollment = service.enroll(session, data=data, actor_id=None)
-    for at, where in rest:
-        if where in ("lost", "churned", "won"):
-            reason = {"lost": "no_budget", "churned": "price", "won": "purchased"}[where]
-            request = MoveRequest(at=day(at), exit=where, exit_reason=reason)
-        else:
-            request = MoveRequest(at=day(at), phase_id=phases[where])
-        service.move(session, enrollment=enrollment, data=request, actor_id=None)
-    return enrollment
+from tests.unit.journeys.history import day, live
 
 
 def answer(session, contact, at, nps):

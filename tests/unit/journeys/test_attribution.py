@@ -1,6 +1,6 @@
 """Touchpoints count toward the phase their subject was in when they happened."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from sqlmodel import select
@@ -11,19 +11,7 @@ from crm.journeys.models import EnrollmentCreate, JourneyCreate, MoveRequest, To
 from crm.touchpoints import service as touchpoint_service
 from crm.touchpoints.models import TouchpointCreate, TouchpointUpdate
 from tests.factories import make_company, make_contact
-
-T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
-
-
-def day(n: float) -> datetime:
-    return T0 + timedelta(days=n)
-
-
-@pytest.fixture
-def journey(session):
-    return service.create_journey(
-        session, data=JourneyCreate(name="Attribution", template="classic"), actor_id=None
-    )
+from tests.unit.journeys.history import day
 
 
 @pytest.fixture

@@ -2,12 +2,11 @@
 
 import pytest
 
-from crm.journeys import journey_map, service
-from crm.journeys.models import JourneyCreate
+from crm.journeys import journey_map
 from crm.touchpoints import service as touchpoint_service
 from crm.touchpoints.models import TouchpointCreate
 from tests.factories import make_contact
-from tests.unit.journeys.test_analytics import day, live
+from tests.unit.journeys.history import day, live
 
 
 def touch(session, contact, at, channel, initiated_by, sentiment, nps=None):
@@ -24,10 +23,7 @@ def touch(session, contact, at, channel, initiated_by, sentiment, nps=None):
 
 
 @pytest.fixture
-def columns(session):
-    journey = service.create_journey(
-        session, data=JourneyCreate(name="Map", template="classic"), actor_id=None
-    )
+def columns(session, journey):
     c1, c2 = make_contact(session), make_contact(session)
     live(session, journey, [(0, "awareness"), (10, "consideration")], contact_id=c1.id)
     live(session, journey, [(1, "awareness"), (4, "lost")], contact_id=c2.id)

@@ -20,19 +20,7 @@ from crm.journeys.models import (
 )
 from crm.journeys.models import PhaseTransition as Transition
 from tests.factories import make_company, make_contact
-
-T0 = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
-
-
-def day(n: float) -> datetime:
-    return T0 + timedelta(days=n)
-
-
-@pytest.fixture
-def journey(session):
-    return service.create_journey(
-        session, data=JourneyCreate(name="Test journey", template="classic"), actor_id=None
-    )
+from tests.unit.journeys.history import T0, day
 
 
 @pytest.fixture
