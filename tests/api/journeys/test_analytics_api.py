@@ -64,6 +64,8 @@ def test_page_shows_charts_and_tables_and_the_csv_matches(client, session, journ
     assert page.status_code == 200
     assert '<svg class="chart"' in page.text and "Awareness: 3;" in page.text
     assert "Cohorts by month of joining" in page.text
+    month = datetime.now(UTC) - timedelta(days=30)
+    assert f"{month:%Y-%m}: 3, 0;" in page.text  # the cohort chart's description
     assert client.get(f"/journeys/{journey.id}/analytics?from=nonsense").status_code == 422
     download = client.get(f"/journeys/{journey.id}/analytics.csv")
     assert download.headers["content-type"].startswith("text/csv")
