@@ -10,6 +10,7 @@ over the journey's phases would give it: the place to add contact points.
 
 from collections import defaultdict
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import Select, func, select
@@ -131,3 +132,16 @@ def _touchpoints(
         )
         .group_by(tp.phase_id, tp.channel_id, tp.initiated_by)
     )
+
+
+def csv_rows(found: JourneyMap) -> list[tuple[Any, ...]]:
+    """The map in long form: (phase, row, value); the configured rows first."""
+    rows: list[tuple[Any, ...]] = []
+    for column in found.columns:
+        name = column.phase.name
+        rows += [(name, row, getattr(column.phase, row) or "") for row in found.rows]
+        figures = column.model_dump(exclude={"phase", "by_channel", "by_initiator"})
+        rows += [(name, measure, value) for measure, value in figures.items()]
+        rows += [(name, f"channel:{key}", n) for key, n in sorted(column.by_channel.items())]
+        rows += [(name, f"initiated_by:{key}", n) for key, n in sorted(column.by_initiator.items())]
+    return rows

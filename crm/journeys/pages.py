@@ -376,6 +376,17 @@ def map_page(
     )
 
 
+@router.get("/journeys/{journey_id}/map.csv")
+def map_csv(
+    session: SessionDep, journey: JourneyDep, user: CurrentUser, query: Period
+) -> StreamingResponse:
+    since, until = analytics.period(query.first, query.last, today=utcnow().date())
+    found = journey_map.journey_map(
+        session, journey=journey, since=since, until=until, segment=query.segment or None
+    )
+    return _csv(["phase", "row", "value"], journey_map.csv_rows(found), f"journey-{journey.id}-map")
+
+
 @router.get("/journeys/{journey_id}/analytics.csv")
 def analytics_csv(
     session: SessionDep, journey: JourneyDep, user: CurrentUser, query: Period
@@ -383,12 +394,16 @@ def analytics_csv(
     figures = query.figures(session, journey)
     names = {p.id: p.name for p in journey_service.phases_of(session, journey, archived=True)}
     rows = analytics.csv_rows(figures, names)
+    return _csv(
+        ["figure", "phase_or_month", "measure", "value"], rows, f"journey-{journey.id}-analytics"
+    )
+
+
+def _csv(header: list[str], rows: list[Any], name: str) -> StreamingResponse:
     return StreamingResponse(
-        csv_lines(["figure", "phase_or_month", "measure", "value"], rows),
+        csv_lines(header, rows),
         media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="journey-{journey.id}-analytics.csv"'
-        },
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
     )
 
 

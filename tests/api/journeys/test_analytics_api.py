@@ -125,6 +125,14 @@ def test_map_page_shows_the_rows_the_curve_and_the_gaps(client, session, journey
     assert client.get(f"/journeys/{journey.id}/map?from=nonsense").status_code == 422
     board = client.get(f"/journeys/{journey.id}")
     assert f'href="/journeys/{journey.id}/map"' in board.text
+    download = client.get(f"/journeys/{journey.id}/map.csv?segment=Retail")
+    assert download.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(download.text.lstrip("\ufeff"))))
+    assert rows[0] == ["phase", "row", "value"]
+    assert ["Consideration", "touchpoints", "1"] in rows
+    assert ["Consideration", "channel:call", "1"] in rows
+    assert ["Awareness", "gap", "True"] in rows
+    assert any(row[:2] == ["Awareness", "questions"] and row[2] for row in rows)
 
 
 def test_api_answers_the_board_and_its_further_cards(client, session, journey):
