@@ -268,6 +268,7 @@ def generate(
             index.drop(conn)
 
         company_names = {}
+        segments: dict[tuple[str, int], str] = {}  # (subject key, number) -> segment
 
         def companies() -> Iterator[dict[str, Any]]:
             for number in range(1, n_companies + 1):
@@ -282,7 +283,7 @@ def generate(
                     "domain": f"company{number}.example",
                     "website": f"https://company{number}.example",
                     "industry": rng.choice(INDUSTRIES),
-                    "segment": rng.choice(SEGMENTS),
+                    "segment": segments.setdefault(("company_id", number), rng.choice(SEGMENTS)),
                     "city": rng.choice(["Berlin", "Hamburg", "München", "Köln", "London"]),
                     "country": "DE",
                     "owner_id": rng.choice(owner_ids),
@@ -308,7 +309,7 @@ def generate(
                     "last_name": last,
                     "company_id": company_id,
                     "owner_id": rng.choice(owner_ids),
-                    "segment": rng.choice(SEGMENTS),
+                    "segment": segments.setdefault(("contact_id", number), rng.choice(SEGMENTS)),
                     "source": "import",
                     "search_text": search_text_for(
                         first_name=first,
@@ -379,6 +380,7 @@ def generate(
                     "contact_id": None,
                     "company_id": None,
                     key: subject_id,
+                    "segment": segments[(key, subject_id)],
                     "phase_id": entered[-1]["to_phase_id"],
                     "status": last["status"],
                     "phase_since": entered[-1]["at"],

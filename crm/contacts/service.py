@@ -31,6 +31,7 @@ from crm.core.errors import N_, Conflict, Invalid, NotFound
 from crm.core.merge import repoint_references
 from crm.core.pagination import MAX_LIMIT, keyset_page
 from crm.journeys import attribution
+from crm.journeys.models import Enrollment
 from crm.touchpoints.models import Touchpoint
 from crm.users.models import User
 
@@ -120,6 +121,8 @@ def update_company(
         return company
     company.sqlmodel_update(changes)
     company.updated_at = utcnow()
+    if "segment" in changed:
+        _copy_segment(session, Enrollment.company_id, company)
     if "name" in changed:
         # Its people are found by the company's name too.
         for contact in session.exec(select(Contact).where(Contact.company_id == company.id)):
@@ -352,7 +355,14 @@ def update_contact(
     contact.sqlmodel_update(changes)
     contact.updated_at = utcnow()
     _index(session, contact)
+    if "segment" in changed:
+        _copy_segment(session, Enrollment.contact_id, contact)
     return audit.save(session, contact, actor_id=actor_id, action="contact.update", fields=changed)
+
+
+def _copy_segment(session: Session, subject: Any, row: Contact | Company) -> None:
+    """Enrollments keep a copy of their subject's segment for the journey analytics."""
+    session.execute(update(Enrollment).where(subject == row.id).values(segment=row.segment))
 
 
 def delete_contact(session: Session, *, contact: Contact, actor_id: int | None) -> None:
@@ -570,8 +580,11 @@ def merge_contacts(
     target.set_phones(phones)
     target.updated_at = utcnow()
     _index(session, target)
-    # The moved touchpoints now count toward the target's stays.
+    # The moved touchpoints now count toward the target's stays, and moved enrollments
+    # take the target's segment.
     attribution.refresh(session, contact_id=target.id)
+    session.flush()
+    _copy_segment(session, Enrollment.contact_id, target)
     return audit.save(
         session,
         target,
@@ -600,6 +613,8 @@ def merge_companies(
     audit.delete(session, duplicate, actor_id=actor_id, action="company.merged_into")
     attribution.refresh(session, company_id=target.id)
     target.updated_at = utcnow()
+    session.flush()
+    _copy_segment(session, Enrollment.company_id, target)
     for contact in session.exec(select(Contact).where(Contact.company_id == target.id)):
         contact.search_text = _search_text(contact, target)
         session.add(contact)

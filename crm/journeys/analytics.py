@@ -29,7 +29,6 @@ from pydantic import BaseModel, Field, computed_field
 from sqlalchemy import distinct, func, or_, select
 from sqlmodel import Session, col
 
-from crm.contacts.models import Company, Contact
 from crm.core.errors import N_, Invalid
 from crm.core.sql import days_between
 from crm.journeys.models import (
@@ -114,18 +113,6 @@ def period(first: date | None, last: date | None, *, today: date) -> tuple[datet
     return since, datetime.combine(last + timedelta(days=1), time.min, tzinfo=UTC)
 
 
-def _in_segment(segment: str | None) -> Any:
-    """The enrollments whose contact or company is in ``segment`` (None: all of them)."""
-    if not segment:
-        return None
-    return select(Enrollment.id).where(
-        or_(
-            col(Enrollment.contact_id).in_(select(Contact.id).where(Contact.segment == segment)),
-            col(Enrollment.company_id).in_(select(Company.id).where(Company.segment == segment)),
-        )
-    )
-
-
 @dataclass
 class Scope:
     """One journey's phases, a period and optionally a segment: what every figure reads."""
@@ -134,14 +121,18 @@ class Scope:
     phases: list[Phase]
     since: datetime
     until: datetime
-    enrollments: Any  # a SELECT of the segment's enrollment ids, or None for all
+    segment: str | None  # None: every subject
 
     def of(self, table: Any) -> list[Any]:
         """The conditions that keep ``table``'s rows to the journey and segment."""
         conditions = [table.journey_id == self.journey_id]
-        if self.enrollments is not None:
-            key = table.id if table is Enrollment else table.enrollment_id
-            conditions.append(col(key).in_(self.enrollments))
+        if self.segment and table is Enrollment:
+            conditions.append(Enrollment.segment == self.segment)
+        elif self.segment:
+            in_segment = select(Enrollment.id).where(
+                Enrollment.journey_id == self.journey_id, Enrollment.segment == self.segment
+            )
+            conditions.append(col(table.enrollment_id).in_(in_segment))
         return conditions
 
     def kind(self, kind: PhaseKind) -> list[int]:
@@ -152,7 +143,7 @@ def scope(
     session: Session, *, journey: Journey, since: datetime, until: datetime, segment: str | None
 ) -> Scope:
     phases = phases_of(session, journey, archived=True)
-    return Scope(journey.id, phases, since, until, _in_segment(segment))
+    return Scope(journey.id, phases, since, until, segment or None)
 
 
 def figures(

@@ -126,6 +126,7 @@ class Enrollment(SQLModel, table=True):
         Index("ix_enrollment_started", "journey_id", "started_at", "status", "purchased_at"),
         # and the customers of a period: who had bought by then and had not left before.
         Index("ix_enrollment_customers", "journey_id", "purchased_at", "ended_at"),
+        Index("ix_enrollment_segment", "journey_id", "segment", "id"),
     )
 
     id: int | None = column(Privacy.NONE, default=None, primary_key=True)
@@ -136,6 +137,9 @@ class Enrollment(SQLModel, table=True):
     company_id: int | None = column(
         Privacy.NONE, default=None, foreign_key="company.id", ondelete="CASCADE", index=True
     )
+    # A copy of the subject's segment (kept by the contacts service), so that analytics
+    # find a segment's enrollments in one index range.
+    segment: str | None = column(Privacy.NONE, default=None, max_length=100)
     # The current phase; after an exit, the phase the subject left from.
     phase_id: int = column(Privacy.NONE, foreign_key="phase.id")
     status: str = column(Privacy.NONE, default=EnrollmentStatus.ACTIVE, max_length=16)

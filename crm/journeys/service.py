@@ -360,10 +360,10 @@ def enroll(session: Session, *, data: EnrollmentCreate, actor_id: int | None) ->
         raise Invalid(N_("This journey is archived."), field="journey_id")
     phase = _target_phase(session, journey.id, data.phase_id)
     if data.contact_id is not None:
-        contact_service.get_contact(session, contact_id=data.contact_id)
+        found = contact_service.get_contact(session, contact_id=data.contact_id)
         subject = Enrollment.contact_id == data.contact_id
     else:
-        contact_service.get_company(session, company_id=data.company_id)
+        found = contact_service.get_company(session, company_id=data.company_id)
         subject = Enrollment.company_id == data.company_id
     existing = session.exec(
         select(Enrollment).where(Enrollment.journey_id == journey.id, subject)
@@ -377,6 +377,7 @@ def enroll(session: Session, *, data: EnrollmentCreate, actor_id: int | None) ->
         journey_id=journey.id,
         contact_id=data.contact_id,
         company_id=data.company_id,
+        segment=found.segment,
         phase_id=phase.id,
         phase_since=at,
         started_at=at,

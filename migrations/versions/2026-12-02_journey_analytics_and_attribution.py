@@ -131,6 +131,12 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("purchased_at", crm.core.db.UTCDateTime(timezone=True), nullable=True)
         )
+        batch_op.add_column(
+            sa.Column("segment", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True)
+        )
+        batch_op.create_index(
+            "ix_enrollment_segment", ["journey_id", "segment", "id"], unique=False
+        )
         batch_op.create_index(
             "ix_enrollment_customers", ["journey_id", "purchased_at", "ended_at"], unique=False
         )
@@ -139,6 +145,11 @@ def upgrade() -> None:
             ["journey_id", "started_at", "status", "purchased_at"],
             unique=False,
         )
+    op.execute(
+        "UPDATE enrollment SET segment = COALESCE("
+        "(SELECT segment FROM contact WHERE contact.id = enrollment.contact_id), "
+        "(SELECT segment FROM company WHERE company.id = enrollment.company_id))"
+    )
     op.execute(
         "UPDATE enrollment SET purchased_at = (SELECT min(t.at) FROM phase_transition t "
         "JOIN phase p ON p.id = t.to_phase_id "
@@ -210,6 +221,8 @@ def downgrade() -> None:
     with op.batch_alter_table("enrollment", schema=None) as batch_op:
         batch_op.drop_index("ix_enrollment_started")
         batch_op.drop_index("ix_enrollment_customers")
+        batch_op.drop_index("ix_enrollment_segment")
+        batch_op.drop_column("segment")
         batch_op.drop_column("purchased_at")
 
     with op.batch_alter_table("touchpoint_phase", schema=None) as batch_op:

@@ -2,8 +2,10 @@
 
 import pytest
 
+from crm.contacts import service as contact_service
+from crm.contacts.models import CompanyUpdate, ContactUpdate
 from crm.journeys import analytics, service
-from crm.journeys.models import PhaseUpdate
+from crm.journeys.models import JourneyCreate, PhaseUpdate
 from crm.touchpoints import service as touchpoint_service
 from crm.touchpoints.models import TouchpointCreate
 from tests.factories import make_company, make_contact
@@ -172,3 +174,37 @@ def test_changing_a_phase_kind_changes_what_counts_as_a_purchase(session, journe
     )
     # s1 reached consideration on day 10, s3 on day 40 after joining on day 35
     assert (again.converted, again.time_to_close_median_days) == (2, 7.5)
+
+
+def test_the_segment_follows_the_subject(session, journey):
+    contact = make_contact(session, segment="Retail")
+    company = make_company(session, segment="Retail")
+    live(session, journey, [(1, "awareness")], contact_id=contact.id)
+    live(session, journey, [(2, "awareness")], company_id=company.id)
+
+    def joined(segment):
+        figures = analytics.figures(
+            session, journey=journey, since=day(0), until=day(10), segment=segment
+        )
+        return figures.joined, steps(figures, session, journey)["awareness"].entered
+
+    assert joined("Retail") == (2, 2)
+    contact_service.update_contact(
+        session, contact=contact, data=ContactUpdate(segment="B2B"), actor_id=None
+    )
+    contact_service.update_company(
+        session, company=company, data=CompanyUpdate(segment="B2B"), actor_id=None
+    )
+    assert joined("Retail") == (0, 0)
+    assert joined("B2B") == (2, 2)
+    # a merged duplicate's enrollment takes the segment of the contact it joins
+    other = service.create_journey(
+        session, data=JourneyCreate(name="Other", template="classic"), actor_id=None
+    )
+    duplicate = make_contact(session, segment="Retail")
+    moved = live(session, other, [(1, "awareness")], contact_id=duplicate.id)
+    contact_service.merge_contacts(
+        session, target=contact, duplicate=duplicate, take_from_duplicate=set(), actor_id=None
+    )
+    session.refresh(moved)
+    assert (moved.contact_id, moved.segment) == (contact.id, "B2B")
