@@ -132,7 +132,9 @@ class Scope:
             in_segment = select(Enrollment.id).where(
                 Enrollment.journey_id == self.journey_id, Enrollment.segment == self.segment
             )
-            conditions.append(col(table.enrollment_id).in_(in_segment))
+            # "+ 0": a membership test on each row of the range read, not a walk of
+            # every segment member's history (which SQLite's planner would choose).
+            conditions.append((col(table.enrollment_id) + 0).in_(in_segment))
         return conditions
 
     def kind(self, kind: PhaseKind) -> list[int]:

@@ -123,9 +123,11 @@ class Enrollment(SQLModel, table=True):
         # The board reads one journey's active subjects per phase, longest there first.
         Index("ix_enrollment_board", "journey_id", "status", "phase_id", "phase_since"),
         # Analytics read the enrollments that began in a period, month by month.
-        Index("ix_enrollment_started", "journey_id", "started_at", "status", "purchased_at"),
+        Index(
+            "ix_enrollment_started", "journey_id", "started_at", "status", "purchased_at", "segment"
+        ),
         # and the customers of a period: who had bought by then and had not left before.
-        Index("ix_enrollment_customers", "journey_id", "purchased_at", "ended_at"),
+        Index("ix_enrollment_customers", "journey_id", "purchased_at", "ended_at", "segment"),
         Index("ix_enrollment_segment", "journey_id", "segment", "id"),
     )
 
@@ -185,7 +187,14 @@ class PhaseTransition(SQLModel, table=True):
             "enrollment_id",
             "next_status",
         ),
-        Index("ix_phase_transition_length", "journey_id", "to_phase_id", "days", "until"),
+        Index(
+            "ix_phase_transition_length",
+            "journey_id",
+            "to_phase_id",
+            "days",
+            "until",
+            "enrollment_id",
+        ),
     )
 
     id: int | None = column(Privacy.NONE, default=None, primary_key=True)
@@ -231,6 +240,7 @@ class TouchpointPhase(SQLModel, table=True):
             "journey_id",
             "occurred_at",
             "nps",
+            "enrollment_id",
             sqlite_where=text("nps IS NOT NULL"),
             postgresql_where=text("nps IS NOT NULL"),
         ),
@@ -243,6 +253,7 @@ class TouchpointPhase(SQLModel, table=True):
             "occurred_at",
             "sentiment",
             "nps",
+            "enrollment_id",
         ),
     )
 

@@ -114,7 +114,7 @@ def upgrade() -> None:
         )
         batch_op.create_index(
             "ix_phase_transition_length",
-            ["journey_id", "to_phase_id", "days", "until"],
+            ["journey_id", "to_phase_id", "days", "until", "enrollment_id"],
             unique=False,
         )
         batch_op.create_foreign_key(
@@ -138,11 +138,13 @@ def upgrade() -> None:
             "ix_enrollment_segment", ["journey_id", "segment", "id"], unique=False
         )
         batch_op.create_index(
-            "ix_enrollment_customers", ["journey_id", "purchased_at", "ended_at"], unique=False
+            "ix_enrollment_customers",
+            ["journey_id", "purchased_at", "ended_at", "segment"],
+            unique=False,
         )
         batch_op.create_index(
             "ix_enrollment_started",
-            ["journey_id", "started_at", "status", "purchased_at"],
+            ["journey_id", "started_at", "status", "purchased_at", "segment"],
             unique=False,
         )
     op.execute(
@@ -185,12 +187,13 @@ def upgrade() -> None:
                 "occurred_at",
                 "sentiment",
                 "nps",
+                "enrollment_id",
             ],
             unique=False,
         )
         batch_op.create_index(
             "ix_touchpoint_phase_nps",
-            ["journey_id", "occurred_at", "nps"],
+            ["journey_id", "occurred_at", "nps", "enrollment_id"],
             unique=False,
             sqlite_where=sa.text("nps IS NOT NULL"),
             postgresql_where=sa.text("nps IS NOT NULL"),
