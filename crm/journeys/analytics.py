@@ -229,7 +229,8 @@ def _months(since: datetime, until: datetime) -> list[tuple[datetime, datetime]]
     """The calendar months (UTC) that the period touches, cut to the period."""
     months, start = [], since
     while start < until:
-        following = (start.replace(day=1) + timedelta(days=32)).replace(day=1, hour=0, minute=0)
+        first_day = start.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        following = (first_day + timedelta(days=32)).replace(day=1)
         months.append((start, min(following, until)))
         start = following
     return months
