@@ -277,6 +277,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--no-import", action="store_true", help="skip the CSV import step")
+    parser.add_argument(
+        "--only", default="", help="comma-separated words: run the operations that contain one"
+    )
     options = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
 
@@ -398,7 +401,10 @@ def main() -> None:
         results = {}
         print(f"size {options.size} on {options.db}, {options.requests} requests each")
         print(f"{'operation':32} {'p50 ms':>8} {'p95 ms':>8} {'SQL/request':>12}")
+        wanted = [word.strip() for word in options.only.split(",") if word.strip()]
         for name, (call, expected, warm) in operations.items():
+            if wanted and not any(word in name for word in wanted):
+                continue
             runs = options.requests if warm else max(10, options.requests // 20)
             timings, statements = measure(runs, options.warmup if warm else 1, call, expected)
             timings.sort()
