@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from crm.core.db import default_engine, job_session, utcnow
 from crm.core.errors import CRMError
 from crm.core.settings import ROOT, get_settings
+from crm.deals import service as deal_service
 from crm.journeys import service as journey_service
 from crm.touchpoints import service as touchpoint_service
 from crm.users import service as user_service
@@ -54,6 +55,7 @@ def init(
     with job_session(default_engine()) as session:
         touchpoint_service.seed_defaults(session)
         journey_service.seed_defaults(session)
+        deal_service.seed_defaults(session)
         if user_service.count_users(session):
             typer.echo("The CRM already has users; nothing to do.")
             return

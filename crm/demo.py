@@ -16,6 +16,7 @@ from sqlalchemy import Engine, func, insert, select, text
 from crm.contacts.models import Company, Contact, search_text_for
 from crm.core import lists
 from crm.core.db import job_session
+from crm.deals import service as deal_service
 from crm.journeys import attribution
 from crm.journeys import service as journey_service
 from crm.journeys.models import ExitReason, Journey
@@ -238,6 +239,7 @@ def generate(
     with job_session(engine) as session:
         touchpoint_service.seed_defaults(session)
         journey_service.seed_defaults(session)
+        deal_service.seed_defaults(session)
         channels = [c.id for c in lists.entries(session, Channel)]
         survey = next((c.id for c in lists.entries(session, Channel) if c.key == "survey"), None)
         outcomes = [o.id for o in lists.entries(session, Outcome)]

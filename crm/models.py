@@ -12,6 +12,7 @@ from crm.contacts.models import (
     Tag,
 )
 from crm.core.audit import AuditEvent
+from crm.deals.models import Deal, DealContact, DealStage, DealStageChange, LostReason, Pipeline
 from crm.imports.models import ImportChunk, ImportJob, ImportProblem
 from crm.journeys.models import (
     Enrollment,
@@ -54,6 +55,10 @@ __all__ = [
     "ContactEmail",
     "ContactPhone",
     "ContactTag",
+    "Deal",
+    "DealContact",
+    "DealStage",
+    "DealStageChange",
     "Enrollment",
     "ExitReason",
     "ImportChunk",
@@ -61,9 +66,11 @@ __all__ = [
     "ImportProblem",
     "Journey",
     "LoginAttempt",
+    "LostReason",
     "Outcome",
     "Phase",
     "PhaseTransition",
+    "Pipeline",
     "Tag",
     "Touchpoint",
     "TouchpointPhase",

@@ -20,6 +20,7 @@ from sqlmodel import Session
 from crm.cli import alembic_config
 from crm.core.db import committing, get_session, job_session, make_engine
 from crm.core.settings import Settings
+from crm.deals import service as deal_service
 from crm.imports.runner import InlineRunner
 from crm.journeys import service as journey_service
 from crm.main import create_app
@@ -55,6 +56,7 @@ def engine(settings: Settings) -> Iterator[Engine]:
     with job_session(engine) as session:
         touchpoint_service.seed_defaults(session)
         journey_service.seed_defaults(session)
+        deal_service.seed_defaults(session)
     yield engine
     engine.dispose()
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from decimal import Decimal
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
@@ -16,7 +17,18 @@ from typing import Annotated, Any
 import psycopg
 from fastapi import Depends, Request
 from psycopg.types.json import Json
-from sqlalchemy import JSON, DateTime, Engine, Table, create_engine, event, func, select, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Engine,
+    Table,
+    create_engine,
+    event,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.types import TypeDecorator
@@ -75,6 +87,21 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Money(TypeDecorator[Decimal]):
+    """Exact amounts, stored as whole ten-thousandths of the main unit: SQLite's NUMERIC
+    is a float, and integers let either database sum amounts exactly."""
+
+    impl = BigInteger
+    cache_ok = True
+    UNITS = 10_000
+
+    def process_bind_param(self, value: Decimal | None, dialect: Any) -> int | None:
+        return None if value is None else int(value * self.UNITS)
+
+    def process_result_value(self, value: int | None, dialect: Any) -> Decimal | None:
+        return None if value is None else Decimal(value) / self.UNITS
 
 
 def timestamp(privacy: Privacy = Privacy.NONE, **kwargs: Any) -> Any:

@@ -1,5 +1,6 @@
 """Pieces shared by the request schemas of every domain."""
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 
@@ -9,3 +10,18 @@ def blank_is_none(value: Any) -> Any:
     if isinstance(value, str):
         return value.strip() or None
     return value
+
+
+# A client's clock may run a little ahead of ours.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def past_or_now(value: datetime | None) -> datetime | None:
+    """A time with its zone, not in the future (as UTC). Use as a field validator."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("give the time with its time zone")
+    if value > datetime.now(UTC).replace(microsecond=0) + CLOCK_SKEW:
+        raise ValueError("the time cannot lie in the future")
+    return value.astimezone(UTC)

@@ -6,7 +6,7 @@ history, from which time in phase is derived. A subject that left a journey and 
 back re-enters the same enrollment, so its history stays in one place.
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
@@ -17,7 +17,7 @@ from sqlmodel import Field, SQLModel
 from crm.core.db import Privacy, column, timestamp, utcnow
 from crm.core.errors import N_
 from crm.core.lists import ListEntry
-from crm.core.schemas import blank_is_none
+from crm.core.schemas import blank_is_none, past_or_now
 
 
 class PhaseKind(StrEnum):
@@ -275,18 +275,6 @@ class TouchpointPhase(SQLModel, table=True):
 Key = Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=r"^[a-z0-9_]+$")]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=80)]
 MapText = Annotated[str, StringConstraints(max_length=2000)]
-# A client's clock may run a little ahead of ours.
-_CLOCK_SKEW = timedelta(minutes=5)
-
-
-def past_or_now(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ValueError("give the time with its time zone")
-    if value > utcnow().replace(microsecond=0) + _CLOCK_SKEW:
-        raise ValueError("a move cannot lie in the future")
-    return value.astimezone(UTC)
 
 
 class PhaseFields(SQLModel):

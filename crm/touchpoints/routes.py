@@ -15,6 +15,7 @@ from crm.core.errors import N_, CRMError
 from crm.core.forms import FormErrors
 from crm.core.lists import ListEntry, ListEntryCreate, ListEntryPublic, ListEntryUpdate
 from crm.core.templating import flash, render
+from crm.deals.models import LostReason
 from crm.journeys.models import ExitReason
 from crm.touchpoints import service as touchpoint_service
 from crm.touchpoints.deps import TouchpointDep
@@ -37,8 +38,9 @@ LISTS: dict[str, type[ListEntry]] = {
     "channels": Channel,
     "outcomes": Outcome,
     "exit_reasons": ExitReason,
+    "lost_reasons": LostReason,
 }
-ListKind = Literal["channels", "outcomes", "exit_reasons"]
+ListKind = Literal["channels", "outcomes", "exit_reasons", "lost_reasons"]
 Limit = Annotated[int, Query(ge=1, le=200)]
 
 
