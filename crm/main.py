@@ -22,6 +22,7 @@ from crm.core.security import (
     csrf_protect,
 )
 from crm.core.settings import Settings, get_settings
+from crm.deals import pages as deal_pages
 from crm.deals import routes as deal_routes
 from crm.imports import routes as import_routes
 from crm.imports.runner import ImportRunner
@@ -105,6 +106,7 @@ def create_app(
         import_routes.api_router,
         journey_pages.router,
         journey_routes.api_router,
+        deal_pages.router,
         deal_routes.api_router,
     ):
         app.include_router(router)

@@ -4,7 +4,9 @@ One template per page; an htmx request gets the block named after its ``HX-Targe
 (``#user-rows`` -> block ``user_rows``), any other request the whole page.
 """
 
+from collections.abc import Callable
 from datetime import date, datetime
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,13 +14,17 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 from babel import Locale
 from babel.dates import format_date, format_datetime
-from babel.numbers import format_decimal
-from fastapi import Request
-from fastapi.responses import HTMLResponse
+from babel.numbers import format_currency, format_decimal
+from fastapi import Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
 from jinja2_fragments import render_block
+from pydantic import ValidationError
+from sqlmodel import Session
 
+from crm.core.errors import N_, CRMError
+from crm.core.forms import FormErrors
 from crm.core.i18n import LANGUAGES, translations
 from crm.core.settings import ROOT
 
@@ -60,6 +66,13 @@ def _format_number(context: Context, value: float | int | None) -> str:
     return "" if value is None else format_decimal(value, locale=_locale(context["language"]))
 
 
+@pass_context
+def _format_money(context: Context, value: Decimal | None, currency: str) -> str:
+    if value is None:
+        return ""
+    return format_currency(value, currency, locale=_locale(context["language"]))
+
+
 @lru_cache(maxsize=10_000)
 def _format_phone(e164: str | None) -> str:
     """+4930123456 as +49 30 123456: easier to read and to dial by hand. Cached: parsing
@@ -84,7 +97,11 @@ def _make_environment() -> Environment:
     )
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.filters.update(
-        datetime=_format_datetime, date=_format_date, number=_format_number, phone=_format_phone
+        datetime=_format_datetime,
+        date=_format_date,
+        number=_format_number,
+        money=_format_money,
+        phone=_format_phone,
     )
     env.globals["LANGUAGES"] = LANGUAGES
     return env
@@ -153,3 +170,27 @@ def render(
     response = HTMLResponse(content, status_code=status_code, headers=headers)
     response.headers["Vary"] = "HX-Request"
     return response
+
+
+def run_change(
+    request: Request,
+    session: Session,
+    action: Callable[[], Any],
+    *,
+    done: str,
+    back: str,
+    then: Callable[[Any], str] | None = None,
+) -> Response:
+    """Run one change of a page's form in a savepoint and say how it went: on success go
+    to ``then`` of its result (or ``back``), else back; a refused change leaves nothing."""
+    try:
+        with session.begin_nested():
+            result = action()
+    except (ValidationError, CRMError) as exc:
+        errors = FormErrors(request.state.language)
+        errors.add_error(exc)
+        reason = "; ".join(errors.values())
+        flash(request, "error", N_("Nothing was changed: %(reason)s"), reason=reason)
+        return RedirectResponse(back, status_code=303)
+    flash(request, "success", done)
+    return RedirectResponse(then(result) if then else back, status_code=303)

@@ -3,6 +3,7 @@ moving a won deal's customers on in the linked journey. No HTTP in here."""
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -496,6 +497,29 @@ def stage_history(session: Session, *, deal: Deal) -> list[DealStageChange]:
         .order_by(DealStageChange.at, DealStageChange.id)
     )
     return list(session.exec(query))
+
+
+def stage_names(session: Session) -> dict[int, str]:
+    """Every stage's name by id, for lists that show deals of several pipelines."""
+    return dict(session.exec(select(DealStage.id, DealStage.name)).all())
+
+
+@dataclass
+class StageStay:
+    stage_id: int
+    at: datetime
+    until: datetime | None
+    days: float
+
+
+def time_in_stages(session: Session, *, deal: Deal, now: datetime | None = None) -> list[StageStay]:
+    """The deal's stays in its stages, in order, with their length in days (up to now
+    for the current one)."""
+    now = now or utcnow()
+    return [
+        StageStay(c.to_stage_id, c.at, c.until, ((c.until or now) - c.at).total_seconds() / 86_400)
+        for c in stage_history(session, deal=deal)
+    ]
 
 
 def list_deals(

@@ -1,7 +1,6 @@
 """Journey pages: the list, the admin's settings, the board, and the forms that enrol and
 move subjects from the contact and company pages."""
 
-from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Annotated, Any
 
@@ -12,11 +11,10 @@ from pydantic import BaseModel, Field, ValidationError
 from crm.contacts.deps import EDITOR_ROLES, CompanyDep, ContactDep, Editor
 from crm.core import lists
 from crm.core.db import SessionDep, utcnow
-from crm.core.errors import N_, CRMError, Invalid, NotFound
+from crm.core.errors import N_, Invalid, NotFound
 from crm.core.exports import csv_lines
-from crm.core.forms import FormErrors
 from crm.core.security import safe_next
-from crm.core.templating import flash, render
+from crm.core.templating import render, run_change
 from crm.journeys import analytics, journey_map
 from crm.journeys import board as journey_board
 from crm.journeys import service as journey_service
@@ -37,30 +35,6 @@ from crm.users import service as user_service
 from crm.users.deps import AdminUser, CurrentUser
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
-
-
-def _change(
-    request: Request,
-    session: SessionDep,
-    action: Callable[[], Any],
-    *,
-    done: str,
-    back: str,
-    then: Callable[[Any], str] | None = None,
-) -> Response:
-    """Run one change in a savepoint and say how it went: on success go to ``then`` of
-    its result (or ``back``), else back; a change the services refuse leaves nothing."""
-    try:
-        with session.begin_nested():
-            result = action()
-    except (ValidationError, CRMError) as exc:
-        errors = FormErrors(request.state.language)
-        errors.add_error(exc)
-        reason = "; ".join(errors.values())
-        flash(request, "error", N_("Nothing was changed: %(reason)s"), reason=reason)
-        return RedirectResponse(back, status_code=303)
-    flash(request, "success", done)
-    return RedirectResponse(then(result) if then else back, status_code=303)
 
 
 # --- list and settings ------------------------------------------------------------------
@@ -84,7 +58,7 @@ def create_journey(
     template: Annotated[str, Form()] = "",
     segment: Annotated[str, Form()] = "",
 ) -> Response:
-    return _change(
+    return run_change(
         request,
         session,
         lambda: journey_service.create_journey(
@@ -126,7 +100,7 @@ def update_journey(
     is_archived: Annotated[bool, Form()] = False,
 ) -> Response:
     data = {"name": name, "description": description, "segment": segment}
-    return _change(
+    return run_change(
         request,
         session,
         lambda: journey_service.update_journey(
@@ -160,7 +134,7 @@ def add_phase(
     admin: AdminUser,
     form: Annotated[PhaseForm, Form()],
 ) -> Response:
-    return _change(
+    return run_change(
         request,
         session,
         lambda: journey_service.add_phase(
@@ -179,7 +153,7 @@ def update_phase(
     admin: AdminUser,
     form: Annotated[PhaseForm, Form()],
 ) -> Response:
-    return _change(
+    return run_change(
         request,
         session,
         lambda: journey_service.update_phase(
@@ -213,7 +187,7 @@ def archive_phase(
     admin: AdminUser,
     move_to_id: Annotated[str, Form()] = "",
 ) -> Response:
-    return _change(
+    return run_change(
         request,
         session,
         lambda: journey_service.archive_phase(
@@ -436,7 +410,7 @@ def move_enrollment(
     user: Editor,
     form: Annotated[MoveForm, Form()],
 ) -> Response:
-    return _change(
+    return run_change(
         request,
         session,
         lambda: journey_service.move(
@@ -450,7 +424,7 @@ def move_enrollment(
 def _enroll(
     request: Request, session: SessionDep, user: Any, phase_id: str, back: str, **subject: int
 ) -> Response:
-    return _change(
+    return run_change(
         request,
         session,
         lambda: journey_service.enroll_in_phase(

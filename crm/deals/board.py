@@ -1,0 +1,148 @@
+"""What the deal pages read: the board's columns with their counts, sums and cards."""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import false, func
+from sqlmodel import Session, col, select
+
+from crm.contacts.models import Company
+from crm.core.db import utcnow
+from crm.core.pagination import keyset_page
+from crm.deals.models import Deal, DealStage, DealStatus, Pipeline, StageKind, in_currency
+from crm.deals.service import stages_of
+from crm.users.models import User
+
+CARDS_PER_COLUMN = 20
+SECONDS_PER_DAY = 86_400
+
+
+@dataclass
+class DealCard:
+    deal_id: int
+    title: str
+    company_name: str | None
+    owner_name: str | None
+    amount: Decimal
+    currency: str
+    days: float
+    stale: bool
+    next_step: str | None
+    next_step_date: date | None
+    expected_close_date: date | None
+
+
+@dataclass
+class DealColumn:
+    stage: DealStage
+    count: int = 0
+    sums: dict[str, Decimal] = field(default_factory=dict)  # currency -> amount
+    cards: list[DealCard] = field(default_factory=list)
+    next_cursor: str | None = None
+
+
+@dataclass
+class BoardFilter:
+    owner_id: int | None = None
+    stale: bool = False
+
+
+def _stale_since(stage: DealStage, now: datetime) -> datetime | None:
+    """Open deals that entered the stage before this are stale."""
+    if stage.kind != StageKind.OPEN or not stage.target_days:
+        return None
+    return now - timedelta(days=stage.target_days)
+
+
+def _in_column(stage: DealStage, filters: BoardFilter, now: datetime) -> list[Any]:
+    """Open deals in an open stage; in a closing stage, the deals closed there."""
+    status = DealStatus.OPEN if stage.kind == StageKind.OPEN else DealStatus(stage.kind)
+    conditions = [
+        Deal.pipeline_id == stage.pipeline_id,
+        Deal.status == status,
+        Deal.stage_id == stage.id,
+    ]
+    if filters.owner_id is not None:
+        conditions.append(Deal.owner_id == filters.owner_id)
+    if filters.stale:
+        since = _stale_since(stage, now)
+        conditions.append(col(Deal.stage_since) < since if since else false())
+    return conditions
+
+
+def board(
+    session: Session, *, pipeline: Pipeline, filters: BoardFilter, now: datetime | None = None
+) -> list[DealColumn]:
+    """One column per stage: how many deals are there, their sums per currency, and the
+    cards of those there longest."""
+    now = now or utcnow()
+    columns = []
+    for stage in stages_of(session, pipeline):
+        column = DealColumn(stage)
+        totals = session.exec(
+            select(Deal.currency, func.count(), func.sum(Deal.amount))
+            .where(*_in_column(stage, filters, now))
+            .group_by(Deal.currency)
+        ).all()
+        for currency, count, amount in totals:
+            column.count += count
+            column.sums[currency] = in_currency(amount, currency)
+        if column.count:
+            column.cards, column.next_cursor = column_page(
+                session, stage=stage, filters=filters, now=now
+            )
+        columns.append(column)
+    return columns
+
+
+def column_page(
+    session: Session,
+    *,
+    stage: DealStage,
+    filters: BoardFilter,
+    cursor: str | None = None,
+    now: datetime | None = None,
+) -> tuple[list[DealCard], str | None]:
+    """A column's deals, longest in the stage first, as cards, and the next cursor."""
+    now = now or utcnow()
+    query = (
+        select(
+            Deal.id,
+            Deal.title,
+            Company.name.label("company_name"),
+            User.name.label("owner_name"),
+            Deal.amount,
+            Deal.currency,
+            Deal.stage_since,
+            Deal.next_step,
+            Deal.next_step_date,
+            Deal.expected_close_date,
+        )
+        .outerjoin(Company, Company.id == Deal.company_id)
+        .outerjoin(User, User.id == Deal.owner_id)
+        .where(*_in_column(stage, filters, now))
+    )
+    keys = [col(Deal.stage_since), col(Deal.id)]
+    rows, next_cursor = keyset_page(
+        session, query, keys, descending=False, cursor=cursor, limit=CARDS_PER_COLUMN
+    )
+    stale_since = _stale_since(stage, now)
+    cards = [
+        DealCard(
+            deal_id=row.id,
+            title=row.title,
+            company_name=row.company_name,
+            owner_name=row.owner_name,
+            amount=in_currency(row.amount, row.currency),
+            currency=row.currency,
+            days=(now - row.stage_since).total_seconds() / SECONDS_PER_DAY,
+            stale=bool(stale_since and row.stage_since < stale_since),
+            next_step=row.next_step,
+            next_step_date=row.next_step_date,
+            expected_close_date=row.expected_close_date,
+        )
+        for row in rows
+    ]
+    return cards, next_cursor

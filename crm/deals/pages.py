@@ -1,0 +1,239 @@
+"""Deal pages: the list, the board of a pipeline, a deal's page, and their forms."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel
+
+from crm.contacts.deps import EDITOR_ROLES, Editor
+from crm.core import lists
+from crm.core.db import SessionDep
+from crm.core.errors import N_, NotFound
+from crm.core.security import safe_next
+from crm.core.templating import render, run_change
+from crm.deals import board as deal_board
+from crm.deals import service as deal_service
+from crm.deals.deps import DealDep, PipelineDep, StageDep
+from crm.deals.models import (
+    CURRENCIES,
+    DEFAULT_CURRENCY,
+    DealCreate,
+    DealStatus,
+    DealUpdate,
+    LostReason,
+)
+from crm.deals.routes import deal_public
+from crm.users import service as user_service
+from crm.users.deps import CurrentUser
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+
+
+class DealForm(BaseModel):
+    """A deal as the forms send it: every field a text, empty meaning none."""
+
+    title: str = ""
+    pipeline_id: str = ""
+    company_id: str = ""
+    amount: str = "0"
+    currency: str = DEFAULT_CURRENCY
+    probability: str = ""
+    expected_close_date: str = ""
+    next_step: str = ""
+    next_step_date: str = ""
+    source: str = ""
+    notes: str = ""
+    next: str = ""
+
+    def values(self) -> dict[str, Any]:
+        fields = self.model_dump(exclude={"next", "pipeline_id"})
+        return {name: value for name, value in fields.items() if value.strip()}
+
+
+@router.get("/deals", response_class=HTMLResponse)
+def deals_page(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    status: Annotated[str, Query()] = "open",
+    pipeline: Annotated[str, Query()] = "",
+    owner: Annotated[str, Query()] = "",
+    q: Annotated[str, Query()] = "",
+    cursor: str | None = None,
+) -> HTMLResponse:
+    deals, next_cursor = deal_service.list_deals(
+        session,
+        status=DealStatus(status) if status in set(DealStatus) else None,
+        pipeline_id=int(pipeline) if pipeline.isdigit() else None,
+        owner_id=int(owner) if owner.isdigit() else None,
+        q=q or None,
+        cursor=cursor,
+    )
+    return render(
+        request,
+        "deals/list.html",
+        {
+            "deals": [deal_public(session, d) for d in deals],
+            "next_cursor": next_cursor,
+            "query": {"status": status, "pipeline": pipeline, "owner": owner, "q": q},
+            "pipelines": deal_service.list_pipelines(session),
+            "stages": deal_service.stage_names(session),
+            "owners": user_service.active_user_choices(session),
+            "currencies": sorted(CURRENCIES),
+            "default_currency": DEFAULT_CURRENCY,
+        },
+    )
+
+
+@router.post("/deals")
+def create_deal(
+    request: Request, session: SessionDep, user: Editor, form: Annotated[DealForm, Form()]
+) -> Response:
+    pipeline_id = int(form.pipeline_id) if form.pipeline_id.isdigit() else None
+    return run_change(
+        request,
+        session,
+        lambda: deal_service.create_deal(
+            session, data=DealCreate(**form.values(), pipeline_id=pipeline_id), actor_id=user.id
+        ),
+        done=N_("Deal created."),
+        back=safe_next(form.next, "/deals"),
+        then=lambda deal: f"/deals/{deal.id}",
+    )
+
+
+@router.get("/pipelines/{pipeline_id}", response_class=HTMLResponse)
+def board_page(
+    request: Request,
+    session: SessionDep,
+    pipeline: PipelineDep,
+    user: CurrentUser,
+    owner: Annotated[str, Query()] = "",
+    stale: bool = False,
+) -> HTMLResponse:
+    filters = deal_board.BoardFilter(owner_id=int(owner) if owner.isdigit() else None, stale=stale)
+    return render(
+        request,
+        "deals/board.html",
+        {
+            "pipeline": pipeline,
+            "pipelines": deal_service.list_pipelines(session),
+            "columns": deal_board.board(session, pipeline=pipeline, filters=filters),
+            "owners": user_service.active_user_choices(session),
+            "query": {"owner": owner, "stale": stale},
+            "lost_reasons": lists.entries(session, LostReason),
+        },
+    )
+
+
+@router.get("/pipelines/{pipeline_id}/stages/{stage_id}/cards", response_class=HTMLResponse)
+def more_cards(
+    request: Request,
+    session: SessionDep,
+    pipeline: PipelineDep,
+    stage: StageDep,
+    user: CurrentUser,
+    cursor: str | None = None,
+    owner: Annotated[str, Query()] = "",
+    stale: bool = False,
+) -> HTMLResponse:
+    if stage.pipeline_id != pipeline.id:
+        raise NotFound(N_("No such stage."))
+    filters = deal_board.BoardFilter(owner_id=int(owner) if owner.isdigit() else None, stale=stale)
+    cards, next_cursor = deal_board.column_page(
+        session, stage=stage, filters=filters, cursor=cursor
+    )
+    return render(
+        request,
+        "deals/_cards.html",
+        {
+            "pipeline": pipeline,
+            "stage": stage,
+            "cards": cards,
+            "next_cursor": next_cursor,
+            "query": {"owner": owner, "stale": stale},
+        },
+    )
+
+
+@router.get("/deals/{deal_id}", response_class=HTMLResponse)
+def deal_page(
+    request: Request, session: SessionDep, deal: DealDep, user: CurrentUser
+) -> HTMLResponse:
+    pipeline = deal_service.get_pipeline(session, pipeline_id=deal.pipeline_id)
+    return render(
+        request,
+        "deals/deal.html",
+        {
+            "deal": deal_public(session, deal),
+            "pipeline": pipeline,
+            "stages": deal_service.stages_of(session, pipeline),
+            "stage_names": deal_service.stage_names(session),
+            "history": deal_service.time_in_stages(session, deal=deal),
+            "lost_reasons": lists.entries(session, LostReason),
+            "currencies": sorted(CURRENCIES),
+            "may_change": user.has_role(*EDITOR_ROLES),
+        },
+    )
+
+
+@router.post("/deals/{deal_id}")
+def update_deal(
+    request: Request,
+    session: SessionDep,
+    deal: DealDep,
+    user: Editor,
+    form: Annotated[DealForm, Form()],
+) -> Response:
+    values = {
+        name: value.strip() or None
+        for name, value in form.model_dump(exclude={"next", "pipeline_id"}).items()
+    }
+    return run_change(
+        request,
+        session,
+        lambda: deal_service.update_deal(
+            session, deal=deal, data=DealUpdate(**values), actor_id=user.id
+        ),
+        done=N_("Changes saved."),
+        back=f"/deals/{deal.id}",
+    )
+
+
+@router.post("/deals/{deal_id}/move")
+def move_deal(
+    request: Request,
+    session: SessionDep,
+    deal: DealDep,
+    user: Editor,
+    to: Annotated[str, Form()] = "",
+    lost_reason: Annotated[str, Form()] = "",
+    note: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "",
+) -> Response:
+    return run_change(
+        request,
+        session,
+        lambda: deal_service.move_deal(
+            session,
+            deal=deal,
+            stage_id=int(to) if to.isdigit() else 0,
+            lost_reason=lost_reason or None,
+            note=note or None,
+            actor_id=user.id,
+        ),
+        done=N_("Moved."),
+        back=safe_next(next, f"/deals/{deal.id}"),
+    )
+
+
+@router.post("/deals/{deal_id}/reopen")
+def reopen_deal(request: Request, session: SessionDep, deal: DealDep, user: Editor) -> Response:
+    return run_change(
+        request,
+        session,
+        lambda: deal_service.reopen_deal(session, deal=deal, actor_id=user.id),
+        done=N_("The deal is open again."),
+        back=f"/deals/{deal.id}",
+    )

@@ -1,0 +1,138 @@
+"""Deal pages: the list with its new-deal form, the board, a deal's page and its forms."""
+
+import re
+
+import pytest
+
+from crm.deals import service as deal_service
+from crm.deals.models import DealCreate, PipelineCreate
+from crm.users.models import Role
+from tests.conftest import login, post_form
+from tests.factories import make_company, make_user
+
+
+@pytest.fixture
+def pipeline(session):
+    return deal_service.list_pipelines(session)[0]
+
+
+@pytest.fixture
+def stages(session, pipeline):
+    return {s.key: s for s in deal_service.stages_of(session, pipeline)}
+
+
+def make_deal(session, **fields):
+    deal = deal_service.create_deal(
+        session, data=DealCreate(**{"title": "Deal", **fields}), actor_id=None
+    )
+    session.commit()
+    return deal
+
+
+def signed_in(client, session, role=Role.SALES_REP):
+    user = make_user(session, roles=(role,))
+    login(client, user.email)
+    return user
+
+
+def test_new_deal_from_the_list(client, session, pipeline):
+    signed_in(client, session)
+    page = client.get("/deals")
+    assert page.status_code == 200 and "<html" in page.text and "New deal" in page.text
+    created = post_form(
+        client,
+        "/deals",
+        {
+            "title": "Kegs for the fair",
+            "pipeline_id": str(pipeline.id),
+            "amount": "1200.50",
+            "currency": "EUR",
+        },
+    )
+    assert created.status_code == 303
+    deal_page = client.get(created.headers["location"])
+    assert "Kegs for the fair" in deal_page.text and "1,200.50" in deal_page.text
+    refused = post_form(client, "/deals", {"title": "Bad", "amount": "-3"})
+    assert refused.status_code == 303 and refused.headers["location"] == "/deals"
+    assert "Nothing was changed" in client.get("/deals").text
+    listed = client.get("/deals").text
+    assert "Kegs for the fair" in listed and "Bad" not in re.sub(
+        r"<option[^>]*>[^<]*</option>", "", listed
+    )
+
+
+def test_board_shows_stages_counts_sums_and_cards(client, session, pipeline, stages):
+    company = make_company(session, name="Brauhaus Nord")
+    make_deal(session, amount="100", company_id=company.id)
+    make_deal(session, amount="50.25")
+    make_deal(session, amount="7", currency="USD", stage_id=stages["proposal"].id)
+    signed_in(client, session)
+    page = client.get(f"/pipelines/{pipeline.id}")
+    assert page.status_code == 200
+    html = page.text
+    assert html.count('class="column"') == 6
+    assert re.search(r"Qualified\s*<span class=\"count\"[^>]*>2</span>", html)
+    assert "€150.25" in html and "$7.00" in html
+    assert "Brauhaus Nord" in html and html.count('data-move-url="/deals/') == 3
+    more = client.get(f"/pipelines/{pipeline.id}/stages/{stages['qualified'].id}/cards")
+    assert more.status_code == 200 and more.text.count("board-card") == 2
+    other = deal_service.create_pipeline(session, data=PipelineCreate(name="Other"), actor_id=None)
+    session.commit()
+    assert (
+        client.get(f"/pipelines/{other.id}/stages/{stages['qualified'].id}/cards").status_code
+        == 404
+    )
+
+
+def test_move_lose_and_reopen_from_the_deal_page(client, session, stages):
+    deal = make_deal(session)
+    signed_in(client, session)
+    url = f"/deals/{deal.id}"
+    moved = post_form(client, f"{url}/move", {"to": str(stages["proposal"].id)}, form_page=url)
+    assert moved.status_code == 303
+    page = client.get(url).text
+    assert "Stage history" in page and page.count('<tr><th scope="row">') == 2
+    no_reason = post_form(client, f"{url}/move", {"to": str(stages["lost"].id)}, form_page=url)
+    assert no_reason.status_code == 303
+    assert "Give the reason the deal was lost." in client.get(url).text
+    session.expire_all()
+    assert deal_service.get_deal(session, deal_id=deal.id).status == "open"
+    post_form(
+        client, f"{url}/move", {"to": str(stages["lost"].id), "lost_reason": "price"}, form_page=url
+    )
+    assert "Reopen" in client.get(url).text
+    post_form(client, f"{url}/reopen", form_page=url)
+    session.expire_all()
+    reopened = deal_service.get_deal(session, deal_id=deal.id)
+    assert (reopened.status, reopened.stage_id) == ("open", stages["proposal"].id)
+
+
+def test_edit_a_deal(client, session):
+    deal = make_deal(session, amount="10")
+    signed_in(client, session)
+    url = f"/deals/{deal.id}"
+    post_form(
+        client,
+        url,
+        {
+            "title": "Bigger deal",
+            "amount": "2500",
+            "currency": "EUR",
+            "probability": "40",
+            "next_step": "Send offer",
+        },
+        form_page=url,
+    )
+    page = client.get(url).text
+    assert "Bigger deal" in page and "€2,500.00" in page and "40 %" in page and "Send offer" in page
+
+
+def test_readers_see_but_do_not_change(client, session):
+    deal = make_deal(session)
+    signed_in(client, session, Role.DPO)
+    page = client.get(f"/deals/{deal.id}")
+    assert page.status_code == 200 and "Move" not in page.text.split("Stage history")[0]
+    assert (
+        post_form(client, f"/deals/{deal.id}/reopen", form_page=f"/deals/{deal.id}").status_code
+        == 403
+    )
