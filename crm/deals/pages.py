@@ -6,13 +6,14 @@ from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
-from crm.contacts.deps import EDITOR_ROLES, Editor
+from crm.contacts.deps import EDITOR_ROLES, CompanyDep, ContactDep, Editor
 from crm.core import lists
 from crm.core.db import SessionDep
 from crm.core.errors import N_, NotFound
 from crm.core.security import safe_next
 from crm.core.templating import render, run_change
 from crm.deals import board as deal_board
+from crm.deals import figures
 from crm.deals import service as deal_service
 from crm.deals.deps import DealDep, PipelineDep, StageDep
 from crm.deals.models import (
@@ -44,11 +45,15 @@ class DealForm(BaseModel):
     next_step_date: str = ""
     source: str = ""
     notes: str = ""
+    contact_id: str = ""  # a contact's page creates the deal with that contact
     next: str = ""
 
     def values(self) -> dict[str, Any]:
-        fields = self.model_dump(exclude={"next", "pipeline_id"})
-        return {name: value for name, value in fields.items() if value.strip()}
+        fields = self.model_dump(exclude={"next", "pipeline_id", "contact_id"})
+        values = {name: value for name, value in fields.items() if value.strip()}
+        if self.contact_id.isdigit():
+            values["contacts"] = [{"contact_id": int(self.contact_id)}]
+        return values
 
 
 @router.get("/deals", response_class=HTMLResponse)
@@ -237,3 +242,37 @@ def reopen_deal(request: Request, session: SessionDep, deal: DealDep, user: Edit
         done=N_("The deal is open again."),
         back=f"/deals/{deal.id}",
     )
+
+
+def _subject_deals(
+    request: Request, session: SessionDep, user: Any, *, url: str, name: str, **subject: Any
+) -> HTMLResponse:
+    return render(
+        request,
+        "deals/subject_deals.html",
+        {
+            "subject_url": url,
+            "name": name,
+            "found": figures.subject_deals(session, **subject),
+            "stage_names": deal_service.stage_names(session),
+            "subject": subject,
+            "may_change": user.has_role(*EDITOR_ROLES),
+            "pipelines": deal_service.list_pipelines(session),
+        },
+    )
+
+
+@router.get("/companies/{company_id}/deals", response_class=HTMLResponse)
+def company_deals(
+    request: Request, session: SessionDep, company: CompanyDep, user: CurrentUser
+) -> HTMLResponse:
+    url = f"/companies/{company.id}"
+    return _subject_deals(request, session, user, url=url, name=company.name, company_id=company.id)
+
+
+@router.get("/contacts/{contact_id}/deals", response_class=HTMLResponse)
+def contact_deals(
+    request: Request, session: SessionDep, contact: ContactDep, user: CurrentUser
+) -> HTMLResponse:
+    url = f"/contacts/{contact.id}"
+    return _subject_deals(request, session, user, url=url, name=contact.name, contact_id=contact.id)

@@ -1,14 +1,18 @@
 """Deals: the JSON API for pipelines, stages and deals."""
 
+from datetime import date
+from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from crm.contacts.deps import Editor
-from crm.core.db import SessionDep
+from crm.contacts.deps import CompanyDep, ContactDep, Editor
+from crm.core.db import SessionDep, utcnow
+from crm.deals import figures
 from crm.deals import service as deal_service
 from crm.deals.deps import DealDep, PipelineDep, StageDep
 from crm.deals.models import (
+    DEFAULT_CURRENCY,
     Deal,
     DealClose,
     DealContactPublic,
@@ -31,6 +35,7 @@ from crm.deals.models import (
     StageUpdate,
     in_currency,
 )
+from crm.journeys.analytics import period
 from crm.users.deps import AdminUser, CurrentUser
 
 api_router = APIRouter(prefix="/api/v1", tags=["deals"])
@@ -145,6 +150,53 @@ def api_deals(
         limit=limit,
     )
     return DealsPage(items=[deal_public(session, d) for d in deals], next_cursor=next_cursor)
+
+
+@api_router.get("/deals/forecast", response_model=list[figures.ForecastMonth])
+def api_forecast(
+    session: SessionDep, user: CurrentUser, pipeline_id: int | None = None
+) -> list[figures.ForecastMonth]:
+    """The open deals per month of expected close and currency, weighted by probability."""
+    return figures.forecast(session, pipeline_id=pipeline_id)
+
+
+@api_router.get("/deals/performance", response_model=figures.Performance)
+def api_performance(
+    session: SessionDep,
+    user: CurrentUser,
+    first: Annotated[
+        date | None, Query(alias="from", description="First day; a year ago by default.")
+    ] = None,
+    last: Annotated[
+        date | None, Query(alias="to", description="Last day, included; today by default.")
+    ] = None,
+    pipeline_id: int | None = None,
+) -> figures.Performance:
+    """Win rate, average deal size, time to close and lost reasons of the period."""
+    since, until = period(first, last, today=utcnow().date())
+    return figures.performance(session, since=since, until=until, pipeline_id=pipeline_id)
+
+
+@api_router.get("/deals/abc", response_model=dict[int, str])
+def api_abc(
+    session: SessionDep, user: CurrentUser, currency: str = DEFAULT_CURRENCY
+) -> dict[int, str]:
+    """Each company with won deals in ``currency``: its ABC class by lifetime value."""
+    return figures.abc_classes(session, currency=currency.upper())
+
+
+@api_router.get("/companies/{company_id}/lifetime-value", response_model=dict[str, Decimal])
+def api_company_value(
+    session: SessionDep, company: CompanyDep, user: CurrentUser
+) -> dict[str, Decimal]:
+    return figures.lifetime_value(session, company_id=company.id)
+
+
+@api_router.get("/contacts/{contact_id}/lifetime-value", response_model=dict[str, Decimal])
+def api_contact_value(
+    session: SessionDep, contact: ContactDep, user: CurrentUser
+) -> dict[str, Decimal]:
+    return figures.lifetime_value(session, contact_id=contact.id)
 
 
 @api_router.post("/deals", response_model=DealPublic, status_code=201)

@@ -193,3 +193,39 @@ def test_lost_reasons_are_a_list_admins_edit(client, admin):
         "/api/v1/lists/lost_reasons", headers=admin, json={"key": "merger", "name": "Merger"}
     )
     assert added.status_code == 201
+
+
+def test_figures_through_the_api(client, session, rep, pipeline):
+    company = make_company(session)
+    for amount in ("300", "100"):
+        deal = client.post(
+            "/api/v1/deals",
+            headers=rep,
+            json={"title": "Won", "amount": amount, "company_id": company.id},
+        ).json()
+        client.post(f"/api/v1/deals/{deal['id']}/won", headers=rep)
+    client.post(
+        "/api/v1/deals",
+        headers=rep,
+        json={"title": "Open", "amount": "1000", "expected_close_date": "2027-03-03"},
+    )
+    forecast = client.get("/api/v1/deals/forecast", headers=rep).json()
+    assert forecast == [
+        {
+            "month": "2027-03",
+            "currency": "EUR",
+            "deals": 1,
+            "amount": "1000.00",
+            "weighted": "100.00",
+        }
+    ]
+    performance = client.get("/api/v1/deals/performance", headers=rep).json()
+    assert (performance["won"], performance["win_rate"], performance["average_won"]) == (
+        2,
+        1.0,
+        {"EUR": "200.00"},
+    )
+    assert client.get("/api/v1/deals/abc", headers=rep).json() == {str(company.id): "A"}
+    value = client.get(f"/api/v1/companies/{company.id}/lifetime-value", headers=rep).json()
+    assert value == {"EUR": "400.00"}
+    assert client.get("/api/v1/deals/performance?from=soon", headers=rep).status_code == 422

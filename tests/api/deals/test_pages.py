@@ -8,7 +8,7 @@ from crm.deals import service as deal_service
 from crm.deals.models import DealCreate, PipelineCreate
 from crm.users.models import Role
 from tests.conftest import login, post_form
-from tests.factories import make_company, make_user
+from tests.factories import make_company, make_contact, make_user
 
 
 @pytest.fixture
@@ -136,3 +136,38 @@ def test_readers_see_but_do_not_change(client, session):
         post_form(client, f"/deals/{deal.id}/reopen", form_page=f"/deals/{deal.id}").status_code
         == 403
     )
+
+
+def test_company_and_contact_pages_show_their_deals(client, session):
+    company = make_company(session, name="Brauhaus Nord")
+    contact = make_contact(session, company_id=company.id)
+    won = make_deal(
+        session,
+        title="First order",
+        amount="900",
+        company_id=company.id,
+        contacts=[{"contact_id": contact.id}],
+    )
+    deal_service.win_deal(session, deal=won, actor_id=None)
+    session.commit()
+    signed_in(client, session)
+    page = client.get(f"/companies/{company.id}")
+    assert f'hx-get="/companies/{company.id}/deals"' in page.text
+    card = client.get(
+        f"/companies/{company.id}/deals", headers={"HX-Request": "true", "HX-Target": "deals"}
+    )
+    assert "<html" not in card.text and "First order" in card.text
+    assert "€900.00" in card.text and '<span class="tag">A</span>' in card.text
+    assert "First order" in client.get(f"/contacts/{contact.id}/deals").text
+    created = post_form(
+        client,
+        "/deals",
+        {
+            "title": "From the contact",
+            "contact_id": str(contact.id),
+            "next": f"/contacts/{contact.id}",
+        },
+        form_page=f"/contacts/{contact.id}",
+    )
+    assert created.status_code == 303
+    assert "From the contact" in client.get(f"/contacts/{contact.id}/deals").text

@@ -1,0 +1,214 @@
+"""Deal figures: the weighted forecast, win rate, deal size, time to close, lost reasons,
+customer lifetime value and the ABC classification of customers.
+
+Amounts are never added across currencies: every sum is per currency. Definitions:
+- Forecast: the open deals by month of their expected close, each weighted by its
+  probability (its own, else its stage's).
+- Win rate: of the deals closed in the period, the share won. Average deal size and time
+  to close (creation to closing, median days): the deals won in the period.
+- Customer lifetime value (CLV): the sum of a customer's won deals, all time.
+- ABC: the companies with won deals in the main currency, by CLV, largest first. A are
+  those that together make the first 80% of the revenue (the one that crosses 80% is
+  included), B the next 15%, C the rest; equal values share the higher class.
+"""
+
+import statistics
+from collections import defaultdict
+from datetime import datetime
+from decimal import Decimal
+
+from pydantic import BaseModel
+from sqlalchemy import BigInteger, func, select, type_coerce
+from sqlmodel import Session, col
+
+from crm.core.db import Money
+from crm.core.sql import days_between
+from crm.deals.models import (
+    DEFAULT_CURRENCY,
+    Deal,
+    DealContact,
+    DealStage,
+    DealStatus,
+    LostReason,
+    in_currency,
+)
+
+A_SHARE, B_SHARE = Decimal("0.80"), Decimal("0.95")
+
+
+class ForecastMonth(BaseModel):
+    month: str | None  # YYYY-MM; None for the deals without an expected close
+    currency: str
+    deals: int
+    amount: Decimal
+    weighted: Decimal
+
+
+class Performance(BaseModel):
+    closed: int
+    won: int
+    win_rate: float | None
+    average_won: dict[str, Decimal]  # currency -> average amount
+    time_to_close_median_days: float | None
+    lost_reasons: dict[str, int]  # reason key -> deals
+
+
+def forecast(session: Session, *, pipeline_id: int | None = None) -> list[ForecastMonth]:
+    """The open deals per month of expected close and currency, weighted."""
+    probability = func.coalesce(Deal.probability, DealStage.probability)
+    query = (
+        select(
+            Deal.expected_close_date,
+            Deal.currency,
+            func.count(),
+            func.sum(Deal.amount),
+            # in stored units times percent: an exact integer on either database
+            func.sum(type_coerce(Deal.amount, BigInteger) * probability),
+        )
+        .join(DealStage, DealStage.id == Deal.stage_id)
+        .where(Deal.status == DealStatus.OPEN)
+        .group_by(Deal.expected_close_date, Deal.currency)
+    )
+    if pipeline_id is not None:
+        query = query.where(Deal.pipeline_id == pipeline_id)
+    months: dict[tuple[str | None, str], list] = defaultdict(lambda: [0, Decimal(0), Decimal(0)])
+    for day, currency, count, amount, weighted in session.execute(query):
+        month = months[(day.strftime("%Y-%m") if day else None, currency)]
+        month[0] += count
+        month[1] += amount
+        month[2] += Decimal(weighted) / (Money.UNITS * 100)
+    return [
+        ForecastMonth(
+            month=month,
+            currency=currency,
+            deals=count,
+            amount=in_currency(amount, currency),
+            weighted=in_currency(weighted, currency),
+        )
+        for (month, currency), (count, amount, weighted) in sorted(
+            months.items(), key=lambda item: (item[0][0] is None, item[0])
+        )
+    ]
+
+
+def performance(
+    session: Session, *, since: datetime, until: datetime, pipeline_id: int | None = None
+) -> Performance:
+    """Win rate, deal size, time to close and lost reasons of the deals closed in the
+    period."""
+    closed = [
+        Deal.closed_at >= since,
+        Deal.closed_at < until,
+        col(Deal.status).in_([DealStatus.WON, DealStatus.LOST]),
+    ]
+    if pipeline_id is not None:
+        closed.append(Deal.pipeline_id == pipeline_id)
+    by_status = dict(
+        session.execute(
+            select(Deal.status, func.count()).where(*closed).group_by(Deal.status)
+        ).all()
+    )
+    won = [*closed, Deal.status == DealStatus.WON]
+    averages = {
+        currency: in_currency(total / count, currency)
+        for currency, total, count in session.execute(
+            select(Deal.currency, func.sum(Deal.amount), func.count())
+            .where(*won)
+            .group_by(Deal.currency)
+        )
+    }
+    days = list(session.scalars(select(days_between(Deal.created_at, Deal.closed_at)).where(*won)))
+    reasons = dict(
+        session.execute(
+            select(LostReason.key, func.count())
+            .join(Deal, Deal.lost_reason_id == LostReason.id)
+            .where(*closed, Deal.status == DealStatus.LOST)
+            .group_by(LostReason.key)
+        ).all()
+    )
+    total = by_status.get(DealStatus.WON, 0) + by_status.get(DealStatus.LOST, 0)
+    return Performance(
+        closed=total,
+        won=by_status.get(DealStatus.WON, 0),
+        win_rate=by_status.get(DealStatus.WON, 0) / total if total else None,
+        average_won=averages,
+        time_to_close_median_days=statistics.median(days) if days else None,
+        lost_reasons=reasons,
+    )
+
+
+def lifetime_value(
+    session: Session, *, company_id: int | None = None, contact_id: int | None = None
+) -> dict[str, Decimal]:
+    """A company's or a contact's won amounts, per currency."""
+    query = select(Deal.currency, func.sum(Deal.amount)).where(Deal.status == DealStatus.WON)
+    if company_id is not None:
+        query = query.where(Deal.company_id == company_id)
+    if contact_id is not None:
+        query = query.where(
+            col(Deal.id).in_(
+                select(DealContact.deal_id).where(DealContact.contact_id == contact_id)
+            )
+        )
+    rows = session.execute(query.group_by(Deal.currency)).all()
+    return {currency: in_currency(amount, currency) for currency, amount in rows}
+
+
+def abc_classes(session: Session, *, currency: str = DEFAULT_CURRENCY) -> dict[int, str]:
+    """Each company with won deals in ``currency``: its class A, B or C."""
+    values = session.execute(
+        select(Deal.company_id, func.sum(Deal.amount).label("clv"))
+        .where(
+            Deal.status == DealStatus.WON,
+            Deal.currency == currency,
+            col(Deal.company_id).is_not(None),
+        )
+        .group_by(Deal.company_id)
+    ).all()
+    ranked = sorted(values, key=lambda row: (-row.clv, row.company_id))
+    total = sum((row.clv for row in ranked), Decimal(0))
+    classes: dict[int, str] = {}
+    before, cutoffs = Decimal(0), {}
+    for row in ranked:
+        share = before / total if total else Decimal(1)
+        grade = "A" if share < A_SHARE else "B" if share < B_SHARE else "C"
+        # equal values share the higher class
+        grade = min(grade, cutoffs.get(row.clv, grade))
+        cutoffs.setdefault(row.clv, grade)
+        classes[row.company_id] = grade
+        before += row.clv
+    return classes
+
+
+def abc_class(session: Session, *, company_id: int, currency: str = DEFAULT_CURRENCY) -> str | None:
+    return abc_classes(session, currency=currency).get(company_id)
+
+
+class SubjectDeals(BaseModel):
+    """What a company's or contact's page shows of its deals."""
+
+    model_config = {"arbitrary_types_allowed": True}
+    deals: list[Deal]
+    lifetime_value: dict[str, Decimal]
+    abc: str | None
+
+
+def subject_deals(
+    session: Session, *, company_id: int | None = None, contact_id: int | None = None
+) -> SubjectDeals:
+    """The subject's deals (open ones first, newest first), its lifetime value and, for a
+    company, its ABC class."""
+    query = select(Deal).order_by(Deal.status != DealStatus.OPEN, col(Deal.id).desc())
+    if company_id is not None:
+        query = query.where(Deal.company_id == company_id)
+    if contact_id is not None:
+        query = query.where(
+            col(Deal.id).in_(
+                select(DealContact.deal_id).where(DealContact.contact_id == contact_id)
+            )
+        )
+    return SubjectDeals(
+        deals=list(session.scalars(query.limit(50))),
+        lifetime_value=lifetime_value(session, company_id=company_id, contact_id=contact_id),
+        abc=abc_class(session, company_id=company_id) if company_id is not None else None,
+    )
