@@ -319,6 +319,7 @@ class DealPublic(SQLModel):
     stage_id: int
     title: str
     company_id: int | None
+    company_name: str | None
     owner_id: int | None
     amount: Decimal
     currency: str

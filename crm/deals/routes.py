@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from crm.contacts.deps import CompanyDep, ContactDep, Editor
+from crm.contacts.models import Company
 from crm.core.db import SessionDep, utcnow
 from crm.deals import figures
 from crm.deals import service as deal_service
@@ -51,6 +52,7 @@ def pipeline_public(session: SessionDep, pipeline: Pipeline) -> PipelinePublic:
 def deal_public(session: SessionDep, deal: Deal) -> DealPublic:
     stage = session.get(DealStage, deal.stage_id)
     reason = session.get(LostReason, deal.lost_reason_id) if deal.lost_reason_id else None
+    company = session.get(Company, deal.company_id) if deal.company_id else None
     contacts = [
         DealContactPublic(contact_id=contact.id, name=contact.name, role=link.role)
         for link, contact in deal_service.contacts_of(session, deal)
@@ -59,6 +61,7 @@ def deal_public(session: SessionDep, deal: Deal) -> DealPublic:
         deal,
         update={
             "amount": in_currency(deal.amount, deal.currency),
+            "company_name": company.name if company else None,
             "probability": deal.probability if deal.probability is not None else stage.probability,
             "probability_is_default": deal.probability is None,
             "lost_reason": reason.key if reason else None,
