@@ -3,8 +3,8 @@
     .venv/bin/python bench/generate.py --size S|M --database-url URL
 
 Sizes: S is 5k contacts, 1k companies and 50k touchpoints; M is 100k contacts, 10k
-companies and 1M touchpoints. A fixed seed makes every run produce the same data
-(crm/demo.py does the loading).
+companies and 1M touchpoints. Every company gets two deals (20k at M). A fixed seed
+makes every run produce the same data (crm/demo.py does the loading).
 """
 
 import argparse

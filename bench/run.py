@@ -138,6 +138,27 @@ def journey_setup(url: str) -> tuple[int, list[int], dict[int, int]]:
     return journey_id, phases, dict(active)
 
 
+def deal_setup(url: str) -> tuple[int, list[int], dict[int, int]]:
+    """The first pipeline, its open stages in order, and some open deals by stage."""
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        pipeline_id = conn.execute(text("SELECT min(id) FROM pipeline")).scalar()
+        stages = list(
+            conn.execute(
+                text(
+                    "SELECT id FROM deal_stage WHERE pipeline_id = :p AND kind = 'open' "
+                    "ORDER BY position, id"
+                ),
+                {"p": pipeline_id},
+            ).scalars()
+        )
+        open_deals = conn.execute(
+            text("SELECT id, stage_id FROM deal WHERE status = 'open' ORDER BY id LIMIT 1000")
+        ).all()
+    engine.dispose()
+    return pipeline_id, stages, dict(open_deals)
+
+
 def start_server(url: str) -> tuple[subprocess.Popen, int]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -323,6 +344,22 @@ def main() -> None:
             in_phase[enrollment] = target
             return answer
 
+        pipeline_id, deal_stages, deal_in_stage = deal_setup(url)
+        open_deals = list(deal_in_stage)
+
+        def move_deal(n: int) -> tuple[int, str, int]:
+            """Move one of the open deals on to the next open stage (round the stages)."""
+            deal = open_deals[n % len(open_deals)]
+            target = deal_stages[(deal_stages.index(deal_in_stage[deal]) + 1) % len(deal_stages)]
+            answer = api.request(
+                "POST",
+                f"/api/v1/deals/{deal}/move",
+                json.dumps({"stage_id": target}),
+                {**bearer, "Content-Type": "application/json"},
+            )
+            deal_in_stage[deal] = target
+            return answer
+
         def search(n: int) -> str:
             return quote(SEARCHES[n % len(SEARCHES)])
 
@@ -393,6 +430,13 @@ def main() -> None:
                 lambda n: api.request(
                     "GET", f"/api/v1/journeys/{journey_id}/analytics", headers=bearer
                 ),
+                200,
+                1,
+            ),
+            "deal board": (lambda n: web.request("GET", f"/pipelines/{pipeline_id}"), 200, 1),
+            "move a deal (API)": (move_deal, 200, 1),
+            "deal forecast (API)": (
+                lambda n: api.request("GET", "/api/v1/deals/forecast", headers=bearer),
                 200,
                 1,
             ),

@@ -8,7 +8,9 @@ secondary indexes are dropped before the load and built after it.
 import bisect
 import random
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Engine, func, insert, select, text
@@ -17,6 +19,7 @@ from crm.contacts.models import Company, Contact, search_text_for
 from crm.core import lists
 from crm.core.db import job_session
 from crm.deals import service as deal_service
+from crm.deals.models import LostReason
 from crm.journeys import attribution
 from crm.journeys import service as journey_service
 from crm.journeys.models import ExitReason, Journey
@@ -35,6 +38,8 @@ LOADED_TABLES = (
     "touchpoint",
     "enrollment",
     "phase_transition",
+    "deal",
+    "deal_stage_change",
 )
 # Per step in a phase of the Classic journey: the odds of moving on, of stepping back and
 # of leaving the journey; otherwise the subject stays where it is.
@@ -183,6 +188,16 @@ INDUSTRIES = [
 ]
 SEGMENTS = ["SMB", "Mid-market", "Enterprise", "Public sector"]
 MOBILE_PREFIXES = ["151", "160", "170", "171", "172", "176", "1520"]
+DEAL_TITLES = [
+    "Annual supply contract",
+    "Pilot project",
+    "Maintenance agreement",
+    "New production line",
+    "Software licences",
+    "Framework agreement",
+    "Upgrade to the premium plan",
+    "Consulting days",
+]
 SUMMARIES = [
     "Called about the offer",
     "Sent the price list",
@@ -260,6 +275,13 @@ def generate(
             else None
         )
         exits = {r.key: r.id for r in lists.entries(session, ExitReason)}
+        pipeline = deal_service.list_pipelines(session)[0]
+        sales = SalesPipeline(
+            pipeline.id,
+            {s.kind: s.id for s in deal_service.stages_of(session, pipeline) if s.kind != "open"},
+            [s.id for s in deal_service.stages_of(session, pipeline) if s.kind == "open"],
+            [r.id for r in lists.entries(session, LostReason)],
+        )
 
     tables = metadata.tables
     indexes = [
@@ -348,6 +370,7 @@ def generate(
         subjects += [("company_id", n) for n in range(1, n_companies + 1)] if classic else []
         transitions: list[dict[str, Any]] = []
         enrollments = []
+        deals: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
         for number, (key, subject_id) in enumerate(subjects, start=1):
             history = journey_history(rng, classic, exits, now=now)
             if key == "contact_id":
@@ -396,6 +419,17 @@ def generate(
                     "updated_at": last["at"],
                 }
             )
+            if key == "company_id":
+                deals += company_deals(
+                    rng,
+                    sales,
+                    history,
+                    company_id=subject_id,
+                    owner_ids=owner_ids,
+                    now=now,
+                    purchase=purchase,
+                    first_id=len(deals) + 1,
+                )
             if len(enrollments) == CHUNK:
                 conn.execute(insert(tables["enrollment"]), enrollments)
                 conn.execute(insert(tables["phase_transition"]), transitions)
@@ -403,6 +437,11 @@ def generate(
         if enrollments:
             conn.execute(insert(tables["enrollment"]), enrollments)
             conn.execute(insert(tables["phase_transition"]), transitions)
+        for batch in chunks(iter(deals)):
+            conn.execute(insert(tables["deal"]), [row for row, _ in batch])
+            conn.execute(
+                insert(tables["deal_stage_change"]), [c for _, changes in batch for c in changes]
+            )
 
         def touchpoints() -> Iterator[dict[str, Any]]:
             for number in range(n_touchpoints):
@@ -436,7 +475,15 @@ def generate(
         for index in indexes:
             index.create(conn)
         if engine.dialect.name == "postgresql":
-            for name in ("company", "contact", "touchpoint", "enrollment", "phase_transition"):
+            for name in (
+                "company",
+                "contact",
+                "touchpoint",
+                "enrollment",
+                "phase_transition",
+                "deal",
+                "deal_stage_change",
+            ):
                 conn.execute(
                     text(
                         f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "  # noqa: S608 (our table names)
@@ -454,6 +501,79 @@ def generate(
     with engine.connect() as conn:
         conn.execute(text("ANALYZE"))
         conn.commit()
+
+
+@dataclass
+class SalesPipeline:
+    id: int
+    closing: dict[str, int]  # stage kind (won, lost) -> stage id
+    open: list[int]  # the open stages, in order
+    lost_reasons: list[int]
+
+
+def company_deals(
+    rng: random.Random,
+    sales: SalesPipeline,
+    history: list[dict[str, Any]],
+    *,
+    company_id: int,
+    owner_ids: list[int],
+    now: datetime,
+    purchase: int | None,
+    first_id: int,
+) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """Deals that agree with the company's journey: won when it reached the purchase,
+    lost when it left before, open while it considers; and an open follow-up deal."""
+    bought = next((step["at"] for step in history if step["to_phase_id"] == purchase), None)
+    left = history[-1] if history[-1]["to_phase_id"] is None else None
+    if bought is not None:
+        first = ("won", bought)
+    elif left is not None and left["status"] == "lost":
+        first = ("lost", left["at"])
+    else:
+        first = ("open", None)
+    deals = []
+    for number, (status, closed_at) in enumerate([first, ("open", None)]):
+        created = (closed_at or now) - timedelta(days=rng.uniform(5, 60))
+        steps = sales.open[: rng.randint(1, len(sales.open))]
+        end = closed_at or now
+        times = sorted(created + (end - created) * rng.random() for _ in steps[1:])
+        path = list(zip(steps, [created, *times], strict=True))
+        if status != "open":
+            path.append((sales.closing[status], closed_at))
+        changes = [
+            {
+                "deal_id": first_id + number,
+                "from_stage_id": path[i - 1][0] if i else None,
+                "to_stage_id": stage,
+                "at": at,
+                "until": path[i + 1][1] if i + 1 < len(path) else None,
+                "by_id": None,
+            }
+            for i, (stage, at) in enumerate(path)
+        ]
+        deal = {
+            "id": first_id + number,
+            "pipeline_id": sales.id,
+            "stage_id": path[-1][0],
+            "title": rng.choice(DEAL_TITLES),
+            "company_id": company_id,
+            "owner_id": rng.choice(owner_ids),
+            "amount": Decimal(rng.randrange(500, 80_000, 50)),
+            "currency": "EUR",
+            "probability": None,
+            "expected_close_date": (now + timedelta(days=rng.uniform(-10, 330))).date()
+            if status == "open"
+            else closed_at.date(),
+            "status": status,
+            "stage_since": path[-1][1],
+            "closed_at": closed_at,
+            "lost_reason_id": rng.choice(sales.lost_reasons) if status == "lost" else None,
+            "created_at": created,
+            "updated_at": path[-1][1],
+        }
+        deals.append((deal, changes))
+    return deals
 
 
 def journey_history(
