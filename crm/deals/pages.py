@@ -1,15 +1,17 @@
 """Deal pages: the list, the board of a pipeline, a deal's page, and their forms."""
 
+from collections import Counter
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
 from crm.contacts.deps import EDITOR_ROLES, CompanyDep, ContactDep, Editor
 from crm.core import lists
-from crm.core.db import SessionDep
-from crm.core.errors import N_, NotFound
+from crm.core.db import SessionDep, utcnow
+from crm.core.errors import N_, Invalid, NotFound
 from crm.core.security import safe_next
 from crm.core.templating import render, run_change
 from crm.deals import board as deal_board
@@ -25,6 +27,7 @@ from crm.deals.models import (
     LostReason,
 )
 from crm.deals.routes import deal_public
+from crm.journeys.analytics import period
 from crm.users import service as user_service
 from crm.users.deps import CurrentUser
 
@@ -86,6 +89,42 @@ def deals_page(
             "stages": deal_service.stage_names(session),
             "owners": user_service.active_user_choices(session),
             "currencies": sorted(CURRENCIES),
+            "default_currency": DEFAULT_CURRENCY,
+        },
+    )
+
+
+def _period(
+    first: Annotated[str, Query(alias="from")] = "", last: Annotated[str, Query(alias="to")] = ""
+) -> tuple[datetime, datetime]:
+    """Empty fields mean the defaults (the year up to today); bad dates are a 422."""
+    try:
+        days = [date.fromisoformat(value) if value else None for value in (first, last)]
+    except ValueError as exc:
+        raise Invalid(N_("Give the dates as YYYY-MM-DD."), field="from") from exc
+    return period(*days, today=utcnow().date())
+
+
+PeriodQuery = Annotated[tuple[datetime, datetime], Depends(_period)]
+
+
+@router.get("/deals/figures", response_class=HTMLResponse)
+def figures_page(
+    request: Request, session: SessionDep, user: CurrentUser, period: PeriodQuery
+) -> HTMLResponse:
+    since, until = period
+    return render(
+        request,
+        "deals/figures.html",
+        {
+            "forecast": figures.forecast(session),
+            "performance": figures.performance(session, since=since, until=until),
+            "abc": Counter(figures.abc_classes(session).values()),
+            "lost_reasons": {
+                r.key: r.name for r in lists.entries(session, LostReason, active_only=False)
+            },
+            "first": since.date(),
+            "last": (until - timedelta(days=1)).date(),
             "default_currency": DEFAULT_CURRENCY,
         },
     )

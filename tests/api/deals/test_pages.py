@@ -171,3 +171,17 @@ def test_company_and_contact_pages_show_their_deals(client, session):
     )
     assert created.status_code == 303
     assert "From the contact" in client.get(f"/contacts/{contact.id}/deals").text
+
+
+def test_figures_page(client, session, stages):
+    make_deal(session, amount="1000", expected_close_date="2027-04-01")
+    lost = make_deal(session, amount="10")
+    deal_service.lose_deal(session, deal=lost, reason="timing", actor_id=None)
+    session.commit()
+    signed_in(client, session)
+    page = client.get("/deals/figures")
+    assert page.status_code == 200 and '<svg class="chart"' in page.text
+    assert "EUR: 2027-04: 1000.00, 100.00;" in page.text
+    assert "Bad timing: 1" in page.text and "0 of 1 closed deals won" in page.text
+    assert client.get("/deals/figures?from=someday").status_code == 422
+    assert 'href="/deals/figures"' in client.get("/deals").text
