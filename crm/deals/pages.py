@@ -5,7 +5,7 @@ from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request, Response
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel
 
 from crm.contacts.deps import EDITOR_ROLES, CompanyDep, ContactDep, Editor
@@ -25,11 +25,17 @@ from crm.deals.models import (
     DealStatus,
     DealUpdate,
     LostReason,
+    PipelineCreate,
+    PipelineUpdate,
+    StageCreate,
+    StageKind,
+    StageUpdate,
 )
 from crm.deals.routes import deal_public
+from crm.journeys import service as journey_service
 from crm.journeys.analytics import period
 from crm.users import service as user_service
-from crm.users.deps import CurrentUser
+from crm.users.deps import AdminUser, CurrentUser
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -315,3 +321,144 @@ def contact_deals(
 ) -> HTMLResponse:
     url = f"/contacts/{contact.id}"
     return _subject_deals(request, session, user, url=url, name=contact.name, contact_id=contact.id)
+
+
+# --- the admin's pipelines ----------------------------------------------------------------
+
+
+class StageForm(BaseModel):
+    name: str = ""
+    kind: str = StageKind.OPEN
+    probability: str = "0"
+    target_days: str = ""
+
+    def values(self) -> dict[str, Any]:
+        return {name: value.strip() or None for name, value in self.model_dump().items()}
+
+
+@router.get("/pipelines", response_class=HTMLResponse)
+def pipelines_page(request: Request, session: SessionDep, admin: AdminUser) -> HTMLResponse:
+    return render(
+        request,
+        "deals/pipelines.html",
+        {"pipelines": deal_service.list_pipelines(session, archived=True)},
+    )
+
+
+@router.post("/pipelines")
+def create_pipeline(
+    request: Request, session: SessionDep, admin: AdminUser, name: Annotated[str, Form()] = ""
+) -> Response:
+    return run_change(
+        request,
+        session,
+        lambda: deal_service.create_pipeline(
+            session, data=PipelineCreate(name=name), actor_id=admin.id
+        ),
+        done=N_("Pipeline created."),
+        back="/pipelines",
+        then=lambda pipeline: f"/pipelines/{pipeline.id}/settings",
+    )
+
+
+@router.get("/pipelines/{pipeline_id}/settings", response_class=HTMLResponse)
+def settings_page(
+    request: Request, session: SessionDep, pipeline: PipelineDep, admin: AdminUser
+) -> HTMLResponse:
+    return render(
+        request,
+        "deals/settings.html",
+        {
+            "pipeline": pipeline,
+            "stages": deal_service.stages_of(session, pipeline, archived=True),
+            "journeys": journey_service.list_journeys(session),
+            "kinds": list(StageKind),
+        },
+    )
+
+
+@router.post("/pipelines/{pipeline_id}/settings")
+def update_pipeline(
+    request: Request,
+    session: SessionDep,
+    pipeline: PipelineDep,
+    admin: AdminUser,
+    name: Annotated[str, Form()] = "",
+    journey_id: Annotated[str, Form()] = "",
+    move_on_won: Annotated[bool, Form()] = False,
+    is_archived: Annotated[bool, Form()] = False,
+) -> Response:
+    return run_change(
+        request,
+        session,
+        lambda: deal_service.update_pipeline(
+            session,
+            pipeline=pipeline,
+            data=PipelineUpdate(
+                name=name,
+                journey_id=int(journey_id) if journey_id.isdigit() else None,
+                move_on_won=move_on_won,
+                is_archived=is_archived,
+            ),
+            actor_id=admin.id,
+        ),
+        done=N_("Changes saved."),
+        back=f"/pipelines/{pipeline.id}/settings",
+    )
+
+
+@router.post("/pipelines/{pipeline_id}/stages")
+def add_stage(
+    request: Request,
+    session: SessionDep,
+    pipeline: PipelineDep,
+    admin: AdminUser,
+    form: Annotated[StageForm, Form()],
+) -> Response:
+    return run_change(
+        request,
+        session,
+        lambda: deal_service.add_stage(
+            session, pipeline=pipeline, data=StageCreate(**form.values()), actor_id=admin.id
+        ),
+        done=N_("Stage added."),
+        back=f"/pipelines/{pipeline.id}/settings",
+    )
+
+
+@router.post("/stages/{stage_id}")
+def update_stage(
+    request: Request,
+    session: SessionDep,
+    stage: StageDep,
+    admin: AdminUser,
+    form: Annotated[StageForm, Form()],
+    is_archived: Annotated[bool, Form()] = False,
+) -> Response:
+    return run_change(
+        request,
+        session,
+        lambda: deal_service.update_stage(
+            session,
+            stage=stage,
+            data=StageUpdate(**form.values(), is_archived=is_archived),
+            actor_id=admin.id,
+        ),
+        done=N_("Changes saved."),
+        back=f"/pipelines/{stage.pipeline_id}/settings",
+    )
+
+
+@router.post("/stages/{stage_id}/shift")
+def shift_stage(
+    request: Request,
+    session: SessionDep,
+    stage: StageDep,
+    admin: AdminUser,
+    by: Annotated[int, Form()] = 1,
+) -> Response:
+    """Move a stage one place up or down: the keyboard's way to reorder."""
+    deal_service.shift_stage(session, stage=stage, by=by, actor_id=admin.id)
+    return RedirectResponse(
+        f"/pipelines/{stage.pipeline_id}/settings#stage-{stage.id}", status_code=303
+    )

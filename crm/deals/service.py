@@ -224,6 +224,16 @@ def reorder_stages(
     return stages_of(session, pipeline)
 
 
+def shift_stage(session: Session, *, stage: DealStage, by: int, actor_id: int | None) -> None:
+    """Swap a stage with its neighbour above (``by`` < 0) or below."""
+    pipeline = get_pipeline(session, pipeline_id=stage.pipeline_id)
+    ids = [s.id for s in stages_of(session, pipeline, archived=True)]
+    index = ids.index(stage.id)
+    other = min(max(index + (1 if by > 0 else -1), 0), len(ids) - 1)
+    ids[index], ids[other] = ids[other], ids[index]
+    reorder_stages(session, pipeline=pipeline, stage_ids=ids, actor_id=actor_id)
+
+
 def _stage_of(session: Session, pipeline_id: int, stage_id: int) -> DealStage:
     stage = session.get(DealStage, stage_id)
     if stage is None or stage.pipeline_id != pipeline_id:

@@ -185,3 +185,52 @@ def test_figures_page(client, session, stages):
     assert "Bad timing: 1" in page.text and "0 of 1 closed deals won" in page.text
     assert client.get("/deals/figures?from=someday").status_code == 422
     assert 'href="/deals/figures"' in client.get("/deals").text
+
+
+def test_admins_edit_pipelines_and_stages(client, session):
+    signed_in(client, session, Role.ADMIN)
+    assert client.get("/pipelines").status_code == 200
+    created = post_form(client, "/pipelines", {"name": "Renewals"}, form_page="/pipelines")
+    settings = created.headers["location"]
+    assert re.fullmatch(r"/pipelines/\d+/settings", settings)
+    pipeline_id = int(settings.split("/")[2])
+    post_form(
+        client,
+        f"/pipelines/{pipeline_id}/stages",
+        {"name": "Contract sent", "kind": "open", "probability": "70", "target_days": "10"},
+        form_page=settings,
+    )
+    pipeline = deal_service.get_pipeline(session, pipeline_id=pipeline_id)
+    stages = deal_service.stages_of(session, pipeline)
+    added = stages[-1]
+    assert (added.name, added.probability, added.target_days) == ("Contract sent", 70, 10)
+    post_form(client, f"/stages/{added.id}/shift", {"by": "-1"}, form_page=settings)
+    session.expire_all()
+    assert [s.id for s in deal_service.stages_of(session, pipeline)][-2] == added.id
+    bad = post_form(
+        client,
+        f"/stages/{added.id}",
+        {"name": "Contract sent", "probability": "150"},
+        form_page=settings,
+    )
+    assert bad.status_code == 303 and "Nothing was changed" in client.get(settings).text
+    post_form(
+        client,
+        f"/pipelines/{pipeline_id}/settings",
+        {"name": "Contract renewals", "journey_id": ""},
+        form_page=settings,
+    )
+    session.expire_all()
+    renamed = deal_service.get_pipeline(session, pipeline_id=pipeline_id)
+    assert (renamed.name, renamed.journey_id, renamed.move_on_won) == (
+        "Contract renewals",
+        None,
+        False,
+    )
+
+
+def test_only_admins_edit_pipelines(client, session, pipeline):
+    signed_in(client, session)
+    assert client.get("/pipelines").status_code == 403
+    assert client.get(f"/pipelines/{pipeline.id}/settings").status_code == 403
+    assert post_form(client, "/pipelines", {"name": "Mine"}, form_page="/deals").status_code == 403
