@@ -6,8 +6,9 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
 
-from crm.core.db import SessionDep, utcnow
+from crm.core.db import SAFE_METHODS, SessionDep, utcnow
 from crm.core.errors import N_, Forbidden, NotAuthenticated
 from crm.users import service as user_service
 from crm.users.models import ApiToken, Role, User, Viewer
@@ -18,12 +19,17 @@ log = logging.getLogger("crm")
 bearer_scheme = HTTPBearer(auto_error=False, description="An API token from your profile.")
 
 
-def _record_token_use(request: Request, token: ApiToken) -> None:
-    """Note when a token was last used, in a transaction of its own: inside a read
-    request's transaction the write could fail on SQLite when another writer (an import)
-    committed since the read began. Best effort: a failure must not fail the request."""
+def _record_token_use(request: Request, session: Session, token: ApiToken) -> None:
+    """Note when a token was last used. A write request does it in its own transaction,
+    which holds SQLite's write lock already (a second one would wait for it to end). A
+    read request does it in a transaction of its own: inside the read's transaction the
+    write could fail on SQLite when another writer (an import) committed since the read
+    began. Best effort: a failure must not fail the request."""
     now = utcnow()
     if not user_service.token_use_due(token, now=now):
+        return
+    if request.method not in SAFE_METHODS:
+        user_service.record_token_use(session, token_id=token.id, now=now)
         return
     try:
         with request.app.state.write_session() as session:
@@ -41,7 +47,7 @@ def get_current_user(
         if credentials is None or not credentials.credentials.strip():
             raise NotAuthenticated(N_("Send an API token as 'Authorization: Bearer <token>'."))
         token, user = user_service.token_for_secret(session, secret=credentials.credentials.strip())
-        _record_token_use(request, token)
+        _record_token_use(request, session, token)
     else:
         cookie = request.scope["crm_session"]
         uid, version = cookie.get("uid"), cookie.get("ver")
