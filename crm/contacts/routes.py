@@ -34,6 +34,7 @@ from crm.core.forms import FormErrors
 from crm.core.schemas import blank_is_none
 from crm.core.security import safe_next
 from crm.core.templating import flash, render
+from crm.deals import board as deal_board
 from crm.journeys import board as journey_board
 from crm.touchpoints import service as touchpoint_service
 from crm.touchpoints.routes import quick_log_context
@@ -321,13 +322,17 @@ def _timeline(
     touchpoints, next_cursor = touchpoint_service.list_touchpoints(
         session, cursor=cursor, limit=TIMELINE_PAGE, **subject
     )
-    moves = journey_board.timeline_moves(
-        session, touchpoints, cursor=cursor, next_cursor=next_cursor, **subject
+    since, before = touchpoint_service.timeline_window(
+        touchpoints, cursor=cursor, next_cursor=next_cursor
     )
+    moves = journey_board.moves(session, since=since, before=before, **subject)
+    steps = deal_board.deal_steps(session, since=since, before=before, **subject)
     labels = touchpoint_service.Labels(session)
     may_log = user.has_role(*EDITOR_ROLES)
     return {
-        "timeline": sorted([*touchpoints, *moves], key=attrgetter("occurred_at"), reverse=True),
+        "timeline": sorted(
+            [*touchpoints, *moves, *steps], key=attrgetter("occurred_at"), reverse=True
+        ),
         "next_url": f"{page_url}?cursor={next_cursor}" if next_cursor else None,
         **(
             quick_log_context(labels, action=f"{page_url}/touchpoints")

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from crm.contacts.models import Company, Contact
 from crm.core.db import utcnow
-from crm.core.pagination import decode_cursor, keyset_page
+from crm.core.pagination import keyset_page
 from crm.journeys.models import Enrollment, EnrollmentStatus, Journey, Phase
 from crm.journeys.models import PhaseTransition as Transition
 from crm.journeys.service import SECONDS_PER_DAY, list_journeys, phases_by_journey, phases_of
@@ -345,22 +345,6 @@ def moves(
         query = query.where(Transition.at < before)
     query = query.order_by(col(Transition.at).desc(), col(Transition.id).desc())
     return [Move(*row) for row in session.exec(query).all()]
-
-
-def timeline_moves(
-    session: Session,
-    touchpoints: list[Touchpoint],
-    *,
-    cursor: str | None,
-    next_cursor: str | None,
-    contact_id: int | None = None,
-    company_id: int | None = None,
-) -> list[Move]:
-    """The moves that belong on the timeline page that holds ``touchpoints``: those
-    between this page's cursor and the next one's (all older ones on the last page)."""
-    before = decode_cursor(cursor, kinds=[datetime, int])[0] if cursor else None
-    since = touchpoints[-1].occurred_at if next_cursor else None
-    return moves(session, contact_id=contact_id, company_id=company_id, since=since, before=before)
 
 
 def journey_choices(session: Session) -> list[tuple[Journey, list[Phase]]]:

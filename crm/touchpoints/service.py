@@ -8,7 +8,7 @@ from crm.contacts import service as contact_service
 from crm.core import audit, lists
 from crm.core.db import utcnow
 from crm.core.errors import N_, Invalid, NotFound
-from crm.core.pagination import keyset_page
+from crm.core.pagination import decode_cursor, keyset_page
 from crm.journeys import attribution
 from crm.touchpoints.models import (
     DEFAULT_CHANNELS,
@@ -138,3 +138,14 @@ class Labels:
                 "outcome": outcome.key if outcome else None,
             },
         )
+
+
+def timeline_window(
+    touchpoints: list[Touchpoint], *, cursor: str | None, next_cursor: str | None
+) -> tuple[datetime | None, datetime | None]:
+    """The times that other entries (journey moves, deal stages) must fall in to belong on
+    the timeline page that holds ``touchpoints``: from the page's oldest touchpoint (open
+    on the last page) to before the page's cursor (open on the first)."""
+    before = decode_cursor(cursor, kinds=[datetime, int])[0] if cursor else None
+    since = touchpoints[-1].occurred_at if next_cursor else None
+    return since, before

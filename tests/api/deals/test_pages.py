@@ -234,3 +234,20 @@ def test_only_admins_edit_pipelines(client, session, pipeline):
     assert client.get("/pipelines").status_code == 403
     assert client.get(f"/pipelines/{pipeline.id}/settings").status_code == 403
     assert post_form(client, "/pipelines", {"name": "Mine"}, form_page="/deals").status_code == 403
+
+
+def test_stage_changes_on_the_company_and_contact_timelines(client, session, stages):
+    company = make_company(session)
+    contact = make_contact(session, company_id=company.id)
+    deal = make_deal(
+        session, title="Timeline deal", company_id=company.id, contacts=[{"contact_id": contact.id}]
+    )
+    deal_service.move_deal(session, deal=deal, stage_id=stages["proposal"].id, actor_id=None)
+    deal_service.win_deal(session, deal=deal, actor_id=None)
+    session.commit()
+    signed_in(client, session)
+    for url in (f"/companies/{company.id}", f"/contacts/{contact.id}"):
+        timeline = client.get(url).text.split('id="timeline"')[1]
+        assert timeline.count("Timeline deal") == 3, url
+        assert "Qualified → Proposal" in timeline and "Proposal → Won" in timeline
+        assert ">new deal</span>" in timeline
