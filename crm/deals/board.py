@@ -5,7 +5,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import false, func
+from sqlalchemy import and_, false, func, or_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -88,23 +88,38 @@ def board(
     """One column per stage: how many deals are there, their sums per currency, and the
     cards of those there longest."""
     now = now or utcnow()
-    columns = []
-    for stage in stages_of(session, pipeline):
-        column = DealColumn(stage)
-        totals = session.exec(
-            select(Deal.currency, func.count(), func.sum(Deal.amount))
-            .where(*_in_column(stage, filters, now))
-            .group_by(Deal.currency)
-        ).all()
-        for currency, count, amount in totals:
-            column.count += count
-            column.sums[currency] = in_currency(amount, currency)
+    stages = stages_of(session, pipeline)
+    columns = {stage.id: DealColumn(stage) for stage in stages}
+    # A deal's status always matches its stage's kind, so one GROUP BY reads every column.
+    conditions = [Deal.pipeline_id == pipeline.id, col(Deal.stage_id).in_(list(columns))]
+    if filters.owner_id is not None:
+        conditions.append(Deal.owner_id == filters.owner_id)
+    if filters.stale:
+        conditions.append(
+            or_(
+                false(),
+                *(
+                    and_(Deal.stage_id == stage.id, col(Deal.stage_since) < since)
+                    for stage in stages
+                    if (since := _stale_since(stage, now))
+                ),
+            )
+        )
+    totals = session.exec(
+        select(Deal.stage_id, Deal.currency, func.count(), func.sum(Deal.amount))
+        .where(*conditions)
+        .group_by(Deal.stage_id, Deal.currency)
+    ).all()
+    for stage_id, currency, count, amount in totals:
+        column = columns[stage_id]
+        column.count += count
+        column.sums[currency] = in_currency(amount, currency)
+    for column in columns.values():
         if column.count:
             column.cards, column.next_cursor = column_page(
-                session, stage=stage, filters=filters, now=now
+                session, stage=column.stage, filters=filters, now=now
             )
-        columns.append(column)
-    return columns
+    return [columns[stage.id] for stage in stages]
 
 
 def column_page(
@@ -115,7 +130,8 @@ def column_page(
     cursor: str | None = None,
     now: datetime | None = None,
 ) -> tuple[list[DealCard], str | None]:
-    """A column's deals, longest in the stage first, as cards, and the next cursor."""
+    """A column's deals as cards, and the next cursor: open ones longest in the stage
+    first, closed ones latest first."""
     now = now or utcnow()
     query = (
         select(
@@ -136,7 +152,12 @@ def column_page(
     )
     keys = [col(Deal.stage_since), col(Deal.id)]
     rows, next_cursor = keyset_page(
-        session, query, keys, descending=False, cursor=cursor, limit=CARDS_PER_COLUMN
+        session,
+        query,
+        keys,
+        descending=stage.kind != StageKind.OPEN,
+        cursor=cursor,
+        limit=CARDS_PER_COLUMN,
     )
     stale_since = _stale_since(stage, now)
     cards = [

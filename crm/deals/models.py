@@ -107,8 +107,17 @@ class Deal(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint("amount >= 0", name="amount_not_negative"),
         CheckConstraint("probability BETWEEN 0 AND 100", name="probability_range"),
-        # The board reads one pipeline's open deals per stage, longest there first.
-        Index("ix_deal_board", "pipeline_id", "status", "stage_id", "stage_since"),
+        # The board reads one pipeline's deals per stage, longest there first, and sums
+        # their amounts per currency from the index alone.
+        Index(
+            "ix_deal_board",
+            "pipeline_id",
+            "stage_id",
+            "status",
+            "stage_since",
+            "currency",
+            "amount",
+        ),
         # The forecast reads the open deals by expected close.
         Index("ix_deal_forecast", "status", "expected_close_date", "currency", "amount"),
     )

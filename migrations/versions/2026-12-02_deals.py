@@ -126,7 +126,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("deal", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_deal_board", ["pipeline_id", "status", "stage_id", "stage_since"], unique=False
+            "ix_deal_board",
+            ["pipeline_id", "stage_id", "status", "stage_since", "currency", "amount"],
+            unique=False,
         )
         batch_op.create_index(batch_op.f("ix_deal_company_id"), ["company_id"], unique=False)
         batch_op.create_index(
