@@ -1,5 +1,6 @@
 """Pieces shared by the request schemas of every domain."""
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,3 +26,14 @@ def past_or_now(value: datetime | None) -> datetime | None:
     if value > datetime.now(UTC).replace(microsecond=0) + CLOCK_SKEW:
         raise ValueError("the time cannot lie in the future")
     return value.astimezone(UTC)
+
+
+def key_for(name: str, taken: set[str], *, fallback: str) -> str:
+    """A key made from a name (lower case, digits and underscores), unique among
+    ``taken``: "Needs analysis" -> "needs_analysis", then "needs_analysis_2"."""
+    base = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")[:32] or fallback
+    key, n = base, 1
+    while key in taken:
+        n += 1
+        key = f"{base}_{n}"
+    return key

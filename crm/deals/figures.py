@@ -16,6 +16,7 @@ import statistics
 from collections import defaultdict
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import BigInteger, func, select, type_coerce
@@ -145,13 +146,14 @@ def lifetime_value(
     if company_id is not None:
         query = query.where(Deal.company_id == company_id)
     if contact_id is not None:
-        query = query.where(
-            col(Deal.id).in_(
-                select(DealContact.deal_id).where(DealContact.contact_id == contact_id)
-            )
-        )
+        query = query.where(_with_contact(contact_id))
     rows = session.execute(query.group_by(Deal.currency)).all()
     return {currency: in_currency(amount, currency) for currency, amount in rows}
+
+
+def _with_contact(contact_id: int) -> Any:
+    """The deals a contact takes part in."""
+    return col(Deal.id).in_(select(DealContact.deal_id).where(DealContact.contact_id == contact_id))
 
 
 def abc_classes(session: Session, *, currency: str = DEFAULT_CURRENCY) -> dict[int, str]:
@@ -202,11 +204,7 @@ def subject_deals(
     if company_id is not None:
         query = query.where(Deal.company_id == company_id)
     if contact_id is not None:
-        query = query.where(
-            col(Deal.id).in_(
-                select(DealContact.deal_id).where(DealContact.contact_id == contact_id)
-            )
-        )
+        query = query.where(_with_contact(contact_id))
     return SubjectDeals(
         deals=list(session.scalars(query.limit(50))),
         lifetime_value=lifetime_value(session, company_id=company_id, contact_id=contact_id),

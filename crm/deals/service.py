@@ -1,7 +1,6 @@
 """Pipelines, stages and deals: creating, moving, winning, losing and reopening them, and
 moving a won deal's customers on in the linked journey. No HTTP in here."""
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +14,7 @@ from crm.core import audit, lists
 from crm.core.db import utcnow
 from crm.core.errors import N_, Conflict, Invalid, NotFound
 from crm.core.pagination import keyset_page
+from crm.core.schemas import key_for
 from crm.deals.models import (
     DEFAULT_LOST_REASONS,
     DEFAULT_STAGES,
@@ -124,7 +124,7 @@ def _add_stages(session: Session, pipeline: Pipeline, stages: list[StageCreate] 
     session.flush()
     taken: set[str] = set()
     for position, spec in enumerate(specs):
-        key = spec.key or _key_for(spec.name, taken)
+        key = spec.key or key_for(spec.name, taken, fallback="stage")
         if key in taken:
             raise Invalid(N_("A stage with this key exists already."), field="stages")
         taken.add(key)
@@ -137,15 +137,6 @@ def _stage(pipeline: Pipeline, spec: StageCreate, *, key: str, position: int) ->
         spec.model_dump(exclude={"key", "position"}),
         update={"pipeline_id": pipeline.id, "key": key, "position": position},
     )
-
-
-def _key_for(name: str, taken: set[str]) -> str:
-    base = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")[:32] or "stage"
-    key, n = base, 1
-    while key in taken:
-        n += 1
-        key = f"{base}_{n}"
-    return key
 
 
 def update_pipeline(
@@ -184,7 +175,12 @@ def add_stage(
     position = data.position
     if position is None:
         position = max((s.position for s in stages), default=-10) + 10
-    stage = _stage(pipeline, data, key=data.key or _key_for(data.name, taken), position=position)
+    stage = _stage(
+        pipeline,
+        data,
+        key=data.key or key_for(data.name, taken, fallback="stage"),
+        position=position,
+    )
     return audit.save(session, stage, actor_id=actor_id, action="deal_stage.create")
 
 

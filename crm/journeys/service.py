@@ -1,6 +1,5 @@
 """Journeys and their phases, enrollments, moves, and time in phase. No HTTP in here."""
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,6 +12,7 @@ from crm.contacts import service as contact_service
 from crm.core import audit, lists
 from crm.core.db import UTCDateTime, insert_rows, utcnow
 from crm.core.errors import N_, Conflict, Invalid, NotFound
+from crm.core.schemas import key_for
 from crm.core.sql import days_between
 from crm.journeys import attribution
 from crm.journeys.models import (
@@ -150,15 +150,6 @@ def get_phase(session: Session, *, phase_id: int) -> Phase:
     return phase
 
 
-def _key_for(name: str, taken: set[str]) -> str:
-    base = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")[:32] or "phase"
-    key, n = base, 1
-    while key in taken:
-        n += 1
-        key = f"{base}_{n}"
-    return key
-
-
 def _check_parent(session: Session, phase: Phase, parent_id: int | None) -> None:
     """A parent of the same journey, and no phase its own ancestor."""
     seen = {phase.id}
@@ -186,7 +177,7 @@ def add_phase(
         data.model_dump(exclude={"key", "position"}),
         update={
             "journey_id": journey.id,
-            "key": data.key or _key_for(data.name, taken),
+            "key": data.key or key_for(data.name, taken, fallback="phase"),
             "position": position,
         },
     )
