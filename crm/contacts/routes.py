@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Query, Request, Response, status
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
-from pydantic import BaseModel, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from crm.contacts import service as contact_service
 from crm.contacts.deps import EDITOR_ROLES, CompanyDep, ContactDep, Editor
@@ -72,6 +72,12 @@ class ContactQuery(ListQuery):
     company_id: int | None = None
 
 
+class CompanyQuery(ListQuery):
+    abc: Literal["A", "B", "C"] | None = Field(
+        default=None, description="The customers' class by lifetime value in euros."
+    )
+
+
 class ExportQuery(Filters):
     """The list's filters and order; an export takes every page."""
 
@@ -118,7 +124,7 @@ def _card(session: SessionDep, contact: Contact) -> Response:
 
 @api_router.get("/companies", response_model=CompaniesPage)
 def api_companies(
-    session: SessionDep, user: CurrentUser, query: Annotated[ListQuery, Query()]
+    session: SessionDep, user: CurrentUser, query: Annotated[CompanyQuery, Query()]
 ) -> CompaniesPage:
     items, cursor = contact_service.list_companies(session, **query.model_dump())
     return CompaniesPage(items=[CompanyPublic.model_validate(c) for c in items], next_cursor=cursor)
@@ -621,7 +627,10 @@ def _company_form(
 
 @router.get("/companies", response_class=HTMLResponse)
 def companies_page(
-    request: Request, session: SessionDep, user: CurrentUser, query: Annotated[ListQuery, Query()]
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    query: Annotated[CompanyQuery, Query()],
 ) -> HTMLResponse:
     companies, cursor = contact_service.list_companies(session, **query.model_dump())
     return render(

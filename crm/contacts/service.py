@@ -30,6 +30,7 @@ from crm.core.db import insert_rows, utcnow
 from crm.core.errors import N_, Conflict, Invalid, NotFound
 from crm.core.merge import repoint_references
 from crm.core.pagination import MAX_LIMIT, keyset_page
+from crm.deals import figures as deal_figures
 from crm.journeys import attribution
 from crm.journeys.models import Enrollment
 from crm.touchpoints.models import Touchpoint
@@ -148,6 +149,7 @@ def list_companies(
     owner_id: int | None = None,
     segment: str | None = None,
     tag: str | None = None,
+    abc: str | None = None,
     sort: str = "name",
     cursor: str | None = None,
     limit: int = 50,
@@ -163,6 +165,8 @@ def list_companies(
         query = query.where(Company.owner_id == owner_id)
     if segment:
         query = query.where(Company.segment == segment)
+    if abc:
+        query = query.where(col(Company.id).in_(deal_figures.in_abc_class(session, abc)))
     keys = (
         [col(Company.name), col(Company.id)]
         if sort.endswith("name")

@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import BigInteger, func, select, type_coerce
+from sqlalchemy import BigInteger, false, func, select, type_coerce
 from sqlmodel import Session, col
 
 from crm.core.db import Money
@@ -156,9 +156,9 @@ def _with_contact(contact_id: int) -> Any:
     return col(Deal.id).in_(select(DealContact.deal_id).where(DealContact.contact_id == contact_id))
 
 
-def abc_classes(session: Session, *, currency: str = DEFAULT_CURRENCY) -> dict[int, str]:
-    """Each company with won deals in ``currency``: its class A, B or C."""
-    values = session.execute(
+def _company_values(currency: str) -> Any:
+    """Each company's lifetime value in ``currency`` (a subquery: company_id, clv)."""
+    return (
         select(Deal.company_id, func.sum(Deal.amount).label("clv"))
         .where(
             Deal.status == DealStatus.WON,
@@ -166,20 +166,46 @@ def abc_classes(session: Session, *, currency: str = DEFAULT_CURRENCY) -> dict[i
             col(Deal.company_id).is_not(None),
         )
         .group_by(Deal.company_id)
-    ).all()
-    ranked = sorted(values, key=lambda row: (-row.clv, row.company_id))
+        .subquery()
+    )
+
+
+def _graded(session: Session, currency: str) -> list[tuple[int, Decimal, str]]:
+    """(company, value, class), largest value first."""
+    values = _company_values(currency)
+    ranked = sorted(
+        session.execute(select(values.c.company_id, values.c.clv)).all(),
+        key=lambda row: (-row.clv, row.company_id),
+    )
     total = sum((row.clv for row in ranked), Decimal(0))
-    classes: dict[int, str] = {}
-    before, cutoffs = Decimal(0), {}
-    for row in ranked:
+    graded: list[tuple[int, Decimal, str]] = []
+    before = Decimal(0)
+    for company_id, value in ranked:
         share = before / total if total else Decimal(1)
         grade = "A" if share < A_SHARE else "B" if share < B_SHARE else "C"
-        # equal values share the higher class
-        grade = min(grade, cutoffs.get(row.clv, grade))
-        cutoffs.setdefault(row.clv, grade)
-        classes[row.company_id] = grade
-        before += row.clv
-    return classes
+        if graded and graded[-1][1] == value:  # equal values share the higher class
+            grade = graded[-1][2]
+        graded.append((company_id, value, grade))
+        before += value
+    return graded
+
+
+def abc_classes(session: Session, *, currency: str = DEFAULT_CURRENCY) -> dict[int, str]:
+    """Each company with won deals in ``currency``: its class A, B or C."""
+    return {company_id: grade for company_id, _, grade in _graded(session, currency)}
+
+
+def in_abc_class(session: Session, grade: str, *, currency: str = DEFAULT_CURRENCY) -> Any:
+    """A SELECT of the ids of the companies in class ``grade``. Classes follow the values,
+    so each is a range: from its smallest value up to the higher classes' smallest."""
+    graded = _graded(session, currency)
+    values = _company_values(currency)
+    floor = min((v for _, v, g in graded if g == grade), default=None)
+    if floor is None:
+        return select(values.c.company_id).where(false())
+    ceiling = min((v for _, v, g in graded if g < grade), default=None)
+    query = select(values.c.company_id).where(values.c.clv >= floor)
+    return query if ceiling is None else query.where(values.c.clv < ceiling)
 
 
 def abc_class(session: Session, *, company_id: int, currency: str = DEFAULT_CURRENCY) -> str | None:

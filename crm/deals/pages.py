@@ -54,6 +54,7 @@ class DealForm(BaseModel):
     next_step_date: str = ""
     source: str = ""
     notes: str = ""
+    owner_id: str = ""
     contact_id: str = ""  # a contact's page creates the deal with that contact
     next: str = ""
 
@@ -223,6 +224,7 @@ def deal_page(
             "history": deal_service.time_in_stages(session, deal=deal),
             "lost_reasons": lists.entries(session, LostReason),
             "currencies": sorted(CURRENCIES),
+            "owners": user_service.active_user_choices(session),
             "may_change": user.has_role(*EDITOR_ROLES),
         },
     )
@@ -275,6 +277,45 @@ def move_deal(
         ),
         done=N_("Moved."),
         back=safe_next(next, f"/deals/{deal.id}"),
+    )
+
+
+@router.post("/deals/{deal_id}/contacts")
+def add_deal_contact(
+    request: Request,
+    session: SessionDep,
+    deal: DealDep,
+    user: Editor,
+    contact_id: Annotated[str, Form()] = "",
+    role: Annotated[str, Form()] = "",
+) -> Response:
+    return run_change(
+        request,
+        session,
+        lambda: deal_service.add_contact(
+            session,
+            deal=deal,
+            contact_id=int(contact_id) if contact_id.strip().isdigit() else None,
+            role=role.strip()[:80] or None,
+            actor_id=user.id,
+        ),
+        done=N_("Changes saved."),
+        back=f"/deals/{deal.id}",
+    )
+
+
+@router.post("/deals/{deal_id}/contacts/{contact_id}/remove")
+def remove_deal_contact(
+    request: Request, session: SessionDep, deal: DealDep, contact_id: int, user: Editor
+) -> Response:
+    return run_change(
+        request,
+        session,
+        lambda: deal_service.remove_contact(
+            session, deal=deal, contact_id=contact_id, actor_id=user.id
+        ),
+        done=N_("Changes saved."),
+        back=f"/deals/{deal.id}",
     )
 
 

@@ -365,6 +365,29 @@ def update_deal(session: Session, *, deal: Deal, data: DealUpdate, actor_id: int
     return audit.save(session, deal, actor_id=actor_id, action="deal.update", fields=changes_named)
 
 
+def add_contact(
+    session: Session, *, deal: Deal, contact_id: int | None, role: str | None, actor_id: int | None
+) -> Deal:
+    """Add a contact to the deal, or change its role there."""
+    if contact_id is None or session.get(Contact, contact_id) is None:
+        raise Invalid(N_("Choose one of the offered values."), field="contact_id")
+    link = session.get(DealContact, (deal.id, contact_id))
+    if link is None:
+        link = DealContact(deal_id=deal.id, contact_id=contact_id)
+    link.role = role
+    session.add(link)
+    deal.updated_at = utcnow()
+    return audit.save(session, deal, actor_id=actor_id, action="deal.update", fields=["contacts"])
+
+
+def remove_contact(session: Session, *, deal: Deal, contact_id: int, actor_id: int | None) -> Deal:
+    link = session.get(DealContact, (deal.id, contact_id))
+    if link is not None:
+        session.delete(link)
+    deal.updated_at = utcnow()
+    return audit.save(session, deal, actor_id=actor_id, action="deal.update", fields=["contacts"])
+
+
 def delete_deal(session: Session, *, deal: Deal, actor_id: int | None) -> None:
     audit.delete(session, deal, actor_id=actor_id, action="deal.delete")
 

@@ -229,3 +229,21 @@ def test_figures_through_the_api(client, session, rep, pipeline):
     value = client.get(f"/api/v1/companies/{company.id}/lifetime-value", headers=rep).json()
     assert value == {"EUR": "400.00"}
     assert client.get("/api/v1/deals/performance?from=soon", headers=rep).status_code == 422
+
+
+def test_companies_filter_by_class(client, session, rep):
+    big, middle, small = (
+        make_company(session, name=n) for n in ("Big Brewery", "Mid", "Small Shop")
+    )
+    # 900 of 1,000 come first (A), 60 after 90 % (B), 40 after 96 % (C)
+    for company, amount in ((big, "900"), (middle, "60"), (small, "40")):
+        deal = client.post(
+            "/api/v1/deals",
+            headers=rep,
+            json={"title": "Won", "amount": amount, "company_id": company.id},
+        ).json()
+        client.post(f"/api/v1/deals/{deal['id']}/won", headers=rep)
+    a = client.get("/api/v1/companies", params={"abc": "A"}, headers=rep).json()["items"]
+    c = client.get("/api/v1/companies", params={"abc": "C"}, headers=rep).json()["items"]
+    assert [x["name"] for x in a] == ["Big Brewery"] and [x["name"] for x in c] == ["Small Shop"]
+    assert client.get("/api/v1/companies", params={"abc": "D"}, headers=rep).status_code == 422

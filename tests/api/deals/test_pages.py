@@ -251,3 +251,30 @@ def test_stage_changes_on_the_company_and_contact_timelines(client, session, sta
         assert timeline.count("Timeline deal") == 3, url
         assert "Qualified → Proposal" in timeline and "Proposal → Won" in timeline
         assert ">new deal</span>" in timeline
+
+
+def test_contacts_roles_and_owner_from_the_deal_page(client, session):
+    deal = make_deal(session)
+    anna = make_contact(session, first_name="Anna", last_name="Buyer")
+    boss = make_user(session, roles=(Role.SALES_REP,), name="Bea Boss")
+    signed_in(client, session)
+    url = f"/deals/{deal.id}"
+    post_form(
+        client,
+        f"{url}/contacts",
+        {"contact_id": str(anna.id), "role": "Decision maker"},
+        form_page=url,
+    )
+    assert "Anna Buyer</a> (Decision maker)" in client.get(url).text
+    missing = post_form(client, f"{url}/contacts", {"contact_id": "999999"}, form_page=url)
+    assert missing.status_code == 303 and "Nothing was changed" in client.get(url).text
+    post_form(
+        client,
+        url,
+        {"title": "Deal", "amount": "0", "currency": "EUR", "owner_id": str(boss.id)},
+        form_page=url,
+    )
+    post_form(client, f"{url}/contacts/{anna.id}/remove", form_page=url)
+    session.expire_all()
+    changed = deal_service.get_deal(session, deal_id=deal.id)
+    assert changed.owner_id == boss.id and deal_service.contacts_of(session, changed) == []

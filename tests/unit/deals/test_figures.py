@@ -105,3 +105,14 @@ def test_equal_values_share_the_higher_class(session):
         won(session, amount, company_id=company.id)
     classes = figures.abc_classes(session)
     assert [classes[c.id] for c in companies] == ["A", "B", "B", "B"]
+
+
+def test_a_class_is_a_filter_of_the_company_list(session):
+    from crm.contacts import service as contact_service
+
+    companies = [make_company(session, name=f"Class {n}") for n in range(5)]
+    for company, amount in zip(companies, ("500", "300", "100", "50", "40"), strict=True):
+        won(session, amount, company_id=company.id)
+    for grade, expected in (("A", companies[:2]), ("B", companies[2:4]), ("C", companies[4:])):
+        found, _ = contact_service.list_companies(session, abc=grade, q="Class")
+        assert {c.id for c in found} == {c.id for c in expected}, grade
