@@ -100,6 +100,12 @@ def api_update_pipeline(
     return pipeline_public(session, pipeline)
 
 
+@api_router.delete("/pipelines/{pipeline_id}", status_code=204)
+def api_delete_pipeline(session: SessionDep, pipeline: PipelineDep, user: AdminUser) -> Response:
+    deal_service.delete_pipeline(session, pipeline=pipeline, actor_id=user.id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
 @api_router.post("/pipelines/{pipeline_id}/stages", response_model=StagePublic, status_code=201)
 def api_add_stage(
     session: SessionDep, pipeline: PipelineDep, user: AdminUser, data: StageCreate

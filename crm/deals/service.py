@@ -158,6 +158,14 @@ def update_pipeline(
     )
 
 
+def delete_pipeline(session: Session, *, pipeline: Pipeline, actor_id: int | None) -> None:
+    """Only a pipeline that never held a deal; one with deals is archived instead."""
+    used = session.exec(select(Deal.id).where(Deal.pipeline_id == pipeline.id)).first()
+    if used is not None:
+        raise Conflict(N_("This pipeline has deals: archive it instead of deleting it."))
+    audit.delete(session, pipeline, actor_id=actor_id, action="pipeline.delete")
+
+
 def get_stage(session: Session, *, stage_id: int) -> DealStage:
     stage = session.get(DealStage, stage_id)
     if stage is None:

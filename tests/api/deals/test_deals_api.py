@@ -247,3 +247,14 @@ def test_companies_filter_by_class(client, session, rep):
     c = client.get("/api/v1/companies", params={"abc": "C"}, headers=rep).json()["items"]
     assert [x["name"] for x in a] == ["Big Brewery"] and [x["name"] for x in c] == ["Small Shop"]
     assert client.get("/api/v1/companies", params={"abc": "D"}, headers=rep).status_code == 422
+
+
+def test_only_a_pipeline_without_deals_can_be_deleted(client, admin, rep, pipeline):
+    client.post(
+        "/api/v1/deals", headers=rep, json={"title": "Keeps it", "pipeline_id": pipeline["id"]}
+    )
+    assert client.delete(f"/api/v1/pipelines/{pipeline['id']}", headers=admin).status_code == 409
+    empty = client.post("/api/v1/pipelines", headers=admin, json={"name": "Empty"}).json()
+    assert client.delete(f"/api/v1/pipelines/{empty['id']}", headers=rep).status_code == 403
+    assert client.delete(f"/api/v1/pipelines/{empty['id']}", headers=admin).status_code == 204
+    assert client.get(f"/api/v1/pipelines/{empty['id']}", headers=admin).status_code == 404
