@@ -26,6 +26,16 @@ def pipeline(client, rep):
     return client.get("/api/v1/pipelines", headers=rep).json()[0]
 
 
+def win(client, headers, amount, company_id):
+    """A deal of ``amount`` for the company, won through the API."""
+    deal = client.post(
+        "/api/v1/deals",
+        headers=headers,
+        json={"title": "Won", "amount": amount, "company_id": company_id},
+    ).json()
+    client.post(f"/api/v1/deals/{deal['id']}/won", headers=headers)
+
+
 def stage(pipeline, key):
     return next(s["id"] for s in pipeline["stages"] if s["key"] == key)
 
@@ -198,12 +208,7 @@ def test_lost_reasons_are_a_list_admins_edit(client, admin):
 def test_figures_through_the_api(client, session, rep, pipeline):
     company = make_company(session)
     for amount in ("300", "100"):
-        deal = client.post(
-            "/api/v1/deals",
-            headers=rep,
-            json={"title": "Won", "amount": amount, "company_id": company.id},
-        ).json()
-        client.post(f"/api/v1/deals/{deal['id']}/won", headers=rep)
+        win(client, rep, amount, company.id)
     client.post(
         "/api/v1/deals",
         headers=rep,
@@ -237,12 +242,7 @@ def test_companies_filter_by_class(client, session, rep):
     )
     # 900 of 1,000 come first (A), 60 after 90 % (B), 40 after 96 % (C)
     for company, amount in ((big, "900"), (middle, "60"), (small, "40")):
-        deal = client.post(
-            "/api/v1/deals",
-            headers=rep,
-            json={"title": "Won", "amount": amount, "company_id": company.id},
-        ).json()
-        client.post(f"/api/v1/deals/{deal['id']}/won", headers=rep)
+        win(client, rep, amount, company.id)
     a = client.get("/api/v1/companies", params={"abc": "A"}, headers=rep).json()["items"]
     c = client.get("/api/v1/companies", params={"abc": "C"}, headers=rep).json()["items"]
     assert [x["name"] for x in a] == ["Big Brewery"] and [x["name"] for x in c] == ["Small Shop"]
