@@ -31,7 +31,7 @@ from crm.deals.models import (
     StageKind,
     StageUpdate,
 )
-from crm.deals.routes import deal_public
+from crm.deals.routes import deal_public, deals_public
 from crm.journeys import service as journey_service
 from crm.journeys.analytics import period
 from crm.users import service as user_service
@@ -89,7 +89,7 @@ def deals_page(
         request,
         "deals/list.html",
         {
-            "deals": [deal_public(session, d) for d in deals],
+            "deals": deals_public(session, deals),
             "next_cursor": next_cursor,
             "query": {"status": status, "pipeline": pipeline, "owner": owner, "q": q},
             "pipelines": deal_service.list_pipelines(session),

@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from crm.contacts.deps import CompanyDep, ContactDep, Editor
-from crm.contacts.models import Company
 from crm.core.db import SessionDep, utcnow
 from crm.deals import figures
 from crm.deals import service as deal_service
@@ -49,25 +48,38 @@ def pipeline_public(session: SessionDep, pipeline: Pipeline) -> PipelinePublic:
     )
 
 
+def deals_public(session: SessionDep, deals: list[Deal]) -> list[DealPublic]:
+    """The deals as the API shows them, with their companies and contacts read in one
+    query each for all of them."""
+    company_ids = {d.company_id for d in deals if d.company_id}
+    companies = deal_service.company_names(session, company_ids)
+    contacts = deal_service.contacts_of_deals(session, [d.id for d in deals])
+    public = []
+    for deal in deals:
+        stage = session.get(DealStage, deal.stage_id)  # few: from the identity map
+        reason = session.get(LostReason, deal.lost_reason_id) if deal.lost_reason_id else None
+        own = deal.probability
+        public.append(
+            DealPublic.model_validate(
+                deal,
+                update={
+                    "amount": in_currency(deal.amount, deal.currency),
+                    "company_name": companies.get(deal.company_id),
+                    "probability": own if own is not None else stage.probability,
+                    "probability_is_default": own is None,
+                    "lost_reason": reason.key if reason else None,
+                    "contacts": [
+                        DealContactPublic(contact_id=contact.id, name=contact.name, role=link.role)
+                        for link, contact in contacts.get(deal.id, [])
+                    ],
+                },
+            )
+        )
+    return public
+
+
 def deal_public(session: SessionDep, deal: Deal) -> DealPublic:
-    stage = session.get(DealStage, deal.stage_id)
-    reason = session.get(LostReason, deal.lost_reason_id) if deal.lost_reason_id else None
-    company = session.get(Company, deal.company_id) if deal.company_id else None
-    contacts = [
-        DealContactPublic(contact_id=contact.id, name=contact.name, role=link.role)
-        for link, contact in deal_service.contacts_of(session, deal)
-    ]
-    return DealPublic.model_validate(
-        deal,
-        update={
-            "amount": in_currency(deal.amount, deal.currency),
-            "company_name": company.name if company else None,
-            "probability": deal.probability if deal.probability is not None else stage.probability,
-            "probability_is_default": deal.probability is None,
-            "lost_reason": reason.key if reason else None,
-            "contacts": contacts,
-        },
-    )
+    return deals_public(session, [deal])[0]
 
 
 @api_router.get("/pipelines", response_model=list[PipelinePublic])
@@ -158,7 +170,7 @@ def api_deals(
         cursor=cursor,
         limit=limit,
     )
-    return DealsPage(items=[deal_public(session, d) for d in deals], next_cursor=next_cursor)
+    return DealsPage(items=deals_public(session, deals), next_cursor=next_cursor)
 
 
 @api_router.get("/deals/forecast", response_model=list[figures.ForecastMonth])

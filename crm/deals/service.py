@@ -273,13 +273,32 @@ def get_deal(session: Session, *, deal_id: int) -> Deal:
 
 
 def contacts_of(session: Session, deal: Deal) -> list[tuple[DealContact, Contact]]:
+    return contacts_of_deals(session, [deal.id]).get(deal.id, [])
+
+
+def contacts_of_deals(
+    session: Session, deal_ids: list[int]
+) -> dict[int, list[tuple[DealContact, Contact]]]:
+    """The contacts of several deals, by deal, in one query."""
+    found: dict[int, list[tuple[DealContact, Contact]]] = {}
+    if not deal_ids:
+        return found
     query = (
         select(DealContact, Contact)
         .join(Contact, Contact.id == DealContact.contact_id)
-        .where(DealContact.deal_id == deal.id)
+        .where(col(DealContact.deal_id).in_(deal_ids))
         .order_by(Contact.last_name, Contact.first_name, Contact.id)
     )
-    return list(session.exec(query).all())
+    for link, contact in session.exec(query).all():
+        found.setdefault(link.deal_id, []).append((link, contact))
+    return found
+
+
+def company_names(session: Session, company_ids: set[int]) -> dict[int, str]:
+    if not company_ids:
+        return {}
+    query = select(Company.id, Company.name).where(col(Company.id).in_(company_ids))
+    return dict(session.exec(query).all())
 
 
 def _check_links(session: Session, changes: dict[str, Any]) -> None:

@@ -258,3 +258,38 @@ def test_only_a_pipeline_without_deals_can_be_deleted(client, admin, rep, pipeli
     assert client.delete(f"/api/v1/pipelines/{empty['id']}", headers=rep).status_code == 403
     assert client.delete(f"/api/v1/pipelines/{empty['id']}", headers=admin).status_code == 204
     assert client.get(f"/api/v1/pipelines/{empty['id']}", headers=admin).status_code == 404
+
+
+def test_the_list_reads_companies_and_contacts_once_for_the_page(client, session, rep, connection):
+    from sqlalchemy import event
+
+    def statements_for_page() -> int:
+        counted = []
+
+        def listener(*args):
+            counted.append(args)
+
+        event.listen(connection.engine, "before_cursor_execute", listener)
+        try:
+            assert client.get("/api/v1/deals", headers=rep).status_code == 200
+        finally:
+            event.remove(connection.engine, "before_cursor_execute", listener)
+        return len(counted)
+
+    def add_deals(n):
+        for _ in range(n):
+            company, contact = make_company(session), make_contact(session)
+            client.post(
+                "/api/v1/deals",
+                headers=rep,
+                json={
+                    "title": "D",
+                    "company_id": company.id,
+                    "contacts": [{"contact_id": contact.id}],
+                },
+            )
+
+    add_deals(2)
+    few = statements_for_page()
+    add_deals(8)
+    assert statements_for_page() == few
