@@ -24,6 +24,8 @@ from crm.core.security import (
 from crm.core.settings import Settings, get_settings
 from crm.deals import pages as deal_pages
 from crm.deals import routes as deal_routes
+from crm.followups import pages as followup_pages
+from crm.followups import routes as followup_routes
 from crm.imports import routes as import_routes
 from crm.imports.runner import ImportRunner
 from crm.journeys import pages as journey_pages
@@ -108,6 +110,8 @@ def create_app(
         journey_routes.api_router,
         deal_pages.router,
         deal_routes.api_router,
+        followup_pages.router,
+        followup_routes.api_router,
     ):
         app.include_router(router)
     handlers.install(app)

@@ -13,6 +13,7 @@ from crm.contacts.models import (
 )
 from crm.core.audit import AuditEvent
 from crm.deals.models import Deal, DealContact, DealStage, DealStageChange, LostReason, Pipeline
+from crm.followups.models import Followup
 from crm.imports.models import ImportChunk, ImportJob, ImportProblem
 from crm.journeys.models import (
     Enrollment,
@@ -61,6 +62,7 @@ __all__ = [
     "DealStageChange",
     "Enrollment",
     "ExitReason",
+    "Followup",
     "ImportChunk",
     "ImportJob",
     "ImportProblem",

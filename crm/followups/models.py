@@ -1,0 +1,133 @@
+"""Follow-ups: the tasks that say whom to contact, when and why. Rules that create them
+come with the scheduler; these are the tasks themselves."""
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import field_validator, model_validator
+from sqlalchemy import CheckConstraint, Index
+from sqlmodel import Field, SQLModel
+
+from crm.core.db import Privacy, column, timestamp, utcnow
+from crm.core.schemas import blank_is_none
+from crm.touchpoints.models import TouchpointBase
+
+
+class FollowupStatus(StrEnum):
+    OPEN = "open"
+    DONE = "done"
+    SNOOZED = "snoozed"
+    CANCELLED = "cancelled"
+
+
+# Those still to do: a snoozed one comes back on its (new) due date.
+PENDING = (FollowupStatus.OPEN, FollowupStatus.SNOOZED)
+
+
+class Followup(SQLModel, table=True):
+    __tablename__ = "followup"
+    __table_args__ = (
+        CheckConstraint("(contact_id IS NULL) <> (company_id IS NULL)", name="one_subject"),
+        # The planner reads one user's pending follow-ups by due time.
+        Index("ix_followup_planner", "assignee_id", "status", "due_at"),
+        Index("ix_followup_contact", "contact_id", "status"),
+        Index("ix_followup_company", "company_id", "status"),
+    )
+
+    id: int | None = column(Privacy.NONE, default=None, primary_key=True)
+    contact_id: int | None = column(
+        Privacy.NONE, default=None, foreign_key="contact.id", ondelete="CASCADE"
+    )
+    company_id: int | None = column(
+        Privacy.NONE, default=None, foreign_key="company.id", ondelete="CASCADE"
+    )
+    deal_id: int | None = column(
+        Privacy.NONE, default=None, foreign_key="deal.id", ondelete="SET NULL"
+    )
+    title: str = column(Privacy.FREE_TEXT, max_length=200)
+    notes: str | None = column(Privacy.FREE_TEXT, default=None, max_length=5000)
+    due_at: datetime = timestamp()
+    assignee_id: int | None = column(
+        Privacy.NONE, default=None, foreign_key="user.id", ondelete="SET NULL"
+    )
+    status: str = column(Privacy.NONE, default=FollowupStatus.OPEN, max_length=16)
+    # The touchpoint logged when it was done, if any.
+    touchpoint_id: int | None = column(
+        Privacy.NONE, default=None, foreign_key="touchpoint.id", ondelete="SET NULL"
+    )
+    created_by_id: int | None = column(
+        Privacy.NONE, default=None, foreign_key="user.id", ondelete="SET NULL"
+    )
+    created_at: datetime = timestamp(default_factory=utcnow)
+    updated_at: datetime = timestamp(default_factory=utcnow)
+    completed_at: datetime | None = timestamp(default=None)
+
+
+def aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise ValueError("give the time with its time zone")
+    return value
+
+
+class FollowupFields(SQLModel):
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    notes: str | None = Field(default=None, max_length=5000)
+    due_at: datetime | None = None
+    assignee_id: int | None = None
+    deal_id: int | None = None
+
+    _blank_is_none = field_validator("title", "notes", mode="before")(blank_is_none)
+    _aware = field_validator("due_at")(aware)
+
+
+class FollowupCreate(FollowupFields):
+    title: str = Field(min_length=1, max_length=200)
+    due_at: datetime
+    contact_id: int | None = None
+    company_id: int | None = None
+
+    @model_validator(mode="after")
+    def _one_subject(self) -> "FollowupCreate":
+        if (self.contact_id is None) == (self.company_id is None):
+            raise ValueError("a follow-up is for either a contact or a company")
+        return self
+
+
+class FollowupUpdate(FollowupFields):
+    pass
+
+
+class FollowupComplete(SQLModel):
+    """Done, and optionally what happened, logged as a touchpoint in the same step."""
+
+    touchpoint: TouchpointBase | None = None
+    summary: str | None = Field(
+        default=None, max_length=500, description="The touchpoint's summary."
+    )
+
+
+class FollowupSnooze(SQLModel):
+    until: datetime
+
+    _aware = field_validator("until")(aware)
+
+
+class FollowupPublic(SQLModel):
+    id: int
+    contact_id: int | None
+    company_id: int | None
+    deal_id: int | None
+    title: str
+    notes: str | None
+    due_at: datetime
+    assignee_id: int | None
+    status: FollowupStatus
+    touchpoint_id: int | None
+    created_by_id: int | None
+    created_at: datetime
+    completed_at: datetime | None
+
+
+class FollowupsPage(SQLModel):
+    items: list[FollowupPublic]
+    next_cursor: str | None

@@ -1,0 +1,205 @@
+"""Follow-up pages: the planner, and the follow-ups card of contact and company pages."""
+
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import HTMLResponse
+
+from crm.contacts.deps import EDITOR_ROLES, CompanyDep, ContactDep, Editor
+from crm.core.db import SessionDep
+from crm.core.errors import N_, Invalid
+from crm.core.security import safe_next
+from crm.core.templating import render, run_change
+from crm.followups import service as followup_service
+from crm.followups.deps import FollowupDep
+from crm.followups.models import FollowupComplete, FollowupCreate, FollowupUpdate
+from crm.users import service as user_service
+from crm.users.deps import CurrentUser
+from crm.users.models import Role
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+# Who may look at another user's planner: the team view.
+MANAGER_ROLES = (Role.ADMIN, Role.ACCOUNT_MANAGER)
+
+
+def _local_time(request: Request, day: str, at: str = "09:00") -> datetime:
+    """A date (and time) from a form, in the user's time zone."""
+    try:
+        moment = datetime.combine(date.fromisoformat(day), time.fromisoformat(at or "09:00"))
+    except ValueError as exc:
+        raise Invalid(N_("Give the date as YYYY-MM-DD."), field="due") from exc
+    return moment.replace(tzinfo=ZoneInfo(getattr(request.state, "time_zone", "UTC")))
+
+
+@router.get("/planner", response_class=HTMLResponse)
+def planner_page(
+    request: Request, session: SessionDep, user: CurrentUser, user_id: int | None = None
+) -> HTMLResponse:
+    """My follow-ups, or (for admins and account managers) a colleague's."""
+    shown = user_id if user_id and user.has_role(*MANAGER_ROLES) else user.id
+    zone = ZoneInfo(getattr(request.state, "time_zone", "UTC"))
+    planner = followup_service.planner(session, assignee_id=shown, time_zone=zone)
+    everything = [*planner.overdue, *planner.today, *planner.this_week, *planner.later]
+    return render(
+        request,
+        "followups/planner.html",
+        {
+            "planner": planner,
+            "shown": shown,
+            "users": user_service.active_user_choices(session),
+            "team_view": user.has_role(*MANAGER_ROLES),
+            "subjects": followup_service.subject_names(session, everything),
+            "tomorrow": (datetime.now(zone) + timedelta(days=1)).date(),
+        },
+    )
+
+
+@router.post("/followups")
+def create_followup(
+    request: Request,
+    session: SessionDep,
+    user: Editor,
+    title: Annotated[str, Form()] = "",
+    due: Annotated[str, Form()] = "",
+    at: Annotated[str, Form()] = "",
+    assignee_id: Annotated[str, Form()] = "",
+    contact_id: Annotated[str, Form()] = "",
+    company_id: Annotated[str, Form()] = "",
+    notes: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "",
+) -> Response:
+    def action() -> Any:
+        data = FollowupCreate(
+            title=title,
+            notes=notes,
+            due_at=_local_time(request, due, at),
+            assignee_id=int(assignee_id) if assignee_id.isdigit() else None,
+            contact_id=int(contact_id) if contact_id.isdigit() else None,
+            company_id=int(company_id) if company_id.isdigit() else None,
+        )
+        return followup_service.create_followup(session, data=data, actor_id=user.id)
+
+    return run_change(
+        request, session, action, done=N_("Follow-up added."), back=safe_next(next, "/planner")
+    )
+
+
+@router.post("/followups/{followup_id}/complete")
+def complete_followup(
+    request: Request,
+    session: SessionDep,
+    followup: FollowupDep,
+    user: Editor,
+    summary: Annotated[str, Form()] = "",
+    channel: Annotated[str, Form()] = "call",
+    next: Annotated[str, Form()] = "",
+) -> Response:
+    return run_change(
+        request,
+        session,
+        lambda: followup_service.complete_followup(
+            session,
+            followup=followup,
+            data=FollowupComplete(
+                summary=summary.strip() or None, touchpoint={"channel": channel or "call"}
+            ),
+            actor_id=user.id,
+        ),
+        done=N_("Done."),
+        back=safe_next(next, "/planner"),
+    )
+
+
+@router.post("/followups/{followup_id}/snooze")
+def snooze_followup(
+    request: Request,
+    session: SessionDep,
+    followup: FollowupDep,
+    user: Editor,
+    until: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "",
+) -> Response:
+    return run_change(
+        request,
+        session,
+        lambda: followup_service.snooze_followup(
+            session, followup=followup, until=_local_time(request, until), actor_id=user.id
+        ),
+        done=N_("Snoozed."),
+        back=safe_next(next, "/planner"),
+    )
+
+
+@router.post("/followups/{followup_id}/reassign")
+def reassign_followup(
+    request: Request,
+    session: SessionDep,
+    followup: FollowupDep,
+    user: Editor,
+    assignee_id: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "",
+) -> Response:
+    return run_change(
+        request,
+        session,
+        lambda: followup_service.update_followup(
+            session,
+            followup=followup,
+            data=FollowupUpdate(assignee_id=int(assignee_id) if assignee_id.isdigit() else None),
+            actor_id=user.id,
+        ),
+        done=N_("Reassigned."),
+        back=safe_next(next, "/planner"),
+    )
+
+
+@router.post("/followups/{followup_id}/cancel")
+def cancel_followup(
+    request: Request,
+    session: SessionDep,
+    followup: FollowupDep,
+    user: Editor,
+    next: Annotated[str, Form()] = "",
+) -> Response:
+    return run_change(
+        request,
+        session,
+        lambda: followup_service.cancel_followup(session, followup=followup, actor_id=user.id),
+        done=N_("Cancelled."),
+        back=safe_next(next, "/planner"),
+    )
+
+
+def _card(
+    request: Request, session: SessionDep, user: Any, *, url: str, name: str, **subject: int
+) -> HTMLResponse:
+    return render(
+        request,
+        "followups/subject.html",
+        {
+            "subject_url": url,
+            "name": name,
+            "subject": subject,
+            "pending": followup_service.pending_for(session, **subject),
+            "may_change": user.has_role(*EDITOR_ROLES),
+            "users": user_service.active_user_choices(session),
+        },
+    )
+
+
+@router.get("/contacts/{contact_id}/followups", response_class=HTMLResponse)
+def contact_followups(
+    request: Request, session: SessionDep, contact: ContactDep, user: CurrentUser
+) -> HTMLResponse:
+    url = f"/contacts/{contact.id}"
+    return _card(request, session, user, url=url, name=contact.name, contact_id=contact.id)
+
+
+@router.get("/companies/{company_id}/followups", response_class=HTMLResponse)
+def company_followups(
+    request: Request, session: SessionDep, company: CompanyDep, user: CurrentUser
+) -> HTMLResponse:
+    url = f"/companies/{company.id}"
+    return _card(request, session, user, url=url, name=company.name, company_id=company.id)

@@ -1,0 +1,107 @@
+"""Follow-ups: the JSON API."""
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from crm.contacts.deps import Editor
+from crm.core.db import SessionDep
+from crm.followups import service as followup_service
+from crm.followups.deps import FollowupDep
+from crm.followups.models import (
+    FollowupComplete,
+    FollowupCreate,
+    FollowupPublic,
+    FollowupSnooze,
+    FollowupsPage,
+    FollowupStatus,
+    FollowupUpdate,
+)
+from crm.users.deps import CurrentUser
+
+api_router = APIRouter(prefix="/api/v1", tags=["follow-ups"])
+
+
+@api_router.get("/followups", response_model=FollowupsPage)
+def api_followups(
+    session: SessionDep,
+    user: CurrentUser,
+    assignee_id: int | None = None,
+    status: FollowupStatus | None = None,
+    due_from: datetime | None = None,
+    due_to: datetime | None = None,
+    contact_id: int | None = None,
+    company_id: int | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> FollowupsPage:
+    items, next_cursor = followup_service.list_followups(
+        session,
+        assignee_id=assignee_id,
+        status=status,
+        due_from=due_from,
+        due_to=due_to,
+        contact_id=contact_id,
+        company_id=company_id,
+        cursor=cursor,
+        limit=limit,
+    )
+    return FollowupsPage(
+        items=[FollowupPublic.model_validate(f) for f in items], next_cursor=next_cursor
+    )
+
+
+@api_router.post("/followups", response_model=FollowupPublic, status_code=201)
+def api_create_followup(session: SessionDep, user: Editor, data: FollowupCreate) -> FollowupPublic:
+    followup = followup_service.create_followup(session, data=data, actor_id=user.id)
+    return FollowupPublic.model_validate(followup)
+
+
+@api_router.get("/followups/{followup_id}", response_model=FollowupPublic)
+def api_followup(session: SessionDep, followup: FollowupDep, user: CurrentUser) -> FollowupPublic:
+    return FollowupPublic.model_validate(followup)
+
+
+@api_router.patch("/followups/{followup_id}", response_model=FollowupPublic)
+def api_update_followup(
+    session: SessionDep, followup: FollowupDep, user: Editor, data: FollowupUpdate
+) -> FollowupPublic:
+    followup = followup_service.update_followup(
+        session, followup=followup, data=data, actor_id=user.id
+    )
+    return FollowupPublic.model_validate(followup)
+
+
+@api_router.delete("/followups/{followup_id}", status_code=204)
+def api_delete_followup(session: SessionDep, followup: FollowupDep, user: Editor) -> Response:
+    followup_service.delete_followup(session, followup=followup, actor_id=user.id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@api_router.post("/followups/{followup_id}/complete", response_model=FollowupPublic)
+def api_complete_followup(
+    session: SessionDep, followup: FollowupDep, user: Editor, data: FollowupComplete | None = None
+) -> FollowupPublic:
+    """Done; with a ``summary`` (and optionally the touchpoint's other fields) the call or
+    meeting is logged on the subject's timeline in the same step."""
+    followup = followup_service.complete_followup(
+        session, followup=followup, data=data or FollowupComplete(), actor_id=user.id
+    )
+    return FollowupPublic.model_validate(followup)
+
+
+@api_router.post("/followups/{followup_id}/snooze", response_model=FollowupPublic)
+def api_snooze_followup(
+    session: SessionDep, followup: FollowupDep, user: Editor, data: FollowupSnooze
+) -> FollowupPublic:
+    followup = followup_service.snooze_followup(
+        session, followup=followup, until=data.until, actor_id=user.id
+    )
+    return FollowupPublic.model_validate(followup)
+
+
+@api_router.post("/followups/{followup_id}/cancel", response_model=FollowupPublic)
+def api_cancel_followup(session: SessionDep, followup: FollowupDep, user: Editor) -> FollowupPublic:
+    followup = followup_service.cancel_followup(session, followup=followup, actor_id=user.id)
+    return FollowupPublic.model_validate(followup)

@@ -1,0 +1,157 @@
+"""Follow-ups through the JSON API, the planner page and the subject's card."""
+
+from datetime import UTC, datetime, timedelta
+
+from crm.followups import service as followup_service
+from crm.followups.models import FollowupCreate
+from crm.touchpoints import service as touchpoint_service
+from crm.users.models import Role
+from tests.conftest import login, post_form
+from tests.factories import make_contact, make_token, make_user
+
+SOON = datetime.now(UTC) + timedelta(hours=2)
+
+
+def bearer(session, user):
+    return {"Authorization": f"Bearer {make_token(session, user)}"}
+
+
+def test_the_api_from_creation_to_done(client, session):
+    rep = make_user(session, roles=(Role.SALES_REP,))
+    headers = bearer(session, rep)
+    contact = make_contact(session)
+    created = client.post(
+        "/api/v1/followups",
+        headers=headers,
+        json={"title": "Check in", "due_at": SOON.isoformat(), "contact_id": contact.id},
+    )
+    assert created.status_code == 201, created.text
+    followup = created.json()
+    assert (followup["assignee_id"], followup["status"]) == (rep.id, "open")
+    url = f"/api/v1/followups/{followup['id']}"
+    listed = client.get(
+        "/api/v1/followups", params={"assignee_id": rep.id, "status": "open"}, headers=headers
+    )
+    assert [f["id"] for f in listed.json()["items"]] == [followup["id"]]
+    patched = client.patch(url, headers=headers, json={"title": "Check in after the delivery"})
+    assert patched.json()["title"] == "Check in after the delivery"
+    done = client.post(
+        f"{url}/complete",
+        headers=headers,
+        json={"summary": "All fine", "touchpoint": {"channel": "call"}},
+    )
+    assert done.json()["status"] == "done" and done.json()["touchpoint_id"]
+    again = client.post(f"{url}/complete", headers=headers)
+    assert again.status_code == 409
+    (touchpoint,) = touchpoint_service.list_touchpoints(session, contact_id=contact.id)[0]
+    assert touchpoint.summary == "All fine"
+
+
+def test_bad_input_is_refused(client, session):
+    headers = bearer(session, make_user(session, roles=(Role.SALES_REP,)))
+    contact = make_contact(session)
+    for body in (
+        {"title": "", "due_at": SOON.isoformat(), "contact_id": contact.id},
+        {"title": "No subject", "due_at": SOON.isoformat()},
+        {"title": "Naive", "due_at": "2027-01-01T09:00:00", "contact_id": contact.id},
+        {
+            "title": "Nobody",
+            "due_at": SOON.isoformat(),
+            "contact_id": contact.id,
+            "assignee_id": 999999,
+        },
+    ):
+        assert client.post("/api/v1/followups", headers=headers, json=body).status_code == 422, body
+    followup = client.post(
+        "/api/v1/followups",
+        headers=headers,
+        json={"title": "Ok", "due_at": SOON.isoformat(), "contact_id": contact.id},
+    ).json()
+    past = client.post(
+        f"/api/v1/followups/{followup['id']}/snooze",
+        headers=headers,
+        json={"until": "2020-01-01T00:00:00Z"},
+    )
+    assert past.status_code == 422
+    dpo = bearer(session, make_user(session, roles=(Role.DPO,)))
+    assert client.post(f"/api/v1/followups/{followup['id']}/cancel", headers=dpo).status_code == 403
+    assert client.get(f"/api/v1/followups/{followup['id']}", headers=dpo).status_code == 200
+
+
+def test_the_planner_page_and_completing_from_it(client, session):
+    manager = make_user(session, roles=(Role.ACCOUNT_MANAGER,), name="Mia Manager")
+    contact = make_contact(session, first_name="Olga", last_name="Overdue")
+    followup_service.create_followup(
+        session,
+        data=FollowupCreate(
+            title="Onboarding check-in",
+            due_at=datetime.now(UTC) - timedelta(days=1),
+            contact_id=contact.id,
+        ),
+        actor_id=manager.id,
+    )
+    session.commit()
+    login(client, manager.email)
+    page = client.get("/planner")
+    assert page.status_code == 200 and "<html" in page.text
+    overdue = page.text.split('id="group-overdue"')[1].split('id="group-today"')[0]
+    assert "Onboarding check-in" in overdue and "Olga Overdue" in overdue
+    (item,) = followup_service.pending_for(session, contact_id=contact.id)
+    done = post_form(
+        client,
+        f"/followups/{item.id}/complete",
+        {"summary": "Called, all good", "next": "/planner"},
+        form_page="/planner",
+    )
+    assert done.status_code == 303 and done.headers["location"] == "/planner"
+    assert "Onboarding check-in" not in client.get("/planner").text
+    assert "Called, all good" in client.get(f"/contacts/{contact.id}").text
+
+
+def test_the_card_on_a_contact_page_adds_follow_ups(client, session):
+    rep = make_user(session, roles=(Role.SALES_REP,))
+    contact = make_contact(session)
+    login(client, rep.email)
+    url = f"/contacts/{contact.id}"
+    assert f'hx-get="{url}/followups"' in client.get(url).text
+    added = post_form(
+        client,
+        "/followups",
+        {
+            "title": "Send the offer",
+            "due": "2030-05-04",
+            "at": "10:30",
+            "contact_id": str(contact.id),
+            "next": url,
+        },
+        form_page=url,
+    )
+    assert added.status_code == 303 and added.headers["location"] == url
+    card = client.get(f"{url}/followups", headers={"HX-Request": "true", "HX-Target": "followups"})
+    assert "<html" not in card.text and "Send the offer" in card.text
+    bad = post_form(
+        client,
+        "/followups",
+        {"title": "When?", "due": "someday", "contact_id": str(contact.id), "next": url},
+        form_page=url,
+    )
+    assert bad.status_code == 303 and "Nothing was changed" in client.get(url).text
+
+
+def test_only_managers_see_a_colleagues_planner(client, session):
+    colleague = make_user(session, roles=(Role.SALES_REP,), name="Colleague")
+    contact = make_contact(session)
+    followup_service.create_followup(
+        session,
+        data=FollowupCreate(
+            title="Their task", due_at=SOON, contact_id=contact.id, assignee_id=colleague.id
+        ),
+        actor_id=None,
+    )
+    session.commit()
+    rep = make_user(session, roles=(Role.SALES_REP,))
+    login(client, rep.email)
+    assert "Their task" not in client.get(f"/planner?user_id={colleague.id}").text
+    manager = make_user(session, roles=(Role.ACCOUNT_MANAGER,))
+    login(client, manager.email)
+    assert "Their task" in client.get(f"/planner?user_id={colleague.id}").text
