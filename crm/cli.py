@@ -1,5 +1,6 @@
 """The ``crm`` command line."""
 
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -11,6 +12,7 @@ from crm.core.db import default_engine, job_session, utcnow
 from crm.core.errors import CRMError
 from crm.core.settings import ROOT, get_settings
 from crm.deals import service as deal_service
+from crm.followups import rules as followup_rules
 from crm.journeys import service as journey_service
 from crm.touchpoints import service as touchpoint_service
 from crm.users import service as user_service
@@ -56,6 +58,7 @@ def init(
         touchpoint_service.seed_defaults(session)
         journey_service.seed_defaults(session)
         deal_service.seed_defaults(session)
+        followup_rules.seed_default_rules(session)
         if user_service.count_users(session):
             typer.echo("The CRM already has users; nothing to do.")
             return
@@ -170,3 +173,33 @@ def scheduler() -> None:
 
     logging.basicConfig(level=logging.INFO)
     run_forever(get_settings())
+
+
+followups_app = typer.Typer(help="Follow-up rules.", no_args_is_help=True)
+app.add_typer(followups_app, name="followups")
+
+
+@followups_app.command("run")
+def followups_run(
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="ISO time with its zone; now if not given")
+    ] = None,
+) -> None:
+    """Evaluate the follow-up rules once, as at a moment (for tests and support)."""
+    from crm.followups.jobs import evaluate_rules
+
+    moment = None
+    if as_of:
+        try:
+            moment = datetime.fromisoformat(as_of)
+        except ValueError:
+            raise typer.BadParameter(
+                "give the time as ISO 8601, e.g. 2026-12-01T09:00+01:00"
+            ) from None
+        if moment.tzinfo is None:
+            raise typer.BadParameter("give the time with its time zone")
+    run = evaluate_rules(as_of=moment)
+    if run.error:
+        typer.echo(f"the run failed: {run.error}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{run.created} follow-ups created")

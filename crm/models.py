@@ -13,7 +13,7 @@ from crm.contacts.models import (
 )
 from crm.core.audit import AuditEvent
 from crm.deals.models import Deal, DealContact, DealStage, DealStageChange, LostReason, Pipeline
-from crm.followups.models import Followup
+from crm.followups.models import Followup, FollowupRule, FollowupRun
 from crm.imports.models import ImportChunk, ImportJob, ImportProblem
 from crm.journeys.models import (
     Enrollment,
@@ -63,6 +63,8 @@ __all__ = [
     "Enrollment",
     "ExitReason",
     "Followup",
+    "FollowupRule",
+    "FollowupRun",
     "ImportChunk",
     "ImportJob",
     "ImportProblem",

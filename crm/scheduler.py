@@ -44,6 +44,12 @@ JOBS = [
         {"hours": 1},
     ),
     Job("imports.purge_imports", "crm.imports.jobs:purge_imports", "interval", {"hours": 24}),
+    Job(
+        "followups.evaluate_rules",
+        "crm.followups.jobs:evaluate_rules",
+        "interval",
+        {"hours": 1},
+    ),
 ]
 
 JOB_DEFAULTS = {

@@ -24,6 +24,68 @@ class FollowupStatus(StrEnum):
 PENDING = (FollowupStatus.OPEN, FollowupStatus.SNOOZED)
 
 
+class Trigger(StrEnum):
+    """What makes a rule fire for a subject in its scope."""
+
+    TIME_IN_PHASE = "time_in_phase"  # ``days`` after entering the phase
+    QUIET = "quiet"  # ``days`` without a touchpoint while in the phase
+
+
+class AssigneeMode(StrEnum):
+    OWNER = "owner"  # the subject's owner
+    USER = "user"  # the rule's named user
+
+
+NAME = "{name}"  # where a rule's title template puts the subject's name
+
+
+class FollowupRule(SQLModel, table=True):
+    """Creates a follow-up for each subject in its scope when its trigger fires, once
+    per occasion (a stay in the phase, or a quiet period)."""
+
+    __tablename__ = "followup_rule"
+    __table_args__ = (
+        CheckConstraint("days > 0", name="days_positive"),
+        CheckConstraint("due_in_days >= 0", name="due_in_days_not_negative"),
+    )
+
+    id: int | None = column(Privacy.NONE, default=None, primary_key=True)
+    name: str = column(Privacy.NONE, max_length=120)
+    journey_id: int = column(Privacy.NONE, foreign_key="journey.id", ondelete="CASCADE")
+    # None: every phase of the journey.
+    phase_id: int | None = column(
+        Privacy.NONE, default=None, foreign_key="phase.id", ondelete="CASCADE"
+    )
+    segment: str | None = column(Privacy.NONE, default=None, max_length=100)
+    trigger: str = column(Privacy.NONE, max_length=20)
+    days: int = column(Privacy.NONE)
+    title_template: str = column(Privacy.NONE, max_length=200)
+    assignee_mode: str = column(Privacy.NONE, default=AssigneeMode.OWNER, max_length=8)
+    assignee_id: int | None = column(
+        Privacy.NONE, default=None, foreign_key="user.id", ondelete="SET NULL"
+    )
+    due_in_days: int = column(Privacy.NONE, default=0)
+    # What the rule's contact is for, for the GDPR module to come (a purpose's key).
+    purpose: str | None = column(Privacy.NONE, default=None, max_length=40)
+    is_active: bool = column(Privacy.NONE, default=True)
+    created_at: datetime = timestamp(default_factory=utcnow)
+    updated_at: datetime = timestamp(default_factory=utcnow)
+
+
+class FollowupRun(SQLModel, table=True):
+    """One evaluation of the rules: when, how many follow-ups it created, what failed."""
+
+    __tablename__ = "followup_run"
+
+    id: int | None = column(Privacy.NONE, default=None, primary_key=True)
+    job: str = column(Privacy.NONE, max_length=80)
+    as_of: datetime = timestamp()
+    started_at: datetime = timestamp(default_factory=utcnow)
+    finished_at: datetime | None = timestamp(default=None)
+    created: int = column(Privacy.NONE, default=0)
+    error: str | None = column(Privacy.NONE, default=None, max_length=2000)
+
+
 class Followup(SQLModel, table=True):
     __tablename__ = "followup"
     __table_args__ = (
@@ -51,6 +113,11 @@ class Followup(SQLModel, table=True):
         Privacy.NONE, default=None, foreign_key="user.id", ondelete="SET NULL"
     )
     status: str = column(Privacy.NONE, default=FollowupStatus.OPEN, max_length=16)
+    # Created by a rule: which one, and the occasion, unique, so that it fires once.
+    rule_id: int | None = column(
+        Privacy.NONE, default=None, foreign_key="followup_rule.id", ondelete="SET NULL"
+    )
+    occasion: str | None = column(Privacy.NONE, default=None, max_length=80, unique=True)
     # The touchpoint logged when it was done, if any.
     touchpoint_id: int | None = column(
         Privacy.NONE, default=None, foreign_key="touchpoint.id", ondelete="SET NULL"
@@ -131,3 +198,42 @@ class FollowupPublic(SQLModel):
 class FollowupsPage(SQLModel):
     items: list[FollowupPublic]
     next_cursor: str | None
+
+
+class RuleCreate(SQLModel):
+    name: str = Field(min_length=1, max_length=120)
+    journey_id: int
+    phase_id: int | None = None
+    segment: str | None = Field(default=None, max_length=100)
+    trigger: Trigger
+    days: int = Field(gt=0, le=3650)
+    title_template: str = Field(min_length=1, max_length=200)
+    assignee_mode: AssigneeMode = AssigneeMode.OWNER
+    assignee_id: int | None = None
+    due_in_days: int = Field(default=0, ge=0, le=365)
+    purpose: str | None = Field(default=None, max_length=40)
+    is_active: bool = True
+
+    _blank_is_none = field_validator("segment", "purpose", mode="before")(blank_is_none)
+
+
+class RulePublic(RuleCreate):
+    id: int
+
+
+class RunRequest(SQLModel):
+    as_of: datetime | None = Field(
+        default=None, description="Evaluate as at this moment; now if not given."
+    )
+
+    _aware = field_validator("as_of")(aware)
+
+
+class RunPublic(SQLModel):
+    id: int
+    job: str
+    as_of: datetime
+    started_at: datetime
+    finished_at: datetime | None
+    created: int
+    error: str | None

@@ -3,10 +3,11 @@
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from crm.contacts.deps import Editor
 from crm.core.db import SessionDep
+from crm.followups import jobs, rules
 from crm.followups import service as followup_service
 from crm.followups.deps import FollowupDep
 from crm.followups.models import (
@@ -17,10 +18,37 @@ from crm.followups.models import (
     FollowupsPage,
     FollowupStatus,
     FollowupUpdate,
+    RuleCreate,
+    RulePublic,
+    RunPublic,
+    RunRequest,
 )
-from crm.users.deps import CurrentUser
+from crm.users.deps import AdminUser, CurrentUser
 
 api_router = APIRouter(prefix="/api/v1", tags=["follow-ups"])
+
+
+@api_router.get("/followup-rules", response_model=list[RulePublic])
+def api_rules(session: SessionDep, user: CurrentUser) -> list[RulePublic]:
+    return [RulePublic.model_validate(r, from_attributes=True) for r in rules.list_rules(session)]
+
+
+@api_router.post("/followup-rules", response_model=RulePublic, status_code=201)
+def api_create_rule(session: SessionDep, admin: AdminUser, data: RuleCreate) -> RulePublic:
+    rule = rules.create_rule(session, data=data, actor_id=admin.id)
+    return RulePublic.model_validate(rule, from_attributes=True)
+
+
+@api_router.post("/followups/run", response_model=RunPublic)
+def api_run_rules(request: Request, admin: AdminUser, data: RunRequest | None = None) -> RunPublic:
+    """Evaluate the rules now, or as at ``as_of``; the run is recorded like a scheduled one."""
+    run = jobs.evaluate_rules(request.app.state.write_session, as_of=data.as_of if data else None)
+    return RunPublic.model_validate(run, from_attributes=True)
+
+
+@api_router.get("/followups/runs", response_model=list[RunPublic])
+def api_runs(session: SessionDep, admin: AdminUser) -> list[RunPublic]:
+    return [RunPublic.model_validate(r, from_attributes=True) for r in rules.recent_runs(session)]
 
 
 @api_router.get("/followups", response_model=FollowupsPage)

@@ -1,13 +1,16 @@
+from datetime import UTC, datetime
+
 import pytest
 from sqlmodel import select
 from typer.testing import CliRunner
 
 from crm import cli
 from crm.contacts import service as contact_service
+from crm.contacts.models import ContactCreate
 from crm.core import db
 from crm.core import settings as settings_module
 from crm.journeys import service as journey_service
-from crm.journeys.models import Enrollment
+from crm.journeys.models import Enrollment, EnrollmentCreate
 from crm.touchpoints import service as touchpoint_service
 from crm.users import service as user_service
 from tests.conftest import fresh_database
@@ -134,3 +137,36 @@ def test_demo_adds_users_and_a_living_crm_once(crm):
             )
             assert enrollment.status == history[-1].status
             assert [t.until for t in history] == [t.at for t in history[1:]] + [None]
+
+
+def test_followups_run_as_of_a_moment(crm):
+    assert crm("init", "--email", "boss@example.com").exit_code == 0
+    with db.job_session(db.default_engine()) as session:
+        contact = contact_service.create_contact(
+            session, data=ContactCreate(first_name="Rita", last_name="Run"), actor_id=None
+        )
+        journey = journey_service.list_journeys(session)[0]
+        retention = next(
+            p for p in journey_service.phases_of(session, journey) if p.key == "retention"
+        )
+        journey_service.enroll(
+            session,
+            data=EnrollmentCreate(
+                journey_id=journey.id,
+                phase_id=retention.id,
+                contact_id=contact.id,
+                at=datetime(2026, 1, 1, tzinfo=UTC),
+            ),
+            actor_id=None,
+        )
+    # the default onboarding check-in comes 14 days into retention
+    before = crm("followups", "run", "--as-of", "2026-01-14T23:00:00+00:00")
+    assert (before.exit_code, before.output.strip()) == (0, "0 follow-ups created")
+    at = crm("followups", "run", "--as-of", "2026-01-15T00:00:00+00:00")
+    assert at.output.strip() == "1 follow-ups created"
+    assert (
+        crm("followups", "run", "--as-of", "2026-01-15T00:00:00+00:00").output.strip()
+        == "0 follow-ups created"
+    )
+    assert crm("followups", "run", "--as-of", "tomorrow").exit_code == 2
+    assert crm("followups", "run", "--as-of", "2026-01-15T00:00:00").exit_code == 2

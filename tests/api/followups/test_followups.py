@@ -155,3 +155,59 @@ def test_only_managers_see_a_colleagues_planner(client, session):
     manager = make_user(session, roles=(Role.ACCOUNT_MANAGER,))
     login(client, manager.email)
     assert "Their task" in client.get(f"/planner?user_id={colleague.id}").text
+
+
+def test_rules_and_runs_through_the_api(client, session):
+    from crm.journeys import service as journey_service
+    from crm.journeys.models import EnrollmentCreate
+
+    admin = bearer(session, make_user(session, roles=(Role.ADMIN,)))
+    rep = bearer(session, make_user(session, roles=(Role.SALES_REP,)))
+    journey = journey_service.list_journeys(session)[0]
+    retention = next(p for p in journey_service.phases_of(session, journey) if p.key == "retention")
+    contact = make_contact(session)
+    journey_service.enroll(
+        session,
+        data=EnrollmentCreate(
+            journey_id=journey.id,
+            phase_id=retention.id,
+            contact_id=contact.id,
+            at=datetime.now(UTC) - timedelta(days=20),
+        ),
+        actor_id=None,
+    )
+    session.commit()
+    body = {
+        "name": "Two weeks in",
+        "journey_id": journey.id,
+        "phase_id": retention.id,
+        "trigger": "time_in_phase",
+        "days": 14,
+        "title_template": "Call {name}",
+    }
+    assert client.post("/api/v1/followup-rules", headers=rep, json=body).status_code == 403
+    assert (
+        client.post("/api/v1/followup-rules", headers=admin, json={**body, "days": 0}).status_code
+        == 422
+    )
+    assert (
+        client.post(
+            "/api/v1/followup-rules", headers=admin, json={**body, "trigger": "moon"}
+        ).status_code
+        == 422
+    )
+    assert client.post("/api/v1/followup-rules", headers=admin, json=body).status_code == 201
+    early = client.post(
+        "/api/v1/followups/run",
+        headers=admin,
+        json={"as_of": (datetime.now(UTC) - timedelta(days=7)).isoformat()},
+    )
+    assert early.json()["created"] == 0
+    now = client.post("/api/v1/followups/run", headers=admin)
+    assert (now.json()["created"], now.json()["error"]) == (1, None)
+    assert client.post("/api/v1/followups/run", headers=admin).json()["created"] == 0
+    runs = client.get("/api/v1/followups/runs", headers=admin).json()
+    assert [r["created"] for r in runs][:3] == [0, 1, 0]
+    assert client.post("/api/v1/followups/run", headers=rep).status_code == 403
+    (followup,) = followup_service.pending_for(session, contact_id=contact.id)
+    assert followup.title.startswith("Call Person")
