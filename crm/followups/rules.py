@@ -183,8 +183,10 @@ def _apply(session: Session, rule: FollowupRule, as_of: datetime) -> int:
         dialect.insert(Followup.__table__)
         .from_select(_COLUMNS, rows)
         .on_conflict_do_nothing(index_elements=["occasion"])
+        # psycopg cannot count the rows of INSERT ... SELECT; the returned ids can
+        .returning(Followup.__table__.c.id)
     )
-    return session.execute(statement).rowcount or 0
+    return len(session.execute(statement).all())
 
 
 _COLUMNS = [
