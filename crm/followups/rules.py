@@ -1,6 +1,7 @@
 """Follow-up rules: editing them, the default set, and their evaluation.
 
-Evaluation is one INSERT ... SELECT per rule over every subject in its scope. Each
+Evaluation is one INSERT ... SELECT per rule over every subject in its scope. A
+time-in-phase rule fires from its moment (N days into the stay) for ``CATCH_UP``. Each
 follow-up a rule creates carries an occasion, unique in the table: the rule and the stay
 in the phase (time in phase), or the rule, the enrollment and the start of the quiet period
 (no touchpoint). A re-run, an overlapping run or a catch-up after downtime finds the
@@ -32,6 +33,11 @@ from crm.journeys.models import Enrollment, EnrollmentStatus, Journey, Phase
 from crm.journeys.models import PhaseTransition as Transition
 from crm.touchpoints.models import Touchpoint
 from crm.users.models import User
+
+# How long after its moment a time-in-phase rule still fires: a run missed while the
+# service was down catches up, but a rule added today does not greet every customer who
+# passed that day long ago. A quiet period has no such limit: it is still quiet.
+CATCH_UP = timedelta(days=7)
 
 # The Classic journey's after-sales rules on a new installation (DOMAIN.md, after-sales).
 DEFAULT_RULES = [
@@ -145,7 +151,11 @@ def _apply(session: Session, rule: FollowupRule, as_of: datetime) -> int:
     )
     if rule.trigger == Trigger.TIME_IN_PHASE:
         occasion = literal(f"rule {rule.id} stay ") + cast(stay, String)
-        in_scope.append(Enrollment.phase_since <= threshold)
+        # A moment in a stay: caught up for a while after it, never years later.
+        in_scope += [
+            Enrollment.phase_since <= threshold,
+            Enrollment.phase_since > threshold - CATCH_UP,
+        ]
     else:
         # A quiet period starts at the subject's last touchpoint, or on entering the phase.
         last_id, last_at = (

@@ -149,3 +149,20 @@ def test_the_default_rules_follow_the_classic_journey(session):
     rules.seed_default_rules(session)  # once
     names = [r.name for r in rules.list_rules(session)]
     assert names == ["Ask for a review", "Loyalty check-in", "Onboarding check-in"]
+
+
+def test_time_in_phase_catches_up_for_a_week_but_not_for_years(session, journey, phases):
+    recent, old = make_contact(session), make_contact(session)
+    live(session, journey, [(0, "retention")], contact_id=recent.id)
+    live(session, journey, [(-300, "retention")], contact_id=old.id)
+    made = rule(session, journey, phases["retention"], "time_in_phase", 14)
+    # day 20: the recent stay reached 14 days 6 days ago, the old one 286 days ago
+    assert rules.evaluate(session, as_of=day(20)) == 1
+    assert [f.contact_id for f in created(session, made)] == [recent.id]
+
+
+def test_a_missed_moment_is_not_caught_up_after_the_window(session, journey, phases):
+    contact = make_contact(session)
+    live(session, journey, [(0, "retention")], contact_id=contact.id)
+    rule(session, journey, phases["retention"], "time_in_phase", 14)
+    assert rules.evaluate(session, as_of=day(21)) == 0  # 7 days after the moment: too late
