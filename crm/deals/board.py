@@ -12,15 +12,16 @@ from sqlmodel import Session, col, select
 from crm.contacts.models import Company
 from crm.core.db import utcnow
 from crm.core.pagination import keyset_page
+from crm.deals import figures
 from crm.deals.models import (
     Deal,
-    DealContact,
     DealStage,
     DealStageChange,
     DealStatus,
     Pipeline,
     StageKind,
     in_currency,
+    with_contact,
 )
 from crm.deals.service import stages_of
 from crm.users.models import User
@@ -66,32 +67,9 @@ def _stale_since(stage: DealStage, now: datetime) -> datetime | None:
     return now - timedelta(days=stage.target_days)
 
 
-def _in_column(stage: DealStage, filters: BoardFilter, now: datetime) -> list[Any]:
-    """Open deals in an open stage; in a closing stage, the deals closed there."""
-    status = DealStatus.OPEN if stage.kind == StageKind.OPEN else DealStatus(stage.kind)
-    conditions = [
-        Deal.pipeline_id == stage.pipeline_id,
-        Deal.status == status,
-        Deal.stage_id == stage.id,
-    ]
-    if filters.owner_id is not None:
-        conditions.append(Deal.owner_id == filters.owner_id)
-    if filters.stale:
-        since = _stale_since(stage, now)
-        conditions.append(col(Deal.stage_since) < since if since else false())
-    return conditions
-
-
-def board(
-    session: Session, *, pipeline: Pipeline, filters: BoardFilter, now: datetime | None = None
-) -> list[DealColumn]:
-    """One column per stage: how many deals are there, their sums per currency, and the
-    cards of those there longest."""
-    now = now or utcnow()
-    stages = stages_of(session, pipeline)
-    columns = {stage.id: DealColumn(stage) for stage in stages}
-    # A deal's status always matches its stage's kind, so one GROUP BY reads every column.
-    conditions = [Deal.pipeline_id == pipeline.id, col(Deal.stage_id).in_(list(columns))]
+def _filtered(filters: BoardFilter, stages: list[DealStage], now: datetime) -> list[Any]:
+    """The filter's conditions for the deals in ``stages``."""
+    conditions = []
     if filters.owner_id is not None:
         conditions.append(Deal.owner_id == filters.owner_id)
     if filters.stale:
@@ -105,9 +83,36 @@ def board(
                 ),
             )
         )
+    return conditions
+
+
+def _in_column(stage: DealStage, filters: BoardFilter, now: datetime) -> list[Any]:
+    """Open deals in an open stage; in a closing stage, the deals closed there."""
+    status = DealStatus.OPEN if stage.kind == StageKind.OPEN else DealStatus(stage.kind)
+    return [
+        Deal.pipeline_id == stage.pipeline_id,
+        Deal.status == status,
+        Deal.stage_id == stage.id,
+        *_filtered(filters, [stage], now),
+    ]
+
+
+def board(
+    session: Session, *, pipeline: Pipeline, filters: BoardFilter, now: datetime | None = None
+) -> list[DealColumn]:
+    """One column per stage: how many deals are there, their sums per currency, and the
+    cards of those there longest."""
+    now = now or utcnow()
+    stages = stages_of(session, pipeline)
+    columns = {stage.id: DealColumn(stage) for stage in stages}
+    # A deal's status always matches its stage's kind, so one GROUP BY reads every column.
     totals = session.exec(
         select(Deal.stage_id, Deal.currency, func.count(), func.sum(Deal.amount))
-        .where(*conditions)
+        .where(
+            Deal.pipeline_id == pipeline.id,
+            col(Deal.stage_id).in_(list(columns)),
+            *_filtered(filters, stages, now),
+        )
         .group_by(Deal.stage_id, Deal.currency)
     ).all()
     for stage_id, currency, count, amount in totals:
@@ -206,12 +211,7 @@ def deal_steps(
 ) -> list[DealStep]:
     """The stage changes with ``since <= at < before`` of the deals of a company, or of
     the deals a contact takes part in, newest first, in one query."""
-    if contact_id is not None:
-        subject = col(Deal.id).in_(
-            select(DealContact.deal_id).where(DealContact.contact_id == contact_id)
-        )
-    else:
-        subject = Deal.company_id == company_id
+    subject = with_contact(contact_id) if contact_id is not None else Deal.company_id == company_id
     query = (
         select(
             DealStageChange.id,
@@ -233,3 +233,31 @@ def deal_steps(
         query = query.where(DealStageChange.at < before)
     query = query.order_by(col(DealStageChange.at).desc(), col(DealStageChange.id).desc())
     return [DealStep(*row) for row in session.exec(query).all()]
+
+
+@dataclass
+class SubjectDeals:
+    """What a company's or contact's page shows of its deals."""
+
+    deals: list[Deal]
+    lifetime_value: dict[str, Decimal]
+    abc: str | None
+
+
+def subject_deals(
+    session: Session, *, company_id: int | None = None, contact_id: int | None = None
+) -> SubjectDeals:
+    """The subject's deals (open ones first, newest first), its lifetime value and, for a
+    company, its ABC class."""
+    query = select(Deal).order_by(Deal.status != DealStatus.OPEN, col(Deal.id).desc())
+    if company_id is not None:
+        query = query.where(Deal.company_id == company_id)
+    if contact_id is not None:
+        query = query.where(with_contact(contact_id))
+    return SubjectDeals(
+        deals=list(session.scalars(query.limit(50))),
+        lifetime_value=figures.lifetime_value(
+            session, company_id=company_id, contact_id=contact_id
+        ),
+        abc=figures.abc_class(session, company_id=company_id) if company_id is not None else None,
+    )

@@ -27,11 +27,11 @@ from crm.core.sql import days_between
 from crm.deals.models import (
     DEFAULT_CURRENCY,
     Deal,
-    DealContact,
     DealStage,
     DealStatus,
     LostReason,
     in_currency,
+    with_contact,
 )
 
 A_SHARE, B_SHARE = Decimal("0.80"), Decimal("0.95")
@@ -146,14 +146,9 @@ def lifetime_value(
     if company_id is not None:
         query = query.where(Deal.company_id == company_id)
     if contact_id is not None:
-        query = query.where(_with_contact(contact_id))
+        query = query.where(with_contact(contact_id))
     rows = session.execute(query.group_by(Deal.currency)).all()
     return {currency: in_currency(amount, currency) for currency, amount in rows}
-
-
-def _with_contact(contact_id: int) -> Any:
-    """The deals a contact takes part in."""
-    return col(Deal.id).in_(select(DealContact.deal_id).where(DealContact.contact_id == contact_id))
 
 
 def _company_values(currency: str) -> Any:
@@ -210,29 +205,3 @@ def in_abc_class(session: Session, grade: str, *, currency: str = DEFAULT_CURREN
 
 def abc_class(session: Session, *, company_id: int, currency: str = DEFAULT_CURRENCY) -> str | None:
     return abc_classes(session, currency=currency).get(company_id)
-
-
-class SubjectDeals(BaseModel):
-    """What a company's or contact's page shows of its deals."""
-
-    model_config = {"arbitrary_types_allowed": True}
-    deals: list[Deal]
-    lifetime_value: dict[str, Decimal]
-    abc: str | None
-
-
-def subject_deals(
-    session: Session, *, company_id: int | None = None, contact_id: int | None = None
-) -> SubjectDeals:
-    """The subject's deals (open ones first, newest first), its lifetime value and, for a
-    company, its ABC class."""
-    query = select(Deal).order_by(Deal.status != DealStatus.OPEN, col(Deal.id).desc())
-    if company_id is not None:
-        query = query.where(Deal.company_id == company_id)
-    if contact_id is not None:
-        query = query.where(_with_contact(contact_id))
-    return SubjectDeals(
-        deals=list(session.scalars(query.limit(50))),
-        lifetime_value=lifetime_value(session, company_id=company_id, contact_id=contact_id),
-        abc=abc_class(session, company_id=company_id) if company_id is not None else None,
-    )

@@ -9,12 +9,12 @@ company and the deal's contacts on to that journey's first post-purchase phase.
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from babel.numbers import get_currency_precision, list_currencies
 from pydantic import StringConstraints, field_validator
 from sqlalchemy import CheckConstraint, Index, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col, select
 
 from crm.core.db import Money, Privacy, column, timestamp, utcnow
 from crm.core.errors import N_
@@ -180,6 +180,11 @@ class DealStageChange(SQLModel, table=True):
     )
 
 
+def with_contact(contact_id: int) -> Any:
+    """The condition for the deals a contact takes part in."""
+    return col(Deal.id).in_(select(DealContact.deal_id).where(DealContact.contact_id == contact_id))
+
+
 # --- request and response schemas -----------------------------------------------------
 
 Key = Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=r"^[a-z0-9_]+$")]
@@ -313,7 +318,7 @@ class DealCreate(DealFields):
 
 
 class DealUpdate(DealFields):
-    pass
+    """Only the fields sent change; ``contacts``, when sent, replaces them all."""
 
 
 class DealContactPublic(SQLModel):

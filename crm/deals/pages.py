@@ -1,17 +1,17 @@
 """Deal pages: the list, the board of a pipeline, a deal's page, and their forms."""
 
 from collections import Counter
-from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Query, Request, Response
+from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel
 
 from crm.contacts.deps import EDITOR_ROLES, CompanyDep, ContactDep, Editor
 from crm.core import lists
-from crm.core.db import SessionDep, utcnow
-from crm.core.errors import N_, Invalid, NotFound
+from crm.core.db import SessionDep
+from crm.core.errors import N_, NotFound
+from crm.core.periods import FormPeriod
 from crm.core.security import safe_next
 from crm.core.templating import render, run_change
 from crm.deals import board as deal_board
@@ -33,7 +33,6 @@ from crm.deals.models import (
 )
 from crm.deals.routes import deal_public, deals_public
 from crm.journeys import service as journey_service
-from crm.journeys.analytics import period
 from crm.users import service as user_service
 from crm.users.deps import AdminUser, CurrentUser
 
@@ -101,37 +100,22 @@ def deals_page(
     )
 
 
-def _period(
-    first: Annotated[str, Query(alias="from")] = "", last: Annotated[str, Query(alias="to")] = ""
-) -> tuple[datetime, datetime]:
-    """Empty fields mean the defaults (the year up to today); bad dates are a 422."""
-    try:
-        days = [date.fromisoformat(value) if value else None for value in (first, last)]
-    except ValueError as exc:
-        raise Invalid(N_("Give the dates as YYYY-MM-DD."), field="from") from exc
-    return period(*days, today=utcnow().date())
-
-
-PeriodQuery = Annotated[tuple[datetime, datetime], Depends(_period)]
-
-
 @router.get("/deals/figures", response_class=HTMLResponse)
 def figures_page(
-    request: Request, session: SessionDep, user: CurrentUser, period: PeriodQuery
+    request: Request, session: SessionDep, user: CurrentUser, period: FormPeriod
 ) -> HTMLResponse:
-    since, until = period
     return render(
         request,
         "deals/figures.html",
         {
             "forecast": figures.forecast(session),
-            "performance": figures.performance(session, since=since, until=until),
+            "performance": figures.performance(session, since=period.since, until=period.until),
             "abc": Counter(figures.abc_classes(session).values()),
             "lost_reasons": {
                 r.key: r.name for r in lists.entries(session, LostReason, active_only=False)
             },
-            "first": since.date(),
-            "last": (until - timedelta(days=1)).date(),
+            "first": period.first,
+            "last": period.last,
             "default_currency": DEFAULT_CURRENCY,
         },
     )
@@ -213,14 +197,15 @@ def deal_page(
     request: Request, session: SessionDep, deal: DealDep, user: CurrentUser
 ) -> HTMLResponse:
     pipeline = deal_service.get_pipeline(session, pipeline_id=deal.pipeline_id)
+    stages = deal_service.stages_of(session, pipeline, archived=True)
     return render(
         request,
         "deals/deal.html",
         {
             "deal": deal_public(session, deal),
             "pipeline": pipeline,
-            "stages": deal_service.stages_of(session, pipeline),
-            "stage_names": deal_service.stage_names(session),
+            "stages": [s for s in stages if not s.is_archived],
+            "stage_names": {s.id: s.name for s in stages},
             "history": deal_service.time_in_stages(session, deal=deal),
             "lost_reasons": lists.entries(session, LostReason),
             "currencies": sorted(CURRENCIES),
@@ -240,7 +225,7 @@ def update_deal(
 ) -> Response:
     values = {
         name: value.strip() or None
-        for name, value in form.model_dump(exclude={"next", "pipeline_id"}).items()
+        for name, value in form.model_dump(exclude={"next", "pipeline_id", "contact_id"}).items()
     }
     return run_change(
         request,
@@ -339,7 +324,7 @@ def _subject_deals(
         {
             "subject_url": url,
             "name": name,
-            "found": figures.subject_deals(session, **subject),
+            "found": deal_board.subject_deals(session, **subject),
             "stage_names": deal_service.stage_names(session),
             "subject": subject,
             "may_change": user.has_role(*EDITOR_ROLES),

@@ -1,13 +1,13 @@
 """Deals: the JSON API for pipelines, stages and deals."""
 
-from datetime import date
 from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
 from crm.contacts.deps import CompanyDep, ContactDep, Editor
-from crm.core.db import SessionDep, utcnow
+from crm.core.db import SessionDep
+from crm.core.periods import ApiPeriod
 from crm.deals import figures
 from crm.deals import service as deal_service
 from crm.deals.deps import DealDep, PipelineDep, StageDep
@@ -35,7 +35,6 @@ from crm.deals.models import (
     StageUpdate,
     in_currency,
 )
-from crm.journeys.analytics import period
 from crm.users.deps import AdminUser, CurrentUser
 
 api_router = APIRouter(prefix="/api/v1", tags=["deals"])
@@ -183,19 +182,12 @@ def api_forecast(
 
 @api_router.get("/deals/performance", response_model=figures.Performance)
 def api_performance(
-    session: SessionDep,
-    user: CurrentUser,
-    first: Annotated[
-        date | None, Query(alias="from", description="First day; a year ago by default.")
-    ] = None,
-    last: Annotated[
-        date | None, Query(alias="to", description="Last day, included; today by default.")
-    ] = None,
-    pipeline_id: int | None = None,
+    session: SessionDep, user: CurrentUser, period: ApiPeriod, pipeline_id: int | None = None
 ) -> figures.Performance:
     """Win rate, average deal size, time to close and lost reasons of the period."""
-    since, until = period(first, last, today=utcnow().date())
-    return figures.performance(session, since=since, until=until, pipeline_id=pipeline_id)
+    return figures.performance(
+        session, since=period.since, until=period.until, pipeline_id=pipeline_id
+    )
 
 
 @api_router.get("/deals/abc", response_model=dict[int, str])

@@ -34,6 +34,7 @@ from crm.deals.models import (
     StageKind,
     StageUpdate,
     fits_currency,
+    with_contact,
 )
 from crm.journeys import service as journey_service
 from crm.journeys.models import (
@@ -45,7 +46,7 @@ from crm.journeys.models import (
     MoveRequest,
     PhaseKind,
 )
-from crm.users.models import User
+from crm.users import service as user_service
 
 DEAL_WON = "deal won"
 
@@ -308,9 +309,7 @@ def _check_links(session: Session, changes: dict[str, Any]) -> None:
     ):
         raise Invalid(N_("Choose one of the offered values."), field="company_id")
     if changes.get("owner_id") is not None:
-        owner = session.get(User, changes["owner_id"])
-        if owner is None or not owner.is_active:
-            raise Invalid(N_("Choose one of the offered values."), field="owner_id")
+        user_service.check_active_user(session, changes["owner_id"], field="owner_id")
 
 
 def _set_contacts(session: Session, deal: Deal, contacts: list[DealContactIn]) -> None:
@@ -493,7 +492,6 @@ def win_deal(
     session: Session, *, deal: Deal, at: datetime | None = None, actor_id: int | None
 ) -> Deal:
     """Close the deal as won, in its pipeline's won stage."""
-    _require_open(deal)
     stage = _closing_stage(session, deal.pipeline_id, StageKind.WON)
     return move_deal(session, deal=deal, stage_id=stage.id, at=at, actor_id=actor_id)
 
@@ -508,7 +506,6 @@ def lose_deal(
     actor_id: int | None,
 ) -> Deal:
     """Close the deal as lost, in its pipeline's lost stage."""
-    _require_open(deal)
     stage = _closing_stage(session, deal.pipeline_id, StageKind.LOST)
     return move_deal(
         session,
@@ -603,11 +600,7 @@ def list_deals(
         if value is not None:
             query = query.where(column == value)
     if contact_id is not None:
-        query = query.where(
-            col(Deal.id).in_(
-                select(DealContact.deal_id).where(DealContact.contact_id == contact_id)
-            )
-        )
+        query = query.where(with_contact(contact_id))
     if q:
         query = query.where(func.lower(Deal.title).contains(q.lower()))
     return keyset_page(session, query, [col(Deal.id)], descending=True, cursor=cursor, limit=limit)

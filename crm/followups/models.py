@@ -161,7 +161,7 @@ class FollowupCreate(FollowupFields):
 
 
 class FollowupUpdate(FollowupFields):
-    pass
+    """Only the fields sent change."""
 
 
 class FollowupComplete(SQLModel):

@@ -32,7 +32,7 @@ from crm.followups.models import (
 from crm.journeys.models import Enrollment, EnrollmentStatus, Journey, Phase
 from crm.journeys.models import PhaseTransition as Transition
 from crm.touchpoints.models import Touchpoint
-from crm.users.models import User
+from crm.users import service as user_service
 
 # How long after its moment a time-in-phase rule still fires: a run missed while the
 # service was down catches up, but a rule added today does not greet every customer who
@@ -81,9 +81,7 @@ def create_rule(session: Session, *, data: RuleCreate, actor_id: int | None) -> 
         if phase is None or phase.journey_id != journey.id:
             raise Invalid(N_("Choose a phase of this journey."), field="phase_id")
     if data.assignee_mode == AssigneeMode.USER:
-        user = session.get(User, data.assignee_id) if data.assignee_id else None
-        if user is None or not user.is_active:
-            raise Invalid(N_("Choose one of the offered values."), field="assignee_id")
+        user_service.check_active_user(session, data.assignee_id, field="assignee_id")
     rule = FollowupRule.model_validate(data)
     return audit.save(session, rule, actor_id=actor_id, action="followup_rule.create")
 
@@ -193,7 +191,7 @@ def _apply(session: Session, rule: FollowupRule, as_of: datetime) -> int:
         dialect.insert(Followup.__table__)
         .from_select(_COLUMNS, rows)
         .on_conflict_do_nothing(index_elements=["occasion"])
-        # psycopg cannot count the rows of INSERT ... SELECT; the returned ids can
+        # the driver's rowcount of INSERT ... SELECT is -1 on PostgreSQL; the ids count
         .returning(Followup.__table__.c.id)
     )
     return len(session.execute(statement).all())

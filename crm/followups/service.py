@@ -23,7 +23,7 @@ from crm.followups.models import (
 )
 from crm.touchpoints import service as touchpoint_service
 from crm.touchpoints.models import TouchpointCreate
-from crm.users.models import User
+from crm.users import service as user_service
 
 PLANNER_LIMIT = 500
 
@@ -33,14 +33,6 @@ def get_followup(session: Session, *, followup_id: int) -> Followup:
     if followup is None:
         raise NotFound(N_("No such follow-up."))
     return followup
-
-
-def _check_assignee(session: Session, user_id: int | None) -> None:
-    if user_id is None:
-        return
-    user = session.get(User, user_id)
-    if user is None or not user.is_active:
-        raise Invalid(N_("Choose one of the offered values."), field="assignee_id")
 
 
 def _check_deal(session: Session, deal_id: int | None) -> None:
@@ -59,7 +51,8 @@ def create_followup(session: Session, *, data: FollowupCreate, actor_id: int | N
         field = "contact_id" if data.contact_id is not None else "company_id"
         raise Invalid(N_("Choose one of the offered values."), field=field)
     assignee_id = data.assignee_id if data.assignee_id is not None else actor_id
-    _check_assignee(session, assignee_id)
+    if assignee_id is not None:
+        user_service.check_active_user(session, assignee_id, field="assignee_id")
     _check_deal(session, data.deal_id)
     followup = Followup.model_validate(
         data, update={"assignee_id": assignee_id, "created_by_id": actor_id}
@@ -74,8 +67,8 @@ def update_followup(
     for required in ("title", "due_at"):
         if required in changes and changes[required] is None:
             raise Invalid(N_("This field is required."), field=required)
-    if "assignee_id" in changes:
-        _check_assignee(session, changes["assignee_id"])
+    if changes.get("assignee_id") is not None:
+        user_service.check_active_user(session, changes["assignee_id"], field="assignee_id")
     if "deal_id" in changes:
         _check_deal(session, changes["deal_id"])
     followup.sqlmodel_update({**changes, "updated_at": utcnow()})

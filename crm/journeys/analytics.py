@@ -22,14 +22,13 @@ Definitions (the analytics page shows them too):
 import bisect
 import statistics
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field, computed_field
 from sqlalchemy import distinct, func, or_, select
 from sqlmodel import Session, col
 
-from crm.core.errors import N_, Invalid
 from crm.core.sql import days_between
 from crm.journeys.models import (
     Enrollment,
@@ -100,17 +99,6 @@ class Figures(BaseModel):
     nps_answers: int
     time_in_phase: list[TimeInPhase]
     cohorts: list[Cohort]
-
-
-def period(first: date | None, last: date | None, *, today: date) -> tuple[datetime, datetime]:
-    """The days from ``first`` to ``last`` (both included; by default the year up to
-    today) as a half-open range of UTC times."""
-    last = last or today
-    first = first or last - timedelta(days=364)
-    if first > last:
-        raise Invalid(N_("The period must not end before it starts."), field="from")
-    since = datetime.combine(first, time.min, tzinfo=UTC)
-    return since, datetime.combine(last + timedelta(days=1), time.min, tzinfo=UTC)
 
 
 @dataclass

@@ -1,18 +1,18 @@
 """Journey pages: the list, the admin's settings, the board, and the forms that enrol and
 move subjects from the contact and company pages."""
 
-from datetime import date, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Query, Request, Response
+from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel
 
 from crm.contacts.deps import EDITOR_ROLES, CompanyDep, ContactDep, Editor
 from crm.core import lists
-from crm.core.db import SessionDep, utcnow
-from crm.core.errors import N_, Invalid, NotFound
+from crm.core.db import SessionDep
+from crm.core.errors import N_, NotFound
 from crm.core.exports import csv_lines
+from crm.core.periods import FormPeriod
 from crm.core.security import safe_next
 from crm.core.templating import render, run_change
 from crm.journeys import analytics, journey_map
@@ -276,52 +276,27 @@ def more_cards(
 # --- analytics ------------------------------------------------------------------------------
 
 
-class PeriodQuery(BaseModel):
-    """The period and segment of the analytics, as the filter form sends them."""
-
-    model_config = {"populate_by_name": True}
-    first: date | None = Field(default=None, alias="from")
-    last: date | None = Field(default=None, alias="to")
-    segment: str | None = None
-
-    def figures(self, session: SessionDep, journey: Any) -> analytics.Figures:
-        since, until = analytics.period(self.first, self.last, today=utcnow().date())
-        segment = self.segment or None
-        return analytics.figures(
-            session, journey=journey, since=since, until=until, segment=segment
-        )
-
-
-def _period_query(
-    first: Annotated[str, Query(alias="from")] = "",
-    last: Annotated[str, Query(alias="to")] = "",
-    segment: str = "",
-) -> PeriodQuery:
-    """Empty fields mean the defaults; bad dates are a 422 like any other bad input."""
-    try:
-        return PeriodQuery(first=first or None, last=last or None, segment=segment or None)
-    except ValidationError as exc:
-        raise Invalid(N_("Give the dates as YYYY-MM-DD."), field="from") from exc
-
-
-Period = Annotated[PeriodQuery, Depends(_period_query)]
-
-
 @router.get("/journeys/{journey_id}/analytics", response_class=HTMLResponse)
 def analytics_page(
-    request: Request, session: SessionDep, journey: JourneyDep, user: CurrentUser, query: Period
+    request: Request,
+    session: SessionDep,
+    journey: JourneyDep,
+    user: CurrentUser,
+    period: FormPeriod,
+    segment: str = "",
 ) -> HTMLResponse:
-    since, until = analytics.period(query.first, query.last, today=utcnow().date())
     return render(
         request,
         "journeys/analytics.html",
         {
             "journey": journey,
-            "figures": query.figures(session, journey),
+            "figures": analytics.figures(
+                session, journey=journey, since=period.since, until=period.until, segment=segment
+            ),
             "phases": {p.id: p for p in journey_service.phases_of(session, journey, archived=True)},
-            "first": since.date(),
-            "last": (until - timedelta(days=1)).date(),
-            "segment": query.segment or "",
+            "first": period.first,
+            "last": period.last,
+            "segment": segment,
             "bands": analytics.BANDS,
         },
     )
@@ -329,11 +304,15 @@ def analytics_page(
 
 @router.get("/journeys/{journey_id}/map", response_class=HTMLResponse)
 def map_page(
-    request: Request, session: SessionDep, journey: JourneyDep, user: CurrentUser, query: Period
+    request: Request,
+    session: SessionDep,
+    journey: JourneyDep,
+    user: CurrentUser,
+    period: FormPeriod,
+    segment: str = "",
 ) -> HTMLResponse:
-    since, until = analytics.period(query.first, query.last, today=utcnow().date())
     found = journey_map.journey_map(
-        session, journey=journey, since=since, until=until, segment=query.segment or None
+        session, journey=journey, since=period.since, until=period.until, segment=segment
     )
     return render(
         request,
@@ -343,29 +322,38 @@ def map_page(
             "map": found,
             "map_rows": MAP_ROWS,
             "channels": {c.key: c.name for c in lists.entries(session, Channel, active_only=False)},
-            "first": since.date(),
-            "last": (until - timedelta(days=1)).date(),
-            "segment": query.segment or "",
+            "first": period.first,
+            "last": period.last,
+            "segment": segment,
         },
     )
 
 
 @router.get("/journeys/{journey_id}/map.csv")
 def map_csv(
-    session: SessionDep, journey: JourneyDep, user: CurrentUser, query: Period
+    session: SessionDep,
+    journey: JourneyDep,
+    user: CurrentUser,
+    period: FormPeriod,
+    segment: str = "",
 ) -> StreamingResponse:
-    since, until = analytics.period(query.first, query.last, today=utcnow().date())
     found = journey_map.journey_map(
-        session, journey=journey, since=since, until=until, segment=query.segment or None
+        session, journey=journey, since=period.since, until=period.until, segment=segment
     )
     return _csv(["phase", "row", "value"], journey_map.csv_rows(found), f"journey-{journey.id}-map")
 
 
 @router.get("/journeys/{journey_id}/analytics.csv")
 def analytics_csv(
-    session: SessionDep, journey: JourneyDep, user: CurrentUser, query: Period
+    session: SessionDep,
+    journey: JourneyDep,
+    user: CurrentUser,
+    period: FormPeriod,
+    segment: str = "",
 ) -> StreamingResponse:
-    figures = query.figures(session, journey)
+    figures = analytics.figures(
+        session, journey=journey, since=period.since, until=period.until, segment=segment
+    )
     names = {p.id: p.name for p in journey_service.phases_of(session, journey, archived=True)}
     rows = analytics.csv_rows(figures, names)
     return _csv(

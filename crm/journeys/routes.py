@@ -1,15 +1,13 @@
 """Journeys: the JSON API for journeys, phases, enrollments and moves."""
 
-from datetime import date
-from typing import Annotated, Any
-
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field
 
 from crm.contacts.deps import Editor
 from crm.core import lists
 from crm.core.db import SessionDep, utcnow
 from crm.core.errors import N_, NotFound
+from crm.core.periods import ApiPeriod
 from crm.journeys import analytics, journey_map
 from crm.journeys import board as journey_board
 from crm.journeys import service as journey_service
@@ -221,31 +219,27 @@ def api_more_cards(
     )
 
 
-def _period(
-    first: Annotated[
-        date | None, Query(alias="from", description="First day; a year ago by default.")
-    ] = None,
-    last: Annotated[
-        date | None, Query(alias="to", description="Last day, included; today by default.")
-    ] = None,
-    segment: str | None = None,
-) -> dict[str, Any]:
-    since, until = analytics.period(first, last, today=utcnow().date())
-    return {"since": since, "until": until, "segment": segment or None}
-
-
-Period = Annotated[dict[str, Any], Depends(_period)]
-
-
 @api_router.get("/journeys/{journey_id}/analytics", response_model=analytics.Figures)
 def api_analytics(
-    session: SessionDep, journey: JourneyDep, user: CurrentUser, period: Period
+    session: SessionDep,
+    journey: JourneyDep,
+    user: CurrentUser,
+    period: ApiPeriod,
+    segment: str | None = None,
 ) -> analytics.Figures:
-    return analytics.figures(session, journey=journey, **period)
+    return analytics.figures(
+        session, journey=journey, since=period.since, until=period.until, segment=segment or None
+    )
 
 
 @api_router.get("/journeys/{journey_id}/map", response_model=journey_map.JourneyMap)
 def api_map(
-    session: SessionDep, journey: JourneyDep, user: CurrentUser, period: Period
+    session: SessionDep,
+    journey: JourneyDep,
+    user: CurrentUser,
+    period: ApiPeriod,
+    segment: str | None = None,
 ) -> journey_map.JourneyMap:
-    return journey_map.journey_map(session, journey=journey, **period)
+    return journey_map.journey_map(
+        session, journey=journey, since=period.since, until=period.until, segment=segment or None
+    )

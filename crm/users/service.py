@@ -58,6 +58,13 @@ def list_users(session: Session) -> list[User]:
     return list(session.exec(select(User).order_by(col(User.is_active).desc(), User.name)))
 
 
+def check_active_user(session: Session, user_id: int | None, *, field: str) -> None:
+    """A user given in a request (an owner, an assignee) must exist and be active."""
+    user = session.get(User, user_id) if user_id is not None else None
+    if user is None or not user.is_active:
+        raise Invalid(N_("Choose one of the offered values."), field=field)
+
+
 def active_user_choices(session: Session) -> list[tuple[int, str]]:
     """(id, name) of every active user, for owner and assignee pickers: one light query."""
     query = select(User.id, User.name).where(col(User.is_active)).order_by(User.name)
