@@ -5,7 +5,7 @@ contact's name, e-mail addresses, phone numbers and notes are.
 """
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated
@@ -57,6 +57,8 @@ class Company(SQLModel, table=True):
         Privacy.NONE, default=None, foreign_key="user.id", ondelete="SET NULL", index=True
     )
     notes: str | None = column(Privacy.FREE_TEXT, default=None, max_length=10_000)
+    # When the contract comes up for renewal: follow-up rules count down to it.
+    renewal_date: date | None = column(Privacy.NONE, default=None, index=True)
     created_at: datetime = timestamp(default_factory=utcnow)
     updated_at: datetime = timestamp(default_factory=utcnow)
 
@@ -307,6 +309,7 @@ class CompanyBase(SQLModel):
     email: EmailAddress | None = None
     owner_id: int | None = None
     notes: Notes | None = None
+    renewal_date: date | None = None
     tags: Tags = []
 
     _strip_text = field_validator("*", mode="before")(blank_is_none)

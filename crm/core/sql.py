@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from sqlalchemy import Float
+from sqlalchemy import Float, Integer
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -25,3 +25,21 @@ def _days_sqlite(element: days_between, compiler: Any, **kw: Any) -> str:
 def _days_postgresql(element: days_between, compiler: Any, **kw: Any) -> str:
     start, end = (compiler.process(arg, **kw) for arg in element.clauses)
     return f"(EXTRACT(EPOCH FROM ({end} - {start})) / 86400.0)"
+
+
+class whole(FunctionElement[int]):
+    """A non-negative number rounded down to a whole one."""
+
+    type = Integer()
+    name = "whole"
+    inherit_cache = True
+
+
+@compiles(whole, "sqlite")
+def _whole_sqlite(element: whole, compiler: Any, **kw: Any) -> str:
+    return f"CAST({compiler.process(element.clauses, **kw)} AS INTEGER)"
+
+
+@compiles(whole, "postgresql")
+def _whole_postgresql(element: whole, compiler: Any, **kw: Any) -> str:
+    return f"CAST(FLOOR({compiler.process(element.clauses, **kw)}) AS INTEGER)"

@@ -146,6 +146,8 @@ class Deal(SQLModel, table=True):
     closed_at: datetime | None = timestamp(default=None)
     lost_reason_id: int | None = column(Privacy.NONE, default=None, foreign_key="lost_reason.id")
     lost_note: str | None = column(Privacy.FREE_TEXT, default=None, max_length=2000)
+    # When the contract this deal won comes up for renewal.
+    renewal_date: date | None = column(Privacy.NONE, default=None, index=True)
     created_at: datetime = timestamp(default_factory=utcnow)
     updated_at: datetime = timestamp(default_factory=utcnow)
 
@@ -299,6 +301,7 @@ class DealFields(SQLModel):
     expected_close_date: date | None = None
     next_step: str | None = Field(default=None, max_length=200)
     next_step_date: date | None = None
+    renewal_date: date | None = None
     source: str | None = Field(default=None, max_length=100)
     notes: str | None = Field(default=None, max_length=10_000)
     contacts: list[DealContactIn] | None = None
@@ -342,6 +345,7 @@ class DealPublic(SQLModel):
     expected_close_date: date | None
     next_step: str | None
     next_step_date: date | None
+    renewal_date: date | None
     source: str | None
     notes: str | None
     status: DealStatus

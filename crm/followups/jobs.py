@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from crm.core.db import default_engine, job_session, utcnow
-from crm.followups import rules
+from crm.followups import evaluation
 from crm.followups.models import FollowupRun
 
 log = logging.getLogger("crm.followups")
@@ -26,7 +26,7 @@ def evaluate_rules(
     run = FollowupRun(job=JOB, as_of=as_of or utcnow())
     try:
         with open_session() as session:
-            run.created = rules.evaluate(session, as_of=run.as_of)
+            run.created = evaluation.evaluate(session, as_of=run.as_of)
     except Exception as exc:
         run.error = type(exc).__name__
         log.exception("the follow-up rules failed")

@@ -1,5 +1,5 @@
-"""Follow-ups: the tasks that say whom to contact, when and why. Rules that create them
-come with the scheduler; these are the tasks themselves."""
+"""Follow-ups: the tasks that say whom to contact, when and why, the rules that create
+them, and the record of each evaluation."""
 
 from datetime import datetime
 from enum import StrEnum
@@ -29,11 +29,23 @@ class Trigger(StrEnum):
 
     TIME_IN_PHASE = "time_in_phase"  # ``days`` after entering the phase
     QUIET = "quiet"  # ``days`` without a touchpoint while in the phase
+    NPS = "nps"  # an NPS answer within ``nps_at_least``..``nps_at_most``
+    DATE = "date"  # ``days`` before the subject's ``date_field``
+    DEAL_WON = "deal_won"  # ``days`` after one of the subject's deals was won
+    CADENCE = "cadence"  # every ``days`` while in the phase
+
+
+class DateField(StrEnum):
+    """The dates on a subject that a rule can count down to."""
+
+    COMPANY_RENEWAL = "company_renewal"
+    DEAL_RENEWAL = "deal_renewal"
 
 
 class AssigneeMode(StrEnum):
     OWNER = "owner"  # the subject's owner
     USER = "user"  # the rule's named user
+    LEAST_BUSY = "least_busy"  # the active account manager with the fewest pending ones
 
 
 NAME = "{name}"  # where a rule's title template puts the subject's name
@@ -41,35 +53,59 @@ NAME = "{name}"  # where a rule's title template puts the subject's name
 
 class FollowupRule(SQLModel, table=True):
     """Creates a follow-up for each subject in its scope when its trigger fires, once
-    per occasion (a stay in the phase, or a quiet period)."""
+    per occasion (a stay, a quiet period, an answer, a date, a won deal, a cadence's
+    round), and optionally moves the subject on to another phase."""
 
     __tablename__ = "followup_rule"
     __table_args__ = (
         CheckConstraint("days > 0", name="days_positive"),
         CheckConstraint("due_in_days >= 0", name="due_in_days_not_negative"),
+        CheckConstraint("nps_at_least BETWEEN 0 AND 10", name="nps_at_least_range"),
+        CheckConstraint("nps_at_most BETWEEN 0 AND 10", name="nps_at_most_range"),
     )
 
     id: int | None = column(Privacy.NONE, default=None, primary_key=True)
     name: str = column(Privacy.NONE, max_length=120)
     journey_id: int = column(Privacy.NONE, foreign_key="journey.id", ondelete="CASCADE")
-    # None: every phase of the journey.
-    phase_id: int | None = column(
-        Privacy.NONE, default=None, foreign_key="phase.id", ondelete="CASCADE"
-    )
     segment: str | None = column(Privacy.NONE, default=None, max_length=100)
     trigger: str = column(Privacy.NONE, max_length=20)
-    days: int = column(Privacy.NONE)
+    # Days of the trigger; an NPS rule has none.
+    days: int | None = column(Privacy.NONE, default=None)
+    nps_at_least: int | None = column(Privacy.NONE, default=None)
+    nps_at_most: int | None = column(Privacy.NONE, default=None)
+    date_field: str | None = column(Privacy.NONE, default=None, max_length=20)
     title_template: str = column(Privacy.NONE, max_length=200)
-    assignee_mode: str = column(Privacy.NONE, default=AssigneeMode.OWNER, max_length=8)
+    assignee_mode: str = column(Privacy.NONE, default=AssigneeMode.OWNER, max_length=16)
     assignee_id: int | None = column(
         Privacy.NONE, default=None, foreign_key="user.id", ondelete="SET NULL"
     )
     due_in_days: int = column(Privacy.NONE, default=0)
+    # The channel the follow-up suggests (a call, a visit, an e-mail).
+    channel_id: int | None = column(
+        Privacy.NONE, default=None, foreign_key="channel.id", ondelete="SET NULL"
+    )
+    # Where the subject moves when the rule fires (a promoter on to advocacy).
+    move_to_phase_id: int | None = column(
+        Privacy.NONE, default=None, foreign_key="phase.id", ondelete="SET NULL"
+    )
     # What the rule's contact is for, for the GDPR module to come (a purpose's key).
     purpose: str | None = column(Privacy.NONE, default=None, max_length=40)
     is_active: bool = column(Privacy.NONE, default=True)
     created_at: datetime = timestamp(default_factory=utcnow)
     updated_at: datetime = timestamp(default_factory=utcnow)
+
+
+class FollowupRulePhase(SQLModel, table=True):
+    """The phases a rule watches; a rule without any watches every phase of its journey."""
+
+    __tablename__ = "followup_rule_phase"
+
+    rule_id: int = column(
+        Privacy.NONE, primary_key=True, foreign_key="followup_rule.id", ondelete="CASCADE"
+    )
+    phase_id: int = column(
+        Privacy.NONE, primary_key=True, foreign_key="phase.id", ondelete="CASCADE", index=True
+    )
 
 
 class FollowupRun(SQLModel, table=True):
@@ -113,6 +149,10 @@ class Followup(SQLModel, table=True):
         Privacy.NONE, default=None, foreign_key="user.id", ondelete="SET NULL"
     )
     status: str = column(Privacy.NONE, default=FollowupStatus.OPEN, max_length=16)
+    # The suggested way to get in touch, offered when the follow-up is done.
+    channel_id: int | None = column(
+        Privacy.NONE, default=None, foreign_key="channel.id", ondelete="SET NULL"
+    )
     # Created by a rule: which one, and the occasion, unique, so that it fires once.
     rule_id: int | None = column(
         Privacy.NONE, default=None, foreign_key="followup_rule.id", ondelete="SET NULL"
@@ -142,6 +182,7 @@ class FollowupFields(SQLModel):
     due_at: datetime | None = None
     assignee_id: int | None = None
     deal_id: int | None = None
+    channel_id: int | None = None
 
     _blank_is_none = field_validator("title", "notes", mode="before")(blank_is_none)
     _aware = field_validator("due_at")(aware)
@@ -165,12 +206,22 @@ class FollowupUpdate(FollowupFields):
 
 
 class FollowupComplete(SQLModel):
-    """Done, and optionally what happened, logged as a touchpoint in the same step."""
+    """Done, and optionally what happened: logged as a touchpoint in the same step, or a
+    touchpoint of the subject's logged already."""
 
     touchpoint: TouchpointBase | None = None
     summary: str | None = Field(
         default=None, max_length=500, description="The touchpoint's summary."
     )
+    touchpoint_id: int | None = Field(
+        default=None, description="A touchpoint of the same subject, logged already."
+    )
+
+    @model_validator(mode="after")
+    def _new_or_logged(self) -> "FollowupComplete":
+        if self.touchpoint_id is not None and (self.summary or self.touchpoint):
+            raise ValueError("log a new touchpoint or name a logged one, not both")
+        return self
 
 
 class FollowupSnooze(SQLModel):
@@ -189,6 +240,8 @@ class FollowupPublic(SQLModel):
     due_at: datetime
     assignee_id: int | None
     status: FollowupStatus
+    channel_id: int | None
+    rule_id: int | None
     touchpoint_id: int | None
     created_by_id: int | None
     created_at: datetime
@@ -200,25 +253,71 @@ class FollowupsPage(SQLModel):
     next_cursor: str | None
 
 
-class RuleCreate(SQLModel):
+Days = Field(default=None, gt=0, le=3650)
+Score = Field(default=None, ge=0, le=10)
+
+
+class RuleFields(SQLModel):
+    name: str | None = Field(default=None, min_length=1, max_length=120)
+    phase_ids: list[int] | None = Field(
+        default=None, description="The phases it watches; none: every phase of the journey."
+    )
+    segment: str | None = Field(default=None, max_length=100)
+    trigger: Trigger | None = None
+    days: int | None = Days
+    nps_at_least: int | None = Score
+    nps_at_most: int | None = Score
+    date_field: DateField | None = None
+    title_template: str | None = Field(
+        default=None, min_length=1, max_length=200, description="{name}: the subject's name."
+    )
+    assignee_mode: AssigneeMode | None = None
+    assignee_id: int | None = None
+    due_in_days: int | None = Field(default=None, ge=0, le=365)
+    channel_id: int | None = None
+    move_to_phase_id: int | None = None
+    purpose: str | None = Field(default=None, max_length=40)
+    is_active: bool | None = None
+
+    _blank_is_none = field_validator("segment", "purpose", "date_field", mode="before")(
+        blank_is_none
+    )
+
+
+class RuleCreate(RuleFields):
     name: str = Field(min_length=1, max_length=120)
     journey_id: int
-    phase_id: int | None = None
-    segment: str | None = Field(default=None, max_length=100)
+    phase_ids: list[int] = []
     trigger: Trigger
-    days: int = Field(gt=0, le=3650)
     title_template: str = Field(min_length=1, max_length=200)
     assignee_mode: AssigneeMode = AssigneeMode.OWNER
-    assignee_id: int | None = None
     due_in_days: int = Field(default=0, ge=0, le=365)
-    purpose: str | None = Field(default=None, max_length=40)
     is_active: bool = True
 
-    _blank_is_none = field_validator("segment", "purpose", mode="before")(blank_is_none)
+
+class RuleUpdate(RuleFields):
+    """Only the fields sent change; ``phase_ids``, when sent, replaces them all."""
 
 
-class RulePublic(RuleCreate):
+class RulePublic(SQLModel):
     id: int
+    name: str
+    journey_id: int
+    phase_ids: list[int]
+    segment: str | None
+    trigger: Trigger
+    days: int | None
+    nps_at_least: int | None
+    nps_at_most: int | None
+    date_field: DateField | None
+    title_template: str
+    assignee_mode: AssigneeMode
+    assignee_id: int | None
+    due_in_days: int
+    channel_id: int | None
+    move_to_phase_id: int | None
+    purpose: str | None
+    is_active: bool
 
 
 class RunRequest(SQLModel):

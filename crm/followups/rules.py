@@ -1,64 +1,85 @@
-"""Follow-up rules: editing them, the default set, and their evaluation.
+"""Follow-up rules: editing them, checking them, and the default set. Their evaluation
+is in ``crm.followups.evaluation``."""
 
-Evaluation is one INSERT ... SELECT per rule over every subject in its scope. A
-time-in-phase rule fires from its moment (N days into the stay) for ``CATCH_UP``. Each
-follow-up a rule creates carries an occasion, unique in the table: the rule and the stay
-in the phase (time in phase), or the rule, the enrollment and the start of the quiet period
-(no touchpoint). A re-run, an overlapping run or a catch-up after downtime finds the
-occasion taken and creates nothing twice.
-"""
-
-from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, case, cast, func, literal, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import delete, select
 from sqlmodel import Session, col
 
-from crm.contacts.models import Company, Contact
 from crm.core import audit
-from crm.core.db import UTCDateTime, utcnow
-from crm.core.errors import N_, Invalid
+from crm.core.db import utcnow
+from crm.core.errors import N_, Invalid, NotFound
 from crm.followups.models import (
-    NAME,
     AssigneeMode,
-    Followup,
+    DateField,
     FollowupRule,
+    FollowupRulePhase,
     FollowupRun,
-    FollowupStatus,
     RuleCreate,
+    RuleFields,
+    RulePublic,
     Trigger,
 )
-from crm.journeys.models import Enrollment, EnrollmentStatus, Journey, Phase
-from crm.journeys.models import PhaseTransition as Transition
-from crm.touchpoints.models import Touchpoint
+from crm.journeys.models import Journey, Phase
+from crm.touchpoints.models import Channel
 from crm.users import service as user_service
 
-# How long after its moment a time-in-phase rule still fires: a run missed while the
-# service was down catches up, but a rule added today does not greet every customer who
-# passed that day long ago. A quiet period has no such limit: it is still quiet.
-CATCH_UP = timedelta(days=7)
-
 # The Classic journey's after-sales rules on a new installation (DOMAIN.md, after-sales).
-DEFAULT_RULES = [
-    (
-        "Onboarding check-in",
-        "retention",
-        Trigger.TIME_IN_PHASE,
-        14,
-        "Onboarding check-in with {name}",
-        2,
-    ),
-    ("Loyalty check-in", "retention", Trigger.QUIET, 90, "Loyalty check-in with {name}", 3),
-    (
-        "Ask for a review",
-        "advocacy",
-        Trigger.TIME_IN_PHASE,
-        7,
-        "Ask {name} for a review or referral",
-        5,
-    ),
+DEFAULT_RULES: list[dict[str, Any]] = [
+    {
+        "name": "Onboarding check-in",
+        "phases": ["retention"],
+        "trigger": Trigger.TIME_IN_PHASE,
+        "days": 14,
+        "title_template": "Onboarding check-in with {name}",
+        "due_in_days": 2,
+        "channel": "call",
+    },
+    {
+        "name": "Loyalty check-in",
+        "phases": ["retention"],
+        "trigger": Trigger.QUIET,
+        "days": 90,
+        "title_template": "Loyalty check-in with {name}",
+        "due_in_days": 3,
+        "channel": "call",
+    },
+    {
+        "name": "Call a detractor",
+        "phases": ["retention", "advocacy"],
+        "trigger": Trigger.NPS,
+        "nps_at_most": 6,
+        "title_template": "Call {name} about their low score",
+        "due_in_days": 2,
+        "channel": "call",
+    },
+    {
+        "name": "Ask a promoter for a review",
+        "phases": ["retention"],
+        "trigger": Trigger.NPS,
+        "nps_at_least": 9,
+        "title_template": "Ask {name} for a review or referral",
+        "due_in_days": 5,
+        "channel": "email",
+        "move_to": "advocacy",
+    },
+    {
+        "name": "Renewal talk",
+        "phases": ["retention", "advocacy"],
+        "trigger": Trigger.DATE,
+        "date_field": DateField.COMPANY_RENEWAL,
+        "days": 60,
+        "title_template": "Renewal talk with {name}",
+        "due_in_days": 7,
+        "channel": "meeting",
+    },
 ]
+
+# The triggers that count days; an NPS rule has none.
+WITH_DAYS = {Trigger.TIME_IN_PHASE, Trigger.QUIET, Trigger.DATE, Trigger.DEAL_WON, Trigger.CADENCE}
+
+
+# --- editing --------------------------------------------------------------------------
 
 
 def list_rules(session: Session) -> list[FollowupRule]:
@@ -67,23 +88,113 @@ def list_rules(session: Session) -> list[FollowupRule]:
     )
 
 
+def get_rule(session: Session, *, rule_id: int) -> FollowupRule:
+    rule = session.get(FollowupRule, rule_id)
+    if rule is None:
+        raise NotFound(N_("No such rule."))
+    return rule
+
+
+def phase_ids_of(session: Session, rule_ids: list[int]) -> dict[int, list[int]]:
+    """The phases each rule watches, in one query."""
+    found: dict[int, list[int]] = {rule_id: [] for rule_id in rule_ids}
+    if rule_ids:
+        rows = session.execute(
+            select(FollowupRulePhase.rule_id, FollowupRulePhase.phase_id)
+            .where(col(FollowupRulePhase.rule_id).in_(rule_ids))
+            .order_by(FollowupRulePhase.phase_id)
+        )
+        for rule_id, phase_id in rows:
+            found[rule_id].append(phase_id)
+    return found
+
+
+def public(session: Session, rules: list[FollowupRule]) -> list[RulePublic]:
+    phases = phase_ids_of(session, [r.id for r in rules])
+    return [
+        RulePublic.model_validate(r, from_attributes=True, update={"phase_ids": phases[r.id]})
+        for r in rules
+    ]
+
+
 def recent_runs(session: Session, *, limit: int = 50) -> list[FollowupRun]:
     query = select(FollowupRun).order_by(col(FollowupRun.started_at).desc()).limit(limit)
     return list(session.exec(query).scalars())
 
 
-def create_rule(session: Session, *, data: RuleCreate, actor_id: int | None) -> FollowupRule:
-    journey = session.get(Journey, data.journey_id)
-    if journey is None:
+def _check(session: Session, rule: FollowupRule, phase_ids: list[int]) -> None:
+    """Refuse a rule that could never fire as meant, field by field."""
+    if session.get(Journey, rule.journey_id) is None:
         raise Invalid(N_("Choose one of the offered values."), field="journey_id")
-    if data.phase_id is not None:
-        phase = session.get(Phase, data.phase_id)
-        if phase is None or phase.journey_id != journey.id:
-            raise Invalid(N_("Choose a phase of this journey."), field="phase_id")
-    if data.assignee_mode == AssigneeMode.USER:
-        user_service.check_active_user(session, data.assignee_id, field="assignee_id")
-    rule = FollowupRule.model_validate(data)
-    return audit.save(session, rule, actor_id=actor_id, action="followup_rule.create")
+    own = set(session.exec(select(Phase.id).where(Phase.journey_id == rule.journey_id)).scalars())
+    if not set(phase_ids) <= own:
+        raise Invalid(N_("Choose a phase of this journey."), field="phase_ids")
+    if rule.move_to_phase_id is not None and rule.move_to_phase_id not in own:
+        raise Invalid(N_("Choose a phase of this journey."), field="move_to_phase_id")
+    if rule.trigger in WITH_DAYS and rule.days is None:
+        raise Invalid(N_("Give the number of days."), field="days")
+    if rule.trigger == Trigger.NPS:
+        low, high = rule.nps_at_least, rule.nps_at_most
+        if low is None and high is None:
+            raise Invalid(N_("Give the lowest or the highest score, or both."), field="nps_at_most")
+        if low is not None and high is not None and low > high:
+            raise Invalid(N_("The lowest score is above the highest."), field="nps_at_least")
+    if rule.trigger == Trigger.DATE and rule.date_field is None:
+        raise Invalid(N_("Choose the date to count down to."), field="date_field")
+    if rule.assignee_mode == AssigneeMode.USER:
+        user_service.check_active_user(session, rule.assignee_id, field="assignee_id")
+    if rule.channel_id is not None and session.get(Channel, rule.channel_id) is None:
+        raise Invalid(N_("Choose one of the offered values."), field="channel_id")
+
+
+def _set_phases(session: Session, rule: FollowupRule, phase_ids: list[int]) -> None:
+    session.execute(delete(FollowupRulePhase).where(col(FollowupRulePhase.rule_id) == rule.id))
+    session.add_all(FollowupRulePhase(rule_id=rule.id, phase_id=p) for p in set(phase_ids))
+    session.flush()
+
+
+def _tidy(rule: FollowupRule) -> None:
+    """Drop what the trigger does not use, so that a rule says only what it does."""
+    if rule.trigger not in WITH_DAYS:
+        rule.days = None
+    if rule.trigger != Trigger.NPS:
+        rule.nps_at_least = rule.nps_at_most = None
+    if rule.trigger != Trigger.DATE:
+        rule.date_field = None
+    if rule.assignee_mode != AssigneeMode.USER:
+        rule.assignee_id = None
+
+
+def create_rule(session: Session, *, data: RuleCreate, actor_id: int | None) -> FollowupRule:
+    rule = FollowupRule.model_validate(data.model_dump(exclude={"phase_ids"}))
+    _tidy(rule)
+    _check(session, rule, data.phase_ids)
+    audit.save(session, rule, actor_id=actor_id, action="followup_rule.create")
+    _set_phases(session, rule, data.phase_ids)
+    return rule
+
+
+def update_rule(
+    session: Session, *, rule: FollowupRule, data: RuleFields, actor_id: int | None
+) -> FollowupRule:
+    changes = data.model_dump(exclude_unset=True)
+    for required in ("name", "trigger", "title_template", "assignee_mode", "due_in_days"):
+        if required in changes and changes[required] is None:
+            raise Invalid(N_("This field is required."), field=required)
+    phase_ids = changes.pop("phase_ids", None)
+    if phase_ids is None:
+        phase_ids = phase_ids_of(session, [rule.id])[rule.id]
+    rule.sqlmodel_update({**changes, "updated_at": utcnow()})
+    _tidy(rule)
+    _check(session, rule, phase_ids)
+    audit.save(session, rule, actor_id=actor_id, action="followup_rule.update", fields=changes)
+    _set_phases(session, rule, phase_ids)
+    return rule
+
+
+def delete_rule(session: Session, *, rule: FollowupRule, actor_id: int | None) -> None:
+    """Its follow-ups stay, without their rule."""
+    audit.delete(session, rule, actor_id=actor_id, action="followup_rule.delete")
 
 
 def seed_default_rules(session: Session) -> None:
@@ -97,133 +208,19 @@ def seed_default_rules(session: Session) -> None:
         p.key: p.id
         for p in session.exec(select(Phase).where(Phase.journey_id == journey.id)).scalars()
     }
-    for name, phase, trigger, days, title, due in DEFAULT_RULES:
-        if phase in phases:
-            session.add(
-                FollowupRule(
-                    name=name,
-                    journey_id=journey.id,
-                    phase_id=phases[phase],
-                    trigger=trigger,
-                    days=days,
-                    title_template=title,
-                    due_in_days=due,
-                    purpose="customer_relationship",
-                )
-            )
-    session.flush()
-
-
-def evaluate(session: Session, *, as_of: datetime | None = None) -> int:
-    """Apply every active rule as at ``as_of``; returns how many follow-ups it created."""
-    as_of = as_of or utcnow()
-    rules = session.exec(
-        select(FollowupRule).where(col(FollowupRule.is_active).is_(True))
-    ).scalars()
-    return sum(_apply(session, rule, as_of) for rule in rules)
-
-
-def _apply(session: Session, rule: FollowupRule, as_of: datetime) -> int:
-    name = func.coalesce(Contact.first_name + " " + Contact.last_name, Company.name)
-    before, found, after = rule.title_template.partition(NAME)
-    title = literal(before) + name + literal(after) if found else literal(before)
-    assignee = (
-        func.coalesce(Contact.owner_id, Company.owner_id)
-        if rule.assignee_mode == AssigneeMode.OWNER
-        else literal(rule.assignee_id)
-    )
-    threshold = as_of - timedelta(days=rule.days)
-    in_scope = [
-        Enrollment.journey_id == rule.journey_id,
-        Enrollment.status == EnrollmentStatus.ACTIVE,
-    ]
-    if rule.phase_id is not None:
-        in_scope.append(Enrollment.phase_id == rule.phase_id)
-    if rule.segment:
-        in_scope.append(Enrollment.segment == rule.segment)
-    # The current stay: its transition names the occasion of a time-in-phase rule.
-    stay = (
-        select(func.max(Transition.id))
-        .where(Transition.enrollment_id == Enrollment.id, Transition.at == Enrollment.phase_since)
-        .scalar_subquery()
-    )
-    if rule.trigger == Trigger.TIME_IN_PHASE:
-        occasion = literal(f"rule {rule.id} stay ") + cast(stay, String)
-        # A moment in a stay: caught up for a while after it, never years later.
-        in_scope += [
-            Enrollment.phase_since <= threshold,
-            Enrollment.phase_since > threshold - CATCH_UP,
-        ]
-    else:
-        # A quiet period starts at the subject's last touchpoint, or on entering the phase.
-        last_id, last_at = (
-            _last_touch(as_of, column) for column in (Touchpoint.id, Touchpoint.occurred_at)
+    channels = {key: id_ for key, id_ in session.execute(select(Channel.key, Channel.id))}
+    for default in DEFAULT_RULES:
+        values = dict(default)
+        wanted, move_to = values.pop("phases"), values.pop("move_to", None)
+        channel = values.pop("channel")
+        if not set(wanted) <= phases.keys():
+            continue  # the journey was changed before the rules were seeded
+        data = RuleCreate(
+            **values,
+            journey_id=journey.id,
+            phase_ids=[phases[key] for key in wanted],
+            move_to_phase_id=phases.get(move_to) if move_to else None,
+            channel_id=channels.get(channel),
+            purpose="customer_relationship",
         )
-        touched = last_at > Enrollment.phase_since
-        quiet_since = case((touched, last_at), else_=Enrollment.phase_since)
-        anchor = case(
-            (touched, literal(" touch ") + cast(last_id, String)),
-            else_=literal(" stay ") + cast(stay, String),
-        )
-        occasion = literal(f"rule {rule.id} enrollment ") + cast(Enrollment.id, String) + anchor
-        in_scope.append(quiet_since <= threshold)
-    now = utcnow()
-    rows = (
-        select(
-            Enrollment.contact_id,
-            Enrollment.company_id,
-            title,
-            literal(as_of + timedelta(days=rule.due_in_days), UTCDateTime),
-            assignee,
-            literal(str(FollowupStatus.OPEN)),
-            literal(rule.id),
-            occasion,
-            literal(now, UTCDateTime),
-            literal(now, UTCDateTime),
-        )
-        .select_from(Enrollment)
-        .outerjoin(Contact, Contact.id == Enrollment.contact_id)
-        .outerjoin(Company, Company.id == Enrollment.company_id)
-        .where(*in_scope)
-    )
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = (
-        dialect.insert(Followup.__table__)
-        .from_select(_COLUMNS, rows)
-        .on_conflict_do_nothing(index_elements=["occasion"])
-        # the driver's rowcount of INSERT ... SELECT is -1 on PostgreSQL; the ids count
-        .returning(Followup.__table__.c.id)
-    )
-    return len(session.execute(statement).all())
-
-
-_COLUMNS = [
-    "contact_id",
-    "company_id",
-    "title",
-    "due_at",
-    "assignee_id",
-    "status",
-    "rule_id",
-    "occasion",
-    "created_at",
-    "updated_at",
-]
-
-
-def _last_touch(as_of: datetime, column: Any) -> Any:
-    """``column`` of the enrollment's subject's latest touchpoint up to ``as_of``: the
-    contact's own, or the company's (two index seeks; one of them finds nothing)."""
-    latest = [col(Touchpoint.occurred_at).desc(), col(Touchpoint.id).desc()]
-    of_contact, of_company = (
-        select(column)
-        .where(key == subject, Touchpoint.occurred_at <= as_of)
-        .order_by(*latest)
-        .limit(1)
-        .scalar_subquery()
-        for key, subject in (
-            (Touchpoint.contact_id, Enrollment.contact_id),
-            (Touchpoint.company_id, Enrollment.company_id),
-        )
-    )
-    return func.coalesce(of_contact, of_company)
+        create_rule(session, data=data, actor_id=None)

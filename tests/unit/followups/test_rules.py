@@ -5,7 +5,7 @@ import pytest
 from sqlmodel import select
 
 from crm.core.errors import Invalid
-from crm.followups import rules
+from crm.followups import evaluation, rules
 from crm.followups.models import Followup, RuleCreate
 from crm.journeys import service as journey_service
 from crm.journeys.models import JourneyCreate, MoveRequest
@@ -24,7 +24,7 @@ def rule(session, journey, phase, trigger, days, **fields):
     data = RuleCreate(
         name="Rule",
         journey_id=journey.id,
-        phase_id=phase.id,
+        phase_ids=[phase.id],
         trigger=trigger,
         days=days,
         title_template="Check in with {name}",
@@ -44,9 +44,9 @@ def test_time_in_phase_fires_once_per_stay(session, journey, phases):
         session, journey, [(0, "conversion"), (10, "retention")], contact_id=contact.id
     )
     made = rule(session, journey, phases["retention"], "time_in_phase", 14, due_in_days=2)
-    assert rules.evaluate(session, as_of=day(23.9)) == 0  # 13.9 days in retention
-    assert rules.evaluate(session, as_of=day(24)) == 1
-    assert rules.evaluate(session, as_of=day(30)) == 0  # the same stay: not again
+    assert evaluation.evaluate(session, as_of=day(23.9)) == 0  # 13.9 days in retention
+    assert evaluation.evaluate(session, as_of=day(24)) == 1
+    assert evaluation.evaluate(session, as_of=day(30)) == 0  # the same stay: not again
     (followup,) = created(session, made)
     assert (followup.title, followup.contact_id, followup.assignee_id) == (
         "Check in with Rita Retained",
@@ -63,8 +63,8 @@ def test_time_in_phase_fires_once_per_stay(session, journey, phases):
             data=MoveRequest(at=day(at), phase_id=phases[key].id),
             actor_id=None,
         )
-    assert rules.evaluate(session, as_of=day(53)) == 0
-    assert rules.evaluate(session, as_of=day(54)) == 1
+    assert evaluation.evaluate(session, as_of=day(53)) == 0
+    assert evaluation.evaluate(session, as_of=day(54)) == 1
 
 
 def test_quiet_counts_from_the_last_touchpoint_and_fires_once_per_quiet_period(
@@ -73,16 +73,16 @@ def test_quiet_counts_from_the_last_touchpoint_and_fires_once_per_quiet_period(
     contact = make_contact(session)
     live(session, journey, [(0, "retention")], contact_id=contact.id)
     made = rule(session, journey, phases["retention"], "quiet", 90)
-    assert rules.evaluate(session, as_of=day(89)) == 0
-    assert rules.evaluate(session, as_of=day(90)) == 1
-    assert rules.evaluate(session, as_of=day(95)) == 0
+    assert evaluation.evaluate(session, as_of=day(89)) == 0
+    assert evaluation.evaluate(session, as_of=day(90)) == 1
+    assert evaluation.evaluate(session, as_of=day(95)) == 0
     touchpoint_service.log_touchpoint(
         session,
         data=TouchpointCreate(contact_id=contact.id, summary="Chat", occurred_at=day(100)),
         actor_id=None,
     )
-    assert rules.evaluate(session, as_of=day(189)) == 0  # 89 quiet days since the touchpoint
-    assert rules.evaluate(session, as_of=day(190)) == 1
+    assert evaluation.evaluate(session, as_of=day(189)) == 0  # 89 quiet days since the touchpoint
+    assert evaluation.evaluate(session, as_of=day(190)) == 1
     assert len(created(session, made)) == 2
 
 
@@ -96,8 +96,8 @@ def test_a_company_is_quiet_when_nobody_there_was_spoken_to(session, journey, ph
         data=TouchpointCreate(contact_id=person.id, summary="Call", occurred_at=day(20)),
         actor_id=None,
     )
-    assert rules.evaluate(session, as_of=day(49)) == 0
-    assert rules.evaluate(session, as_of=day(50)) == 1
+    assert evaluation.evaluate(session, as_of=day(49)) == 0
+    assert evaluation.evaluate(session, as_of=day(50)) == 1
     (followup,) = created(session, made)
     assert (followup.company_id, followup.title) == (company.id, "Check in with Stille GmbH")
 
@@ -118,7 +118,7 @@ def test_scope_and_assignee(session, journey, phases):
         assignee_mode="user",
         assignee_id=named.id,
     )
-    assert rules.evaluate(session, as_of=day(10)) == 1
+    assert evaluation.evaluate(session, as_of=day(10)) == 1
     (followup,) = created(session, made)
     assert (followup.contact_id, followup.assignee_id) == (retail.id, named.id)
 
@@ -128,7 +128,7 @@ def test_inactive_rules_and_left_subjects_create_nothing(session, journey, phase
     live(session, journey, [(0, "retention"), (3, "churned")], contact_id=contact.id)
     rule(session, journey, phases["retention"], "time_in_phase", 1)
     rule(session, journey, phases["retention"], "quiet", 1, is_active=False)
-    assert rules.evaluate(session, as_of=day(10)) == 0
+    assert evaluation.evaluate(session, as_of=day(10)) == 0
 
 
 def test_bad_rules_are_refused(session, journey, phases):
@@ -148,7 +148,13 @@ def test_the_default_rules_follow_the_classic_journey(session):
     rules.seed_default_rules(session)
     rules.seed_default_rules(session)  # once
     names = [r.name for r in rules.list_rules(session)]
-    assert names == ["Ask for a review", "Loyalty check-in", "Onboarding check-in"]
+    assert names == [
+        "Ask a promoter for a review",
+        "Call a detractor",
+        "Loyalty check-in",
+        "Onboarding check-in",
+        "Renewal talk",
+    ]
 
 
 def test_time_in_phase_catches_up_for_a_week_but_not_for_years(session, journey, phases):
@@ -157,7 +163,7 @@ def test_time_in_phase_catches_up_for_a_week_but_not_for_years(session, journey,
     live(session, journey, [(-300, "retention")], contact_id=old.id)
     made = rule(session, journey, phases["retention"], "time_in_phase", 14)
     # day 20: the recent stay reached 14 days 6 days ago, the old one 286 days ago
-    assert rules.evaluate(session, as_of=day(20)) == 1
+    assert evaluation.evaluate(session, as_of=day(20)) == 1
     assert [f.contact_id for f in created(session, made)] == [recent.id]
 
 
@@ -165,4 +171,4 @@ def test_a_missed_moment_is_not_caught_up_after_the_window(session, journey, pha
     contact = make_contact(session)
     live(session, journey, [(0, "retention")], contact_id=contact.id)
     rule(session, journey, phases["retention"], "time_in_phase", 14)
-    assert rules.evaluate(session, as_of=day(21)) == 0  # 7 days after the moment: too late
+    assert evaluation.evaluate(session, as_of=day(21)) == 0  # 7 days after the moment: too late
