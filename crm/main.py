@@ -26,6 +26,7 @@ from crm.deals import pages as deal_pages
 from crm.deals import routes as deal_routes
 from crm.followups import pages as followup_pages
 from crm.followups import routes as followup_routes
+from crm.followups import rule_pages as followup_rule_pages
 from crm.imports import routes as import_routes
 from crm.imports.runner import ImportRunner
 from crm.journeys import pages as journey_pages
@@ -111,6 +112,7 @@ def create_app(
         deal_pages.router,
         deal_routes.api_router,
         followup_pages.router,
+        followup_rule_pages.router,
         followup_routes.api_router,
     ):
         app.include_router(router)

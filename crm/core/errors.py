@@ -51,6 +51,8 @@ class Invalid(CRMError):
     def __init__(self, message: str, /, *, field: str | None = None, **params: Any) -> None:
         super().__init__(message, **params)
         self.field = field
+        if field:
+            self.details["field"] = field
 
 
 class TooManyRequests(CRMError):

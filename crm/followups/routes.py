@@ -9,7 +9,7 @@ from crm.contacts.deps import Editor
 from crm.core.db import SessionDep
 from crm.followups import jobs, rules
 from crm.followups import service as followup_service
-from crm.followups.deps import FollowupDep
+from crm.followups.deps import FollowupDep, RuleDep
 from crm.followups.models import (
     FollowupComplete,
     FollowupCreate,
@@ -20,6 +20,7 @@ from crm.followups.models import (
     FollowupUpdate,
     RuleCreate,
     RulePublic,
+    RuleUpdate,
     RunPublic,
     RunRequest,
 )
@@ -30,13 +31,33 @@ api_router = APIRouter(prefix="/api/v1", tags=["follow-ups"])
 
 @api_router.get("/followup-rules", response_model=list[RulePublic])
 def api_rules(session: SessionDep, user: CurrentUser) -> list[RulePublic]:
-    return [RulePublic.model_validate(r, from_attributes=True) for r in rules.list_rules(session)]
+    return rules.public(session, rules.list_rules(session))
 
 
 @api_router.post("/followup-rules", response_model=RulePublic, status_code=201)
 def api_create_rule(session: SessionDep, admin: AdminUser, data: RuleCreate) -> RulePublic:
     rule = rules.create_rule(session, data=data, actor_id=admin.id)
-    return RulePublic.model_validate(rule, from_attributes=True)
+    return rules.public(session, [rule])[0]
+
+
+@api_router.get("/followup-rules/{rule_id}", response_model=RulePublic)
+def api_rule(session: SessionDep, rule: RuleDep, user: CurrentUser) -> RulePublic:
+    return rules.public(session, [rule])[0]
+
+
+@api_router.patch("/followup-rules/{rule_id}", response_model=RulePublic)
+def api_update_rule(
+    session: SessionDep, rule: RuleDep, admin: AdminUser, data: RuleUpdate
+) -> RulePublic:
+    rule = rules.update_rule(session, rule=rule, data=data, actor_id=admin.id)
+    return rules.public(session, [rule])[0]
+
+
+@api_router.delete("/followup-rules/{rule_id}", status_code=204)
+def api_delete_rule(session: SessionDep, rule: RuleDep, admin: AdminUser) -> Response:
+    """The rule goes; the follow-ups it created stay."""
+    rules.delete_rule(session, rule=rule, actor_id=admin.id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @api_router.post("/followups/run", response_model=RunPublic)

@@ -208,7 +208,7 @@ def seed_default_rules(session: Session) -> None:
         p.key: p.id
         for p in session.exec(select(Phase).where(Phase.journey_id == journey.id)).scalars()
     }
-    channels = {key: id_ for key, id_ in session.execute(select(Channel.key, Channel.id))}
+    channels = dict(session.execute(select(Channel.key, Channel.id)).all())
     for default in DEFAULT_RULES:
         values = dict(default)
         wanted, move_to = values.pop("phases"), values.pop("move_to", None)

@@ -22,7 +22,7 @@ from crm.followups.models import (
     FollowupUpdate,
 )
 from crm.touchpoints import service as touchpoint_service
-from crm.touchpoints.models import TouchpointCreate
+from crm.touchpoints.models import Touchpoint, TouchpointCreate
 from crm.users import service as user_service
 
 PLANNER_LIMIT = 500
@@ -85,9 +85,12 @@ def _require_pending(followup: Followup) -> None:
 def complete_followup(
     session: Session, *, followup: Followup, data: FollowupComplete, actor_id: int | None
 ) -> Followup:
-    """Done; with a summary, what happened is logged as a touchpoint of the subject."""
+    """Done; with a summary, what happened is logged as a touchpoint of the subject; or
+    a touchpoint of the subject's logged already is named as what happened."""
     _require_pending(followup)
-    if data.summary:
+    if data.touchpoint_id is not None:
+        followup.touchpoint_id = _touchpoint_of_subject(session, followup, data.touchpoint_id)
+    elif data.summary:
         touchpoint = touchpoint_service.log_touchpoint(
             session,
             data=TouchpointCreate(
@@ -102,6 +105,20 @@ def complete_followup(
     now = utcnow()
     followup.status, followup.completed_at, followup.updated_at = FollowupStatus.DONE, now, now
     return audit.save(session, followup, actor_id=actor_id, action="followup.done")
+
+
+def _touchpoint_of_subject(session: Session, followup: Followup, touchpoint_id: int) -> int:
+    """The touchpoint, if it is about the follow-up's subject (at a company: with anybody
+    who works there)."""
+    touchpoint = session.get(Touchpoint, touchpoint_id)
+    if touchpoint is not None:
+        if followup.contact_id is not None and touchpoint.contact_id == followup.contact_id:
+            return touchpoint_id
+        if followup.company_id is not None:
+            contact = session.get(Contact, touchpoint.contact_id) if touchpoint.contact_id else None
+            if followup.company_id in (touchpoint.company_id, contact and contact.company_id):
+                return touchpoint_id
+    raise Invalid(N_("Choose a touchpoint of this follow-up's subject."), field="touchpoint_id")
 
 
 def snooze_followup(

@@ -180,7 +180,7 @@ def test_rules_and_runs_through_the_api(client, session):
     body = {
         "name": "Two weeks in",
         "journey_id": journey.id,
-        "phase_id": retention.id,
+        "phase_ids": [retention.id],
         "trigger": "time_in_phase",
         "days": 14,
         "title_template": "Call {name}",

@@ -93,7 +93,10 @@ class TestMe:
             json={"current_password": "nope", "new_password": "0123456789"},
         )
         assert wrong.status_code == 422
-        assert wrong.json() == {"detail": "The current password is wrong."}
+        assert wrong.json() == {
+            "detail": "The current password is wrong.",
+            "field": "current_password",
+        }
         ok = client.post(
             "/api/v1/me/password",
             headers=headers,
