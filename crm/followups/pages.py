@@ -6,15 +6,18 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse
+from sqlmodel import Session
 
 from crm.contacts.deps import EDITOR_ROLES, CompanyDep, ContactDep, Editor
 from crm.core.db import SessionDep
 from crm.core.errors import N_, Invalid
 from crm.core.security import safe_next
 from crm.core.templating import render, run_change
+from crm.followups import rules
 from crm.followups import service as followup_service
 from crm.followups.deps import FollowupDep
-from crm.followups.models import FollowupComplete, FollowupCreate, FollowupUpdate
+from crm.followups.models import Followup, FollowupComplete, FollowupCreate, FollowupUpdate
+from crm.touchpoints import service as touchpoint_service
 from crm.users import service as user_service
 from crm.users.deps import CurrentUser
 from crm.users.models import Role
@@ -52,6 +55,7 @@ def planner_page(
             "team_view": user.has_role(*MANAGER_ROLES),
             "subjects": followup_service.subject_names(session, everything),
             "tomorrow": (datetime.now(zone) + timedelta(days=1)).date(),
+            **_explained(session, everything),
         },
     )
 
@@ -94,18 +98,23 @@ def complete_followup(
     user: Editor,
     summary: Annotated[str, Form()] = "",
     channel: Annotated[str, Form()] = "call",
+    touchpoint_id: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "",
 ) -> Response:
+    """Done, logging what happened, or with a touchpoint logged a moment ago."""
+
+    def data() -> FollowupComplete:
+        if touchpoint_id.isdigit():
+            return FollowupComplete(touchpoint_id=int(touchpoint_id))
+        return FollowupComplete(
+            summary=summary.strip() or None, touchpoint={"channel": channel or "call"}
+        )
+
     return run_change(
         request,
         session,
         lambda: followup_service.complete_followup(
-            session,
-            followup=followup,
-            data=FollowupComplete(
-                summary=summary.strip() or None, touchpoint={"channel": channel or "call"}
-            ),
-            actor_id=user.id,
+            session, followup=followup, data=data(), actor_id=user.id
         ),
         done=N_("Done."),
         back=safe_next(next, "/planner"),
@@ -172,9 +181,18 @@ def cancel_followup(
     )
 
 
+def _explained(session: Session, followups: list[Followup]) -> dict[str, Any]:
+    """What the follow-up items show beside each: the rule that made it, the channels."""
+    return {
+        "rules_by_id": rules.by_ids(session, {f.rule_id for f in followups if f.rule_id}),
+        "channels": touchpoint_service.Labels(session).offered_channels(),
+    }
+
+
 def _card(
     request: Request, session: SessionDep, user: Any, *, url: str, name: str, **subject: int
 ) -> HTMLResponse:
+    pending = followup_service.pending_for(session, **subject)
     return render(
         request,
         "followups/subject.html",
@@ -182,9 +200,10 @@ def _card(
             "subject_url": url,
             "name": name,
             "subject": subject,
-            "pending": followup_service.pending_for(session, **subject),
+            "pending": pending,
             "may_change": user.has_role(*EDITOR_ROLES),
             "users": user_service.active_user_choices(session),
+            **_explained(session, pending),
         },
     )
 

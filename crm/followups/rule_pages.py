@@ -122,9 +122,7 @@ def create_rule(
     errors = FormErrors(request.state.language)
     try:
         with session.begin_nested():
-            rule = rules.create_rule(
-                session, data=RuleCreate(**form.values()), actor_id=admin.id
-            )
+            rule = rules.create_rule(session, data=RuleCreate(**form.values()), actor_id=admin.id)
     except (ValidationError, CRMError) as exc:
         errors.add_error(exc)
         return _form_page(request, session, rule=None, form=form, errors=errors, status_code=422)

@@ -95,6 +95,13 @@ def get_rule(session: Session, *, rule_id: int) -> FollowupRule:
     return rule
 
 
+def by_ids(session: Session, rule_ids: set[int]) -> dict[int, FollowupRule]:
+    if not rule_ids:
+        return {}
+    query = select(FollowupRule).where(col(FollowupRule.id).in_(rule_ids))
+    return {rule.id: rule for rule in session.exec(query).scalars()}
+
+
 def phase_ids_of(session: Session, rule_ids: list[int]) -> dict[int, list[int]]:
     """The phases each rule watches, in one query."""
     found: dict[int, list[int]] = {rule_id: [] for rule_id in rule_ids}

@@ -16,6 +16,7 @@ from crm.core.forms import FormErrors
 from crm.core.lists import ListEntry, ListEntryCreate, ListEntryPublic, ListEntryUpdate
 from crm.core.templating import flash, render
 from crm.deals.models import LostReason
+from crm.followups import service as followup_service
 from crm.journeys.models import ExitReason
 from crm.touchpoints import service as touchpoint_service
 from crm.touchpoints.deps import TouchpointDep
@@ -213,14 +214,16 @@ def _log(
         return render(
             request,
             "touchpoints/_logged.html",
-            {**context, "touchpoint": None},
+            {**context, "touchpoint": None, "offer": []},
             status_code=422,
             headers={"HX-Retarget": "#quick-log", "HX-Reswap": "outerHTML"},
         )
+    # Logging a touchpoint offers to complete the subject's open follow-ups with it.
+    offer = followup_service.pending_for(session, **subject)
     return render(
         request,
         "touchpoints/_logged.html",
-        {**quick_log_context(labels, action=action), "touchpoint": touchpoint},
+        {**quick_log_context(labels, action=action), "touchpoint": touchpoint, "offer": offer},
         status_code=201,
     )
 

@@ -7,7 +7,7 @@ from crm.followups.models import FollowupCreate
 from crm.touchpoints import service as touchpoint_service
 from crm.users.models import Role
 from tests.conftest import login, post_form
-from tests.factories import make_contact, make_token, make_user
+from tests.factories import log_touchpoint, make_contact, make_token, make_user
 
 SOON = datetime.now(UTC) + timedelta(hours=2)
 
@@ -211,3 +211,71 @@ def test_rules_and_runs_through_the_api(client, session):
     assert client.post("/api/v1/followups/run", headers=rep).status_code == 403
     (followup,) = followup_service.pending_for(session, contact_id=contact.id)
     assert followup.title.startswith("Call Person")
+
+
+def test_logging_a_touchpoint_offers_to_complete_the_open_follow_ups(client, session):
+    rep = make_user(session, roles=(Role.SALES_REP,))
+    contact, stranger = make_contact(session), make_contact(session)
+    followup = followup_service.create_followup(
+        session,
+        data=FollowupCreate(title="Call about the offer", due_at=SOON, contact_id=contact.id),
+        actor_id=rep.id,
+    )
+    session.commit()
+    login(client, rep.email)
+    logged = post_form(
+        client,
+        f"/contacts/{contact.id}/touchpoints",
+        {"summary": "Talked about the offer", "channel": "call"},
+        form_page=f"/contacts/{contact.id}",
+    )
+    assert logged.status_code == 201
+    assert "Done: Call about the offer" in logged.text
+    touchpoint = touchpoint_service.list_touchpoints(session, contact_id=contact.id)[0][0]
+    assert f'name="touchpoint_id" value="{touchpoint.id}"' in logged.text
+    other = log_touchpoint(session, contact_id=stranger.id)
+    headers = bearer(session, rep)
+    url = f"/api/v1/followups/{followup.id}/complete"
+    wrong = client.post(url, headers=headers, json={"touchpoint_id": other.id})
+    assert (wrong.status_code, wrong.json()["field"]) == (422, "touchpoint_id")
+    both = client.post(url, headers=headers, json={"touchpoint_id": other.id, "summary": "x"})
+    assert both.status_code == 422
+    done = post_form(
+        client,
+        f"/followups/{followup.id}/complete",
+        {"touchpoint_id": touchpoint.id, "next": f"/contacts/{contact.id}"},
+    )
+    assert (done.status_code, done.headers["location"]) == (303, f"/contacts/{contact.id}")
+    session.refresh(followup)
+    assert (followup.status, followup.touchpoint_id) == ("done", touchpoint.id)
+
+
+def test_the_planner_says_why_a_rule_made_each_follow_up(client, session):
+    from crm.followups.models import Followup, FollowupRule
+    from crm.journeys import service as journey_service
+
+    manager = make_user(session, roles=(Role.ACCOUNT_MANAGER,))
+    journey = journey_service.list_journeys(session)[0]
+    rule = FollowupRule(
+        name="Onboarding",
+        journey_id=journey.id,
+        trigger="time_in_phase",
+        days=14,
+        title_template="Onboarding call with {name}",
+    )
+    session.add(rule)
+    session.flush()
+    session.add(
+        Followup(
+            contact_id=make_contact(session).id,
+            title="Onboarding call with Ada",
+            due_at=SOON,
+            assignee_id=manager.id,
+            rule_id=rule.id,
+            occasion="test",
+        )
+    )
+    session.commit()
+    login(client, manager.email)
+    page = client.get("/planner")
+    assert "Why: Onboarding, 14 days in the phase" in page.text
