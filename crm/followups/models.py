@@ -336,3 +336,19 @@ class RunPublic(SQLModel):
     finished_at: datetime | None
     created: int
     error: str | None
+
+
+class CalendarFeed(SQLModel, table=True):
+    """A user's secret calendar link: whoever has it sees that user's follow-ups, so only
+    its hash is kept, and a new link revokes the old one."""
+
+    __tablename__ = "calendar_feed"
+
+    id: int | None = column(Privacy.NONE, default=None, primary_key=True)
+    user_id: int = column(Privacy.NONE, foreign_key="user.id", ondelete="CASCADE", unique=True)
+    token_hash: str = column(Privacy.SECRET, max_length=64, unique=True)
+    created_at: datetime = timestamp(default_factory=utcnow)
+
+
+class CalendarLink(SQLModel):
+    url: str = Field(description="Shown only now: subscribe to it in a calendar app.")

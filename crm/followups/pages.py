@@ -13,14 +13,14 @@ from crm.core.db import SessionDep
 from crm.core.errors import N_, Invalid
 from crm.core.security import safe_next
 from crm.core.templating import render, run_change
-from crm.followups import rules
+from crm.followups import calendar, rules
 from crm.followups import service as followup_service
 from crm.followups.deps import FollowupDep
 from crm.followups.models import Followup, FollowupComplete, FollowupCreate, FollowupUpdate
 from crm.touchpoints import service as touchpoint_service
 from crm.users import service as user_service
 from crm.users.deps import CurrentUser
-from crm.users.models import Role
+from crm.users.models import Role, User
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 # Who may look at another user's planner: the team view.
@@ -36,13 +36,22 @@ def _local_time(request: Request, day: str, at: str = "09:00") -> datetime:
     return moment.replace(tzinfo=ZoneInfo(getattr(request.state, "time_zone", "UTC")))
 
 
+def _shown(user: User, user_id: int | None) -> int:
+    """Whose follow-ups: my own, or (for admins and account managers) a colleague's."""
+    return user_id if user_id and user.has_role(*MANAGER_ROLES) else user.id
+
+
+def _zone(request: Request) -> ZoneInfo:
+    return ZoneInfo(getattr(request.state, "time_zone", "UTC"))
+
+
 @router.get("/planner", response_class=HTMLResponse)
 def planner_page(
     request: Request, session: SessionDep, user: CurrentUser, user_id: int | None = None
 ) -> HTMLResponse:
     """My follow-ups, or (for admins and account managers) a colleague's."""
-    shown = user_id if user_id and user.has_role(*MANAGER_ROLES) else user.id
-    zone = ZoneInfo(getattr(request.state, "time_zone", "UTC"))
+    shown = _shown(user, user_id)
+    zone = _zone(request)
     planner = followup_service.planner(session, assignee_id=shown, time_zone=zone)
     everything = [*planner.overdue, *planner.today, *planner.this_week, *planner.later]
     return render(
@@ -55,8 +64,76 @@ def planner_page(
             "team_view": user.has_role(*MANAGER_ROLES),
             "subjects": followup_service.subject_names(session, everything),
             "tomorrow": (datetime.now(zone) + timedelta(days=1)).date(),
+            "has_feed": calendar.has_feed(session, user_id=user.id),
             **_explained(session, everything),
         },
+    )
+
+
+@router.get("/planner/week", response_class=HTMLResponse)
+def week_page(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    start: date | None = None,
+    user_id: int | None = None,
+) -> HTMLResponse:
+    """A week of follow-ups, Monday to Sunday, a column a day."""
+    shown, zone = _shown(user, user_id), _zone(request)
+    days = calendar.week(
+        session, assignee_id=shown, time_zone=zone, start=start or datetime.now(zone).date()
+    )
+    everything = [f for day in days for f in day.followups]
+    return render(
+        request,
+        "followups/week.html",
+        {
+            "days": days,
+            "shown": shown,
+            "today": datetime.now(zone).date(),
+            "week_step": timedelta(days=7),
+            "users": user_service.active_user_choices(session),
+            "team_view": user.has_role(*MANAGER_ROLES),
+            "subjects": followup_service.subject_names(session, everything),
+            **_explained(session, everything),
+        },
+    )
+
+
+@router.post("/planner/calendar-link", response_class=HTMLResponse)
+def create_calendar_link(request: Request, session: SessionDep, user: CurrentUser) -> HTMLResponse:
+    """A new secret link, shown once; an older one stops working."""
+    token = calendar.create_feed(session, user=user)
+    url = str(request.url_for("calendar_feed", token=token))
+    return render(request, "followups/calendar_link.html", {"url": url}, status_code=201)
+
+
+@router.post("/planner/calendar-link/revoke")
+def revoke_calendar_link(request: Request, session: SessionDep, user: CurrentUser) -> Response:
+    return run_change(
+        request,
+        session,
+        lambda: calendar.revoke_feed(session, user=user),
+        done=N_("The calendar link no longer works."),
+        back="/planner",
+    )
+
+
+@router.get("/calendar/{token}.ics", name="calendar_feed")
+def calendar_feed(request: Request, session: SessionDep, token: str) -> Response:
+    """A user's follow-ups for their calendar app; the secret link is the only key."""
+    owner = calendar.feed_user(session, token=token)
+    followups = calendar.feed_followups(session, user_id=owner.id)
+    body = calendar.ical(
+        followups,
+        names=followup_service.subject_names(session, followups),
+        base_url=str(request.base_url).rstrip("/"),
+        host=request.url.hostname or "crm",
+    )
+    return Response(
+        body,
+        media_type="text/calendar; charset=utf-8",
+        headers={"Cache-Control": "private, max-age=300"},
     )
 
 

@@ -7,10 +7,11 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from crm.contacts.deps import Editor
 from crm.core.db import SessionDep
-from crm.followups import jobs, rules
+from crm.followups import calendar, jobs, rules
 from crm.followups import service as followup_service
 from crm.followups.deps import FollowupDep, RuleDep
 from crm.followups.models import (
+    CalendarLink,
     FollowupComplete,
     FollowupCreate,
     FollowupPublic,
@@ -70,6 +71,21 @@ def api_run_rules(request: Request, admin: AdminUser, data: RunRequest | None = 
 @api_router.get("/followups/runs", response_model=list[RunPublic])
 def api_runs(session: SessionDep, admin: AdminUser) -> list[RunPublic]:
     return [RunPublic.model_validate(r, from_attributes=True) for r in rules.recent_runs(session)]
+
+
+@api_router.post("/followups/calendar-link", response_model=CalendarLink, status_code=201)
+def api_create_calendar_link(
+    request: Request, session: SessionDep, user: CurrentUser
+) -> CalendarLink:
+    """A secret iCalendar link to your follow-ups, shown once; an older one stops working."""
+    token = calendar.create_feed(session, user=user)
+    return CalendarLink(url=str(request.url_for("calendar_feed", token=token)))
+
+
+@api_router.delete("/followups/calendar-link", status_code=204)
+def api_revoke_calendar_link(session: SessionDep, user: CurrentUser) -> Response:
+    calendar.revoke_feed(session, user=user)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @api_router.get("/followups", response_model=FollowupsPage)

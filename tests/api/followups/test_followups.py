@@ -1,5 +1,6 @@
 """Follow-ups through the JSON API, the planner page and the subject's card."""
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from crm.followups import service as followup_service
@@ -10,6 +11,7 @@ from tests.conftest import login, post_form
 from tests.factories import log_touchpoint, make_contact, make_token, make_user
 
 SOON = datetime.now(UTC) + timedelta(hours=2)
+CALENDAR_URL = re.compile(r"http://testserver/calendar/[\w-]+\.ics")
 
 
 def bearer(session, user):
@@ -279,3 +281,34 @@ def test_the_planner_says_why_a_rule_made_each_follow_up(client, session):
     login(client, manager.email)
     page = client.get("/planner")
     assert "Why: Onboarding, 14 days in the phase" in page.text
+
+
+def test_the_week_page_and_the_calendar_feed(client, session, app):
+    from fastapi.testclient import TestClient
+
+    manager = make_user(session, roles=(Role.ACCOUNT_MANAGER,))
+    contact = make_contact(session, first_name="Wanda", last_name="Week")
+    followup_service.create_followup(
+        session,
+        data=FollowupCreate(title="Weekly call", due_at=SOON, contact_id=contact.id),
+        actor_id=manager.id,
+    )
+    session.commit()
+    login(client, manager.email)
+    week = client.get(f"/planner/week?start={SOON.date().isoformat()}")
+    assert week.status_code == 200 and "Weekly call" in week.text and "<html" in week.text
+    assert client.get("/planner/week?start=not-a-date").status_code == 422
+    shown = post_form(client, "/planner/calendar-link", form_page="/planner")
+    assert shown.status_code == 201
+    page_url = CALENDAR_URL.search(shown.text).group(0)
+    headers = bearer(session, manager)
+    api_url = client.post("/api/v1/followups/calendar-link", headers=headers).json()["url"]
+    stranger = TestClient(app)  # no session, no token: the link is the key
+    assert stranger.get(page_url.replace("http://testserver", "")).status_code == 404  # replaced
+    feed = stranger.get(api_url.replace("http://testserver", ""))
+    assert feed.status_code == 200
+    assert feed.headers["content-type"].startswith("text/calendar")
+    assert "SUMMARY:Weekly call (Wanda Week)" in feed.text
+    assert client.delete("/api/v1/followups/calendar-link", headers=headers).status_code == 204
+    assert stranger.get(api_url.replace("http://testserver", "")).status_code == 404
+    assert client.delete("/api/v1/followups/calendar-link", headers=headers).status_code == 404
