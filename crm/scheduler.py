@@ -36,21 +36,23 @@ class Job:
     trigger_args: dict[str, Any]
 
 
-JOBS = [
-    Job(
-        "users.purge_login_attempts",
-        "crm.users.jobs:purge_login_attempts",
-        "interval",
-        {"hours": 1},
-    ),
-    Job("imports.purge_imports", "crm.imports.jobs:purge_imports", "interval", {"hours": 24}),
-    Job(
-        "followups.evaluate_rules",
-        "crm.followups.jobs:evaluate_rules",
-        "interval",
-        {"hours": 1},
-    ),
-]
+def jobs(settings: Settings) -> list[Job]:
+    """Every scheduled job; how often the follow-up rules run is a setting."""
+    return [
+        Job(
+            "users.purge_login_attempts",
+            "crm.users.jobs:purge_login_attempts",
+            "interval",
+            {"hours": 1},
+        ),
+        Job("imports.purge_imports", "crm.imports.jobs:purge_imports", "interval", {"hours": 24}),
+        Job(
+            "followups.evaluate_rules",
+            "crm.followups.jobs:evaluate_rules",
+            "interval",
+            {"minutes": settings.followup_interval_minutes},
+        ),
+    ]
 
 JOB_DEFAULTS = {
     "coalesce": True,  # many missed runs become one
@@ -69,7 +71,7 @@ def configure(scheduler: BaseScheduler, settings: Settings) -> BaseScheduler:
         job_defaults=JOB_DEFAULTS,
         timezone="UTC",
     )
-    for job in JOBS:
+    for job in jobs(settings):
         scheduler.add_job(
             job.func, job.trigger, id=job.id, replace_existing=True, **job.trigger_args
         )
@@ -140,7 +142,7 @@ class EmbeddedScheduler:
             return
         self.scheduler = configure(BackgroundScheduler(), self.settings)
         self.scheduler.start()
-        log.info("embedded scheduler started with %d jobs", len(JOBS))
+        log.info("embedded scheduler started with %d jobs", len(jobs(self.settings)))
 
     def shutdown(self) -> None:
         if self.scheduler is not None:
@@ -154,7 +156,7 @@ def run_forever(settings: Settings) -> None:
     log.info("waiting for the scheduler lock")
     lock.acquire(blocking=True)
     try:
-        log.info("scheduler running %d jobs", len(JOBS))
+        log.info("scheduler running %d jobs", len(jobs(settings)))
         configure(BlockingScheduler(), settings).start()
     finally:
         lock.release()

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     phone_region: str = "DE"
     session_max_age_days: int = 14
     run_scheduler: bool = True
+    # How often the scheduler evaluates the follow-up rules.
+    followup_interval_minutes: int = Field(default=60, ge=1, le=24 * 60)
     # The largest file an import accepts.
     import_max_mb: int = 25
     # For the benchmark: answer each request with X-SQL-Statements, the statements it ran.
