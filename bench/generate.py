@@ -23,6 +23,8 @@ SIZES = {"S": (5_000, 1_000, 50_000), "M": (100_000, 10_000, 1_000_000)}
 BENCH_EMAIL, BENCH_PASSWORD = "bench@example.com", "bench password"
 # The first contacts get this many touchpoints each, for the contact-page measurement.
 BUSY_CONTACTS, BUSY_TOUCHPOINTS = 200, 50
+# The data's present: its histories end here.
+DATA_NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 def main() -> None:
@@ -50,7 +52,7 @@ def main() -> None:
         companies=companies,
         touchpoints=touchpoints,
         owner_ids=[owner_id],
-        now=datetime(2026, 11, 1, tzinfo=UTC),
+        now=DATA_NOW,
         busy_contacts=BUSY_CONTACTS,
         busy_touchpoints=BUSY_TOUCHPOINTS,
     )

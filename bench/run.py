@@ -30,10 +30,16 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.generate import BENCH_EMAIL, BENCH_PASSWORD, BUSY_CONTACTS
+from sqlalchemy import delete, func, select
+from sqlmodel import Session, col
+
+from bench.generate import BENCH_EMAIL, BENCH_PASSWORD, BUSY_CONTACTS, DATA_NOW
 from crm.cli import alembic_config
-from crm.core.db import make_engine
+from crm.core.db import job_session, make_engine
 from crm.core.pagination import encode_cursor
+from crm.followups import evaluation, jobs
+from crm.followups import rules as followup_rules
+from crm.followups.models import Followup
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -276,6 +282,47 @@ def measure_import(api: Client, bearer: dict[str, str], server_pid: int, url: st
     }
 
 
+def rules_setup(url: str) -> int:
+    """The default rules, evaluated once as at the data's present so that the planner has
+    its follow-ups; returns how many follow-ups the rules made."""
+    engine = make_engine(url)
+    made = col(Followup.rule_id).is_not(None)
+    with job_session(engine) as session:
+        followup_rules.seed_default_rules(session)
+        count = session.exec(select(func.count()).select_from(Followup).where(made)).one()
+    if not count:
+        count = jobs.evaluate_rules(lambda: job_session(engine), as_of=DATA_NOW).created
+    engine.dispose()
+    return count
+
+
+def measure_rules(url: str, runs: int = 5) -> dict:
+    """A full evaluation of the active rules over every subject, as the scheduler runs it:
+    first with none of their follow-ups there (all are created), then again (none are).
+    Each run happens in a transaction that is rolled back, so every run sees the same data."""
+    engine = make_engine(url)
+    first, again, created = [], [], 0
+    for _ in range(runs):
+        with Session(engine) as session:
+            session.execute(delete(Followup).where(col(Followup.rule_id).is_not(None)))
+            start = time.perf_counter()
+            created = evaluation.evaluate(session, as_of=DATA_NOW)
+            first.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            assert evaluation.evaluate(session, as_of=DATA_NOW) == 0
+            again.append(time.perf_counter() - start)
+            session.rollback()
+    engine.dispose()
+    return {
+        "runs": runs,
+        "created": created,
+        "first_s_median": round(statistics.median(first), 3),
+        "first_s_max": round(max(first), 3),
+        "again_s_median": round(statistics.median(again), 3),
+        "again_s_max": round(max(again), 3),
+    }
+
+
 def measure(
     runs: int, warmup: int, call: Callable[[int], tuple[int, str, int]], expected: int
 ) -> tuple[list[float], list[int]]:
@@ -307,6 +354,7 @@ def main() -> None:
     url = database_url(options.db, options.size)
     ensure_data(url, options.size)
     cursor_1000 = page_cursor(url, 1000) if options.size == "M" else page_cursor(url, 50)
+    rule_followups = rules_setup(url)
     server, port = start_server(url)
     try:
         web = Client(port)
@@ -440,6 +488,8 @@ def main() -> None:
                 200,
                 1,
             ),
+            "planner page": (lambda n: web.request("GET", "/planner"), 200, 1),
+            "planner week": (lambda n: web.request("GET", "/planner/week"), 200, 1),
             "login (Argon2)": (lambda n: (login(Client(port)), (303, "", -1))[1], 303, 0),
         }
         results = {}
@@ -461,6 +511,16 @@ def main() -> None:
                 "sql_statements_max": most,
             }
             print(f"{name:32} {p50:>8.2f} {p95:>8.2f} {most if most >= 0 else '-':>12}")
+        rules = None
+        if not wanted or any(word in "rule evaluation" for word in wanted):
+            rules = measure_rules(url)
+            print(
+                f"rule evaluation over every subject ({rules['runs']} runs): "
+                f"{rules['first_s_median']} s median, {rules['first_s_max']} s at most, "
+                f"creating {rules['created']:,} follow-ups; again with nothing new: "
+                f"{rules['again_s_median']} s median, {rules['again_s_max']} s at most "
+                f"(the planner's user has {rule_followups:,} rule-made follow-ups)"
+            )
         imported = None if options.no_import else measure_import(api, bearer, server.pid, url)
         if imported:
             print(
@@ -476,6 +536,7 @@ def main() -> None:
                     "size": options.size,
                     "db": options.db,
                     "operations": results,
+                    "rule_evaluation": rules,
                     "import": imported,
                 },
                 indent=2,

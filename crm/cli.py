@@ -141,6 +141,11 @@ def demo(
         now=utcnow(),
     )
     typer.echo(f"Added {contacts} demo contacts with their companies and touchpoints.")
+    from crm.followups.jobs import evaluate_rules
+
+    # The planner need not wait for the scheduler's first run.
+    run = evaluate_rules(lambda: job_session(engine))
+    typer.echo(f"The follow-up rules created {run.created} follow-ups.")
 
 
 @app.command()

@@ -109,6 +109,7 @@ def test_create_token_prints_a_working_token(crm):
 def test_demo_adds_users_and_a_living_crm_once(crm):
     first = crm("demo", "--contacts", "40")
     assert first.exit_code == 0, first.output
+    assert "The follow-up rules created" in first.output
     again = crm("demo", "--contacts", "40")
     assert again.exit_code == 0 and "no demo customers added" in again.output
     assert "demo user" not in again.output
