@@ -289,7 +289,7 @@ def rules_setup(url: str) -> int:
     made = col(Followup.rule_id).is_not(None)
     with job_session(engine) as session:
         followup_rules.seed_default_rules(session)
-        count = session.exec(select(func.count()).select_from(Followup).where(made)).one()
+        count = session.execute(select(func.count()).select_from(Followup).where(made)).scalar_one()
     if not count:
         count = jobs.evaluate_rules(lambda: job_session(engine), as_of=DATA_NOW).created
     engine.dispose()

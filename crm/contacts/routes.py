@@ -306,6 +306,7 @@ class CompanyForm(BaseModel):
     phone: str = ""
     email: str = ""
     owner_id: str = ""
+    renewal_date: str = ""
     notes: str = ""
     tags: str = ""
 

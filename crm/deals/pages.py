@@ -51,6 +51,7 @@ class DealForm(BaseModel):
     expected_close_date: str = ""
     next_step: str = ""
     next_step_date: str = ""
+    renewal_date: str = ""
     source: str = ""
     notes: str = ""
     owner_id: str = ""

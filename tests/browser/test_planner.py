@@ -49,3 +49,36 @@ def test_complete_a_follow_up_by_logging_the_call(live_server, page: Page):
     expect(page.locator("strong", has_text="Onboarding check-in")).to_have_count(0)
     page.goto(f"{live_server.url}/contacts/{contact_id}")
     expect(page.locator("#timeline").get_by_text("Called: happy with the start")).to_be_visible()
+
+
+def test_logging_a_call_offers_to_complete_the_open_follow_up(live_server, page: Page):
+    live_server.log_in_as_new_user(
+        page, email="sami@example.com", name="Sami Sales", role=Role.SALES_REP
+    )
+    with live_server.session() as session:
+        rep = session.exec(select(User).where(User.email == "sami@example.com")).one()
+        contact = contact_service.create_contact(
+            session,
+            data=ContactCreate(first_name="Olga", last_name="Offer", emails=["olga@x.example"]),
+            actor_id=None,
+        )
+        followup_service.create_followup(
+            session,
+            data=FollowupCreate(
+                title="Send the quote",
+                due_at=datetime.now(UTC) + timedelta(days=1),
+                contact_id=contact.id,
+            ),
+            actor_id=rep.id,
+        )
+        session.commit()
+        contact_id = contact.id
+
+    page.goto(f"{live_server.url}/contacts/{contact_id}")
+    page.get_by_label("What happened?").fill("Sent the quote by mail")
+    page.get_by_label("What happened?").press("Enter")
+    expect(page.locator("#timeline").get_by_text("Sent the quote by mail")).to_be_visible()
+    page.get_by_role("button", name="Done: Send the quote").click()
+
+    expect(page.get_by_text("Done.", exact=True)).to_be_visible()
+    expect(page.locator("#followups").get_by_text("Nothing to follow up.")).to_be_visible()

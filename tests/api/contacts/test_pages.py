@@ -117,7 +117,7 @@ def test_company_pages(rep_client, session):
     response = post_form(
         rep_client,
         "/companies",
-        {"name": "Seite GmbH", "city": "Köln", "website": "seite.de"},
+        {"name": "Seite GmbH", "city": "Köln", "website": "seite.de", "renewal_date": "2027-03-31"},
         form_page="/companies/new",
     )
     assert response.status_code == 303
@@ -126,6 +126,7 @@ def test_company_pages(rep_client, session):
     make_contact(session, first_name="Paula", last_name="Person", company_id=company_id)
     page = rep_client.get(company_url).text
     assert "Seite GmbH" in page and "Köln" in page and "Paula Person" in page
+    assert "Contract renewal date" in page and "Mar 31, 2027" in page
     listing = rep_client.get(
         "/companies?q=seite", headers={"HX-Request": "true", "HX-Target": "company-rows"}
     )

@@ -120,11 +120,13 @@ def test_edit_a_deal(client, session):
             "currency": "EUR",
             "probability": "40",
             "next_step": "Send offer",
+            "renewal_date": "2027-06-30",
         },
         form_page=url,
     )
     page = client.get(url).text
     assert "Bigger deal" in page and "€2,500.00" in page and "40 %" in page and "Send offer" in page
+    assert "Jun 30, 2027" in page
 
 
 def test_readers_see_but_do_not_change(client, session):
