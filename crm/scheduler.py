@@ -54,6 +54,7 @@ def jobs(settings: Settings) -> list[Job]:
         ),
     ]
 
+
 JOB_DEFAULTS = {
     "coalesce": True,  # many missed runs become one
     "misfire_grace_time": 24 * 3600,  # a run missed while the service was down still happens

@@ -1,7 +1,7 @@
 """Follow-up pages: the planner, and the follow-ups card of contact and company pages."""
 
 from datetime import date, datetime, time, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request, Response
@@ -47,18 +47,27 @@ def _zone(request: Request) -> ZoneInfo:
 
 @router.get("/planner", response_class=HTMLResponse)
 def planner_page(
-    request: Request, session: SessionDep, user: CurrentUser, user_id: int | None = None
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    user_id: int | None = None,
+    group: Literal["overdue", "today", "this_week", "later"] | None = None,
+    cursor: str | None = None,
 ) -> HTMLResponse:
-    """My follow-ups, or (for admins and account managers) a colleague's."""
+    """My follow-ups, or (for admins and account managers) a colleague's: every group's
+    first page, or further pages of one group."""
     shown = _shown(user, user_id)
     zone = _zone(request)
-    planner = followup_service.planner(session, assignee_id=shown, time_zone=zone)
-    everything = [*planner.overdue, *planner.today, *planner.this_week, *planner.later]
+    groups = followup_service.planner(
+        session, assignee_id=shown, time_zone=zone, only=group, cursor=cursor
+    )
+    everything = [f for g in groups.values() for f in g.followups]
     return render(
         request,
         "followups/planner.html",
         {
-            "planner": planner,
+            "groups": groups,
+            "only": group,
             "shown": shown,
             "users": user_service.active_user_choices(session),
             "team_view": user.has_role(*MANAGER_ROLES),

@@ -1,10 +1,11 @@
 """Follow-ups: creating, completing (with the touchpoint in the same step), snoozing,
 reassigning and cancelling them, and the planner's groups. No HTTP in here."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import and_, case, func
 from sqlmodel import Session, col, select
 
 from crm.contacts.models import Company, Contact
@@ -24,8 +25,6 @@ from crm.followups.models import (
 from crm.touchpoints import service as touchpoint_service
 from crm.touchpoints.models import Touchpoint, TouchpointCreate
 from crm.users import service as user_service
-
-PLANNER_LIMIT = 500
 
 
 def get_followup(session: Session, *, followup_id: int) -> Followup:
@@ -172,40 +171,63 @@ def list_followups(
     return keyset_page(session, query, keys, descending=False, cursor=cursor, limit=limit)
 
 
+# The planner's groups, in order; each shows a page of this many at a time.
+GROUPS = ("overdue", "today", "this_week", "later")
+GROUP_PAGE = 50
+
+
 @dataclass
-class Planner:
-    overdue: list[Followup] = field(default_factory=list)
-    today: list[Followup] = field(default_factory=list)
-    this_week: list[Followup] = field(default_factory=list)
-    later: list[Followup] = field(default_factory=list)
+class Group:
+    key: str
+    followups: list[Followup]
+    total: int
+    next_cursor: str | None
 
 
 def planner(
-    session: Session, *, assignee_id: int, time_zone: ZoneInfo, now: datetime | None = None
-) -> Planner:
+    session: Session,
+    *,
+    assignee_id: int,
+    time_zone: ZoneInfo,
+    now: datetime | None = None,
+    only: str | None = None,
+    cursor: str | None = None,
+    limit: int = GROUP_PAGE,
+) -> dict[str, Group]:
     """A user's pending follow-ups: overdue, due today, later this week (to Sunday, in
-    the user's time zone), and later."""
+    the user's time zone), and later; each group's size, and its first page (or, for the
+    group ``only``, the page after ``cursor``)."""
     now = (now or utcnow()).astimezone(time_zone)
     today = datetime.combine(now.date(), time.min, tzinfo=time_zone)
     tomorrow = today + timedelta(days=1)
     next_week = today + timedelta(days=7 - today.weekday())
-    query = (
-        select(Followup)
-        .where(Followup.assignee_id == assignee_id, col(Followup.status).in_(PENDING))
-        .order_by(Followup.due_at, Followup.id)
-        .limit(PLANNER_LIMIT)
-    )
-    groups = Planner()
-    for followup in session.exec(query):
-        due = followup.due_at
-        if due < now:
-            groups.overdue.append(followup)
-        elif due < tomorrow:
-            groups.today.append(followup)
-        elif due < next_week:
-            groups.this_week.append(followup)
-        else:
-            groups.later.append(followup)
+    due = col(Followup.due_at)
+    ranges = {
+        "overdue": [due < now],
+        "today": [due >= now, due < tomorrow],
+        "this_week": [due >= tomorrow, due < next_week],
+        "later": [due >= next_week],
+    }
+    pending = [Followup.assignee_id == assignee_id, col(Followup.status).in_(PENDING)]
+    # Every group's size in one pass over the user's pending follow-ups.
+    sizes = session.exec(
+        select(
+            *(func.coalesce(func.sum(case((and_(*r), 1), else_=0)), 0) for r in ranges.values())
+        ).where(*pending)
+    ).one()
+    groups = {}
+    for (key, conditions), total in zip(ranges.items(), sizes, strict=True):
+        if only and key != only:
+            continue
+        followups, next_cursor = keyset_page(
+            session,
+            select(Followup).where(*pending, *conditions),
+            [due, col(Followup.id)],
+            descending=False,
+            cursor=cursor if key == only else None,
+            limit=limit,
+        )
+        groups[key] = Group(key, followups, total, next_cursor)
     return groups
 
 

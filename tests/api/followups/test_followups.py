@@ -312,3 +312,30 @@ def test_the_week_page_and_the_calendar_feed(client, session, app):
     assert client.delete("/api/v1/followups/calendar-link", headers=headers).status_code == 204
     assert stranger.get(api_url.replace("http://testserver", "")).status_code == 404
     assert client.delete("/api/v1/followups/calendar-link", headers=headers).status_code == 404
+
+
+def test_a_long_planner_group_shows_a_page_and_links_to_the_next(client, session):
+    from crm.followups.models import Followup
+
+    manager = make_user(session, roles=(Role.ACCOUNT_MANAGER,))
+    contact = make_contact(session)
+    past = datetime.now(UTC) - timedelta(days=1)
+    for n in range(followup_service.GROUP_PAGE + 2):
+        session.add(
+            Followup(
+                contact_id=contact.id,
+                title=f"Task {n:03d}",
+                due_at=past + timedelta(minutes=n),
+                assignee_id=manager.id,
+            )
+        )
+    session.commit()
+    login(client, manager.email)
+    page = client.get("/planner")
+    assert "Task 049" in page.text and "Task 050" not in page.text
+    link = re.search(r'href="(/planner\?group=overdue&cursor=[^"]+)"', page.text)
+    following = client.get(link.group(1))
+    assert following.status_code == 200 and "<html" in following.text
+    assert "Task 050" in following.text and "Task 051" in following.text
+    assert "Task 049" not in following.text and "All groups" in following.text
+    assert client.get("/planner?group=someday").status_code == 422

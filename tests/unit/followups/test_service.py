@@ -99,10 +99,37 @@ def test_the_planner_groups_by_the_users_days(session):
     service.complete_followup(session, followup=done, data=FollowupComplete(), actor_id=None)
     new(session, NOW, assignee_id=make_user(session).id)  # someone else's
     groups = service.planner(session, assignee_id=user.id, time_zone=BERLIN, now=NOW)
-    assert [f.id for f in groups.overdue] == [made["overdue"].id]
-    assert [f.id for f in groups.today] == [made["today"].id]
-    assert [f.id for f in groups.this_week] == [made["thursday"].id, made["sunday"].id]
-    assert [f.id for f in groups.later] == [made["monday"].id]
+    assert {key: [f.id for f in group.followups] for key, group in groups.items()} == {
+        "overdue": [made["overdue"].id],
+        "today": [made["today"].id],
+        "this_week": [made["thursday"].id, made["sunday"].id],
+        "later": [made["monday"].id],
+    }
+    assert [group.total for group in groups.values()] == [1, 1, 2, 1]
+
+
+def test_a_long_planner_group_comes_a_page_at_a_time(session):
+    user = make_user(session)
+    made = [new(session, NOW - timedelta(hours=n + 1), assignee_id=user.id) for n in range(5)]
+    made.reverse()  # oldest first
+    groups = service.planner(session, assignee_id=user.id, time_zone=BERLIN, now=NOW, limit=2)
+    overdue = groups["overdue"]
+    assert (overdue.total, [f.id for f in overdue.followups]) == (5, [f.id for f in made[:2]])
+    seen = [f.id for f in overdue.followups]
+    cursor = overdue.next_cursor
+    while cursor:
+        (page,) = service.planner(
+            session,
+            assignee_id=user.id,
+            time_zone=BERLIN,
+            now=NOW,
+            only="overdue",
+            cursor=cursor,
+            limit=2,
+        ).values()
+        seen += [f.id for f in page.followups]
+        cursor = page.next_cursor
+    assert seen == [f.id for f in made]
 
 
 def test_a_subjects_pending_follow_ups(session):
