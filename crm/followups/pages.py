@@ -11,8 +11,9 @@ from sqlmodel import Session
 from crm.contacts.deps import EDITOR_ROLES, CompanyDep, ContactDep, Editor
 from crm.core.db import SessionDep
 from crm.core.errors import N_, Invalid
+from crm.core.i18n import translations
 from crm.core.security import safe_next
-from crm.core.templating import render, run_change
+from crm.core.templating import Options, render, run_change
 from crm.followups import calendar, rules
 from crm.followups import service as followup_service
 from crm.followups.deps import FollowupDep
@@ -74,7 +75,7 @@ def planner_page(
             "subjects": followup_service.subject_names(session, everything),
             "tomorrow": (datetime.now(zone) + timedelta(days=1)).date(),
             "has_feed": calendar.has_feed(session, user_id=user.id),
-            **_explained(session, everything),
+            **_explained(request, session, everything),
         },
     )
 
@@ -104,7 +105,7 @@ def week_page(
             "users": user_service.active_user_choices(session),
             "team_view": user.has_role(*MANAGER_ROLES),
             "subjects": followup_service.subject_names(session, everything),
-            **_explained(session, everything),
+            **_explained(request, session, everything),
         },
     )
 
@@ -267,11 +268,17 @@ def cancel_followup(
     )
 
 
-def _explained(session: Session, followups: list[Followup]) -> dict[str, Any]:
-    """What the follow-up items show beside each: the rule that made it, the channels."""
+def _explained(request: Request, session: Session, followups: list[Followup]) -> dict[str, Any]:
+    """What the follow-up items show beside each: the rule that made it, the suggested
+    channel, and the pickers of their actions."""
+    gettext = translations(getattr(request.state, "language", "en")).gettext
+    channels = touchpoint_service.Labels(session).offered_channels()
     return {
         "rules_by_id": rules.by_ids(session, {f.rule_id for f in followups if f.rule_id}),
-        "channels": touchpoint_service.Labels(session).offered_channels(),
+        "channel_names": {c.id: gettext(c.name) for c in channels},
+        "channel_keys": {c.id: c.key for c in channels},
+        "channel_options": Options([(c.key, gettext(c.name)) for c in channels]),
+        "user_options": Options(user_service.active_user_choices(session)),
     }
 
 
@@ -289,7 +296,7 @@ def _card(
             "pending": pending,
             "may_change": user.has_role(*EDITOR_ROLES),
             "users": user_service.active_user_choices(session),
-            **_explained(session, pending),
+            **_explained(request, session, pending),
         },
     )
 
