@@ -12,32 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from crm.contacts.models import Contact
-
-MAX_LINE = 75  # octets per line before folding (RFC 6350 3.2)
-
-
-def _escape(value: str) -> str:
-    return (
-        value.replace("\\", "\\\\")
-        .replace(",", "\\,")
-        .replace(";", "\\;")
-        .replace("\r\n", "\\n")
-        .replace("\n", "\\n")
-    )
-
-
-def _fold(line: str) -> str:
-    """The content line split into lines of at most 75 octets, each continued by a space."""
-    parts, current, size = [], "", 0
-    for char in line:
-        width = len(char.encode())
-        if size + width > MAX_LINE:
-            parts.append(current)
-            current, size = " ", 1
-        current += char
-        size += width
-    parts.append(current)
-    return "\r\n".join(parts) + "\r\n"
+from crm.core.contentlines import escape, fold
 
 
 def card(contact: Contact, *, company_name: str | None) -> str:
@@ -45,25 +20,25 @@ def card(contact: Contact, *, company_name: str | None) -> str:
     lines = [
         "BEGIN:VCARD",
         "VERSION:3.0",
-        f"N:{_escape(contact.last_name)};{_escape(contact.first_name)};;;",
-        f"FN:{_escape(contact.name)}",
+        f"N:{escape(contact.last_name)};{escape(contact.first_name)};;;",
+        f"FN:{escape(contact.name)}",
     ]
     if company_name:
-        lines.append(f"ORG:{_escape(company_name)}")
+        lines.append(f"ORG:{escape(company_name)}")
     if contact.job_title:
-        lines.append(f"TITLE:{_escape(contact.job_title)}")
+        lines.append(f"TITLE:{escape(contact.job_title)}")
     for position, email in enumerate(contact.emails):
-        lines.append(f"EMAIL;TYPE=INTERNET{',PREF' if position == 0 else ''}:{_escape(email)}")
+        lines.append(f"EMAIL;TYPE=INTERNET{',PREF' if position == 0 else ''}:{escape(email)}")
     for position, number in enumerate(contact.phones):
         lines.append(f"TEL;TYPE=VOICE{',PREF' if position == 0 else ''}:{number}")
     if contact.tags:
-        lines.append("CATEGORIES:" + ",".join(_escape(tag) for tag in contact.tags))
+        lines.append("CATEGORIES:" + ",".join(escape(tag) for tag in contact.tags))
     if contact.language:
-        lines.append(f"LANG:{_escape(contact.language)}")
+        lines.append(f"LANG:{escape(contact.language)}")
     if contact.notes:
-        lines.append(f"NOTE:{_escape(contact.notes)}")
+        lines.append(f"NOTE:{escape(contact.notes)}")
     lines.append("END:VCARD")
-    return "".join(_fold(line) for line in lines)
+    return "".join(fold(line) for line in lines)
 
 
 @dataclass

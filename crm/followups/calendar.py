@@ -2,7 +2,7 @@
 secret, revocable link.
 
 The feed is a few lines of RFC 5545 (events with a start, a length, a title, a link),
-written here rather than pulling in a library for it.
+written by hand like our vCards rather than with a library.
 """
 
 import hashlib
@@ -15,6 +15,7 @@ from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from crm.core import audit
+from crm.core.contentlines import escape, fold
 from crm.core.db import utcnow
 from crm.core.errors import N_, NotFound
 from crm.followups.models import PENDING, CalendarFeed, Followup, FollowupStatus
@@ -108,32 +109,6 @@ def feed_followups(
     return list(session.exec(query))
 
 
-def _text(value: str) -> str:
-    """A TEXT value: backslash, semicolon, comma and new lines escaped."""
-    return (
-        value.replace("\\", "\\\\")
-        .replace(";", "\\;")
-        .replace(",", "\\,")
-        .replace("\r\n", "\\n")
-        .replace("\n", "\\n")
-    )
-
-
-def _fold(line: str) -> str:
-    """Lines longer than 75 octets continue on the next, after a space."""
-    data = line.encode()
-    if len(data) <= 75:
-        return line
-    parts, start = [], 0
-    while start < len(data):
-        end = min(start + (75 if not parts else 74), len(data))
-        while end < len(data) and (data[end] & 0xC0) == 0x80:  # not inside a character
-            end -= 1
-        parts.append(data[start:end].decode())
-        start = end
-    return "\r\n ".join(parts)
-
-
 def _stamp(moment: datetime) -> str:
     return moment.astimezone(ZoneInfo("UTC")).strftime("%Y%m%dT%H%M%SZ")
 
@@ -148,7 +123,7 @@ def ical(
         "PRODID:-//CRM//Follow-ups//EN",
         "CALSCALE:GREGORIAN",
         "METHOD:PUBLISH",
-        "X-WR-CALNAME:" + _text("CRM follow-ups"),
+        "X-WR-CALNAME:" + escape("CRM follow-ups"),
     ]
     for f in followups:
         kind, subject_id = ("contact", f.contact_id) if f.contact_id else ("company", f.company_id)
@@ -163,10 +138,10 @@ def ical(
             "DTSTAMP:" + _stamp(f.updated_at),
             "DTSTART:" + _stamp(f.due_at),
             "DURATION:" + EVENT_LENGTH,
-            "SUMMARY:" + _text(title),
-            "DESCRIPTION:" + _text("\n".join(filter(None, [f.notes, url]))),
+            "SUMMARY:" + escape(title),
+            "DESCRIPTION:" + escape("\n".join(filter(None, [f.notes, url]))),
             "URL:" + url,
             "END:VEVENT",
         ]
     lines.append("END:VCALENDAR")
-    return "\r\n".join(_fold(line) for line in lines) + "\r\n"
+    return "".join(fold(line) for line in lines)

@@ -13,28 +13,33 @@ from crm.followups.models import FollowupCreate
 from crm.users.models import Role, User
 
 
+def a_contact_to_follow_up(live_server, *, user_email, name, title, due_in):
+    """A new contact with a follow-up for the user; the contact's id."""
+    first_name, last_name = name.split()
+    with live_server.session() as session:
+        user = session.exec(select(User).where(User.email == user_email)).one()
+        contact = contact_service.create_contact(
+            session,
+            data=ContactCreate(first_name=first_name, last_name=last_name),
+            actor_id=None,
+        )
+        data = FollowupCreate(title=title, due_at=datetime.now(UTC) + due_in, contact_id=contact.id)
+        followup_service.create_followup(session, data=data, actor_id=user.id)
+        session.commit()
+        return contact.id
+
+
 def test_complete_a_follow_up_by_logging_the_call(live_server, page: Page):
     live_server.log_in_as_new_user(
         page, email="amelie@example.com", name="Amelie Account", role=Role.ACCOUNT_MANAGER
     )
-    with live_server.session() as session:
-        manager = session.exec(select(User).where(User.email == "amelie@example.com")).one()
-        contact = contact_service.create_contact(
-            session,
-            data=ContactCreate(first_name="Paul", last_name="Planner", emails=["paul@x.example"]),
-            actor_id=None,
-        )
-        followup_service.create_followup(
-            session,
-            data=FollowupCreate(
-                title="Onboarding check-in",
-                due_at=datetime.now(UTC) - timedelta(hours=3),
-                contact_id=contact.id,
-            ),
-            actor_id=manager.id,
-        )
-        session.commit()
-        contact_id = contact.id
+    contact_id = a_contact_to_follow_up(
+        live_server,
+        user_email="amelie@example.com",
+        name="Paul Planner",
+        title="Onboarding check-in",
+        due_in=timedelta(hours=-3),
+    )
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Planner").click()
     overdue = page.get_by_role("region", name="Overdue")
@@ -55,24 +60,13 @@ def test_logging_a_call_offers_to_complete_the_open_follow_up(live_server, page:
     live_server.log_in_as_new_user(
         page, email="sami@example.com", name="Sami Sales", role=Role.SALES_REP
     )
-    with live_server.session() as session:
-        rep = session.exec(select(User).where(User.email == "sami@example.com")).one()
-        contact = contact_service.create_contact(
-            session,
-            data=ContactCreate(first_name="Olga", last_name="Offer", emails=["olga@x.example"]),
-            actor_id=None,
-        )
-        followup_service.create_followup(
-            session,
-            data=FollowupCreate(
-                title="Send the quote",
-                due_at=datetime.now(UTC) + timedelta(days=1),
-                contact_id=contact.id,
-            ),
-            actor_id=rep.id,
-        )
-        session.commit()
-        contact_id = contact.id
+    contact_id = a_contact_to_follow_up(
+        live_server,
+        user_email="sami@example.com",
+        name="Olga Offer",
+        title="Send the quote",
+        due_in=timedelta(days=1),
+    )
 
     page.goto(f"{live_server.url}/contacts/{contact_id}")
     page.get_by_label("What happened?").fill("Sent the quote by mail")

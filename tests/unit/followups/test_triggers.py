@@ -206,6 +206,19 @@ def test_a_promoter_moves_on_to_advocacy_with_a_suggested_channel(session, journ
     assert evaluation.evaluate(session, as_of=day(5)) == 0  # out of the rule's phase now
 
 
+def least_busy_rule(session, journey, phases):
+    """A day into retention: a follow-up for the least busy account manager."""
+    return rule(
+        session,
+        journey,
+        ["retention"],
+        phases,
+        trigger="time_in_phase",
+        days=1,
+        assignee_mode="least_busy",
+    )
+
+
 def test_least_busy_account_manager_takes_each_new_follow_up(session, journey, phases):
     busy = make_user(session, roles=(Role.ACCOUNT_MANAGER,))
     idle = make_user(session, roles=(Role.ACCOUNT_MANAGER,))
@@ -219,15 +232,7 @@ def test_least_busy_account_manager_takes_each_new_follow_up(session, journey, p
     customers = [make_contact(session, owner_id=owner.id) for _ in range(4)]
     for contact in customers:
         live(session, journey, [(0, "retention")], contact_id=contact.id)
-    made = rule(
-        session,
-        journey,
-        ["retention"],
-        phases,
-        trigger="time_in_phase",
-        days=1,
-        assignee_mode="least_busy",
-    )
+    made = least_busy_rule(session, journey, phases)
     assert evaluation.evaluate(session, as_of=day(1)) == 4
     # idle had 0 and busy 2: idle takes three, then busy and idle are level at 2 and 3
     assignees = [f.assignee_id for f in created(session, made)]
@@ -240,15 +245,7 @@ def test_without_account_managers_the_owner_keeps_it(session, journey, phases):
     away.is_active = False
     contact = make_contact(session, owner_id=owner.id)
     live(session, journey, [(0, "retention")], contact_id=contact.id)
-    made = rule(
-        session,
-        journey,
-        ["retention"],
-        phases,
-        trigger="time_in_phase",
-        days=1,
-        assignee_mode="least_busy",
-    )
+    made = least_busy_rule(session, journey, phases)
     assert evaluation.evaluate(session, as_of=day(1)) == 1
     assert created(session, made)[0].assignee_id == owner.id
 
