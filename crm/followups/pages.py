@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse
 from sqlmodel import Session
 
 from crm.contacts.deps import EDITOR_ROLES, CompanyDep, ContactDep, Editor
+from crm.core import lists
 from crm.core.db import SessionDep
 from crm.core.errors import N_, Invalid
 from crm.core.i18n import translations
@@ -18,7 +19,7 @@ from crm.followups import calendar, rules
 from crm.followups import service as followup_service
 from crm.followups.deps import FollowupDep
 from crm.followups.models import Followup, FollowupComplete, FollowupCreate, FollowupUpdate
-from crm.touchpoints import service as touchpoint_service
+from crm.touchpoints.models import Channel
 from crm.users import service as user_service
 from crm.users.deps import CurrentUser
 from crm.users.models import Role, User
@@ -272,7 +273,7 @@ def _explained(request: Request, session: Session, followups: list[Followup]) ->
     """What the follow-up items show beside each: the rule that made it, the suggested
     channel, and the pickers of their actions."""
     gettext = translations(getattr(request.state, "language", "en")).gettext
-    channels = touchpoint_service.Labels(session).offered_channels()
+    channels = lists.entries(session, Channel)
     return {
         "rules_by_id": rules.by_ids(session, {f.rule_id for f in followups if f.rule_id}),
         "channel_names": {c.id: gettext(c.name) for c in channels},

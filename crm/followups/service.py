@@ -219,6 +219,9 @@ def planner(
     for (key, conditions), total in zip(ranges.items(), sizes, strict=True):
         if only and key != only:
             continue
+        if not total:
+            groups[key] = Group(key, [], 0, None)
+            continue
         followups, next_cursor = keyset_page(
             session,
             select(Followup).where(*pending, *conditions),
