@@ -173,7 +173,7 @@ def list_followups(
 
 # The planner's groups, in order; each shows a page of this many at a time.
 GROUPS = ("overdue", "today", "this_week", "later")
-GROUP_PAGE = 50
+GROUP_PAGE = 25
 
 
 @dataclass

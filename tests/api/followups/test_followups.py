@@ -320,7 +320,7 @@ def test_a_long_planner_group_shows_a_page_and_links_to_the_next(client, session
     manager = make_user(session, roles=(Role.ACCOUNT_MANAGER,))
     contact = make_contact(session)
     past = datetime.now(UTC) - timedelta(days=1)
-    for n in range(followup_service.GROUP_PAGE + 2):
+    for n in range(2 * followup_service.GROUP_PAGE + 2):
         session.add(
             Followup(
                 contact_id=contact.id,
@@ -332,10 +332,11 @@ def test_a_long_planner_group_shows_a_page_and_links_to_the_next(client, session
     session.commit()
     login(client, manager.email)
     page = client.get("/planner")
-    assert "Task 049" in page.text and "Task 050" not in page.text
+    last = followup_service.GROUP_PAGE - 1
+    assert f"Task {last:03d}" in page.text and f"Task {last + 1:03d}" not in page.text
     link = re.search(r'href="(/planner\?group=overdue&cursor=[^"]+)"', page.text)
     following = client.get(link.group(1))
     assert following.status_code == 200 and "<html" in following.text
-    assert "Task 050" in following.text and "Task 051" in following.text
-    assert "Task 049" not in following.text and "All groups" in following.text
+    assert f"Task {last + 1:03d}" in following.text and f"Task {last + 2:03d}" in following.text
+    assert f"Task {last:03d}" not in following.text and "All groups" in following.text
     assert client.get("/planner?group=someday").status_code == 422
