@@ -92,38 +92,21 @@ def test_admins_create_edit_and_delete_rules_on_their_pages(client, session):
     login(client, admin.email)
     page = client.get("/followups/rules/new")
     assert page.status_code == 200 and "Phases it watches" in page.text
-    refused = post_form(
-        client,
-        "/followups/rules",
-        {
-            "name": "Renewals",
-            "journey_id": journey.id,
-            "phase_ids": [phases["retention"].id],
-            "trigger": "date",
-            "days": "45",
-            "title_template": "Renewal with {name}",
-            "due_in_days": "3",
-            "is_active": "true",
-        },
-    )
+    form = {
+        "name": "Renewals",
+        "journey_id": journey.id,
+        "phase_ids": [phases["retention"].id],
+        "trigger": "date",
+        "days": "45",
+        "title_template": "Renewal with {name}",
+        "due_in_days": "3",
+        "is_active": "true",
+    }
+    refused = post_form(client, "/followups/rules", form)
     assert refused.status_code == 422
     assert "Choose the date to count down to." in refused.text
     assert 'value="Renewal with {name}"' in refused.text  # the input is kept
-    created = post_form(
-        client,
-        "/followups/rules",
-        {
-            "name": "Renewals",
-            "journey_id": journey.id,
-            "phase_ids": [phases["retention"].id],
-            "trigger": "date",
-            "date_field": "company_renewal",
-            "days": "45",
-            "title_template": "Renewal with {name}",
-            "due_in_days": "3",
-            "is_active": "true",
-        },
-    )
+    created = post_form(client, "/followups/rules", {**form, "date_field": "company_renewal"})
     assert created.status_code == 303
     rule = session.exec(select(FollowupRule).where(FollowupRule.name == "Renewals")).one()
     listing = client.get("/followups/rules")
