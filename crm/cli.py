@@ -13,6 +13,7 @@ from crm.core.errors import CRMError
 from crm.core.settings import ROOT, get_settings
 from crm.deals import service as deal_service
 from crm.followups import rules as followup_rules
+from crm.gdpr import service as gdpr_service
 from crm.journeys import service as journey_service
 from crm.touchpoints import service as touchpoint_service
 from crm.users import service as user_service
@@ -59,6 +60,7 @@ def init(
         journey_service.seed_defaults(session)
         deal_service.seed_defaults(session)
         followup_rules.seed_default_rules(session)
+        gdpr_service.seed_defaults(session)
         if user_service.count_users(session):
             typer.echo("The CRM already has users; nothing to do.")
             return

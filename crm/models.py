@@ -13,7 +13,20 @@ from crm.contacts.models import (
 )
 from crm.core.audit import AuditEvent
 from crm.deals.models import Deal, DealContact, DealStage, DealStageChange, LostReason, Pipeline
-from crm.followups.models import Followup, FollowupRule, FollowupRun
+from crm.followups.models import (
+    CalendarFeed,
+    Followup,
+    FollowupRule,
+    FollowupRulePhase,
+    FollowupRun,
+)
+from crm.gdpr.models import (
+    ConsentEvent,
+    ConsentText,
+    PrivacyRequest,
+    PrivacySettings,
+    Purpose,
+)
 from crm.imports.models import ImportChunk, ImportJob, ImportProblem
 from crm.journeys.models import (
     Enrollment,
@@ -49,9 +62,12 @@ def include_object(
 __all__ = [
     "ApiToken",
     "AuditEvent",
+    "CalendarFeed",
     "Channel",
     "Company",
     "CompanyTag",
+    "ConsentEvent",
+    "ConsentText",
     "Contact",
     "ContactEmail",
     "ContactPhone",
@@ -64,6 +80,7 @@ __all__ = [
     "ExitReason",
     "Followup",
     "FollowupRule",
+    "FollowupRulePhase",
     "FollowupRun",
     "ImportChunk",
     "ImportJob",
@@ -75,6 +92,9 @@ __all__ = [
     "Phase",
     "PhaseTransition",
     "Pipeline",
+    "PrivacyRequest",
+    "PrivacySettings",
+    "Purpose",
     "Tag",
     "Touchpoint",
     "TouchpointPhase",

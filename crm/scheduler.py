@@ -46,6 +46,7 @@ def jobs(settings: Settings) -> list[Job]:
             {"hours": 1},
         ),
         Job("imports.purge_imports", "crm.imports.jobs:purge_imports", "interval", {"hours": 24}),
+        Job("gdpr.flag_due_requests", "crm.gdpr.jobs:flag_due_requests", "interval", {"hours": 24}),
         Job(
             "followups.evaluate_rules",
             "crm.followups.jobs:evaluate_rules",

@@ -21,6 +21,7 @@ from crm.cli import alembic_config
 from crm.core.db import committing, get_session, job_session, make_engine
 from crm.core.settings import Settings
 from crm.deals import service as deal_service
+from crm.gdpr import service as gdpr_service
 from crm.imports.runner import InlineRunner
 from crm.journeys import service as journey_service
 from crm.main import create_app
@@ -57,6 +58,7 @@ def engine(settings: Settings) -> Iterator[Engine]:
         touchpoint_service.seed_defaults(session)
         journey_service.seed_defaults(session)
         deal_service.seed_defaults(session)
+        gdpr_service.seed_defaults(session)
     yield engine
     engine.dispose()
 

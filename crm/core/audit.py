@@ -8,6 +8,7 @@ from sqlalchemy import JSON
 from sqlmodel import Session, SQLModel, col, select
 
 from crm.core.db import Privacy, column, insert_rows, timestamp, utcnow
+from crm.core.pagination import keyset_page
 
 
 class AuditEvent(SQLModel, table=True):
@@ -133,3 +134,40 @@ def events_for(session: Session, *, entity_type: str, entity_id: int) -> list[Au
         .order_by(col(AuditEvent.occurred_at).desc(), col(AuditEvent.id).desc())
     )
     return list(session.exec(query))
+
+
+class AuditEventPublic(SQLModel):
+    id: int
+    occurred_at: datetime
+    actor_id: int | None
+    action: str
+    entity_type: str
+    entity_id: int | None
+    fields: list[str]
+
+
+class AuditEventsPage(SQLModel):
+    items: list[AuditEventPublic]
+    next_cursor: str | None
+
+
+def list_events(
+    session: Session,
+    *,
+    entity_type: str | None = None,
+    entity_id: int | None = None,
+    actor_id: int | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> tuple[list[AuditEvent], str | None]:
+    """The audit trail, newest first, one keyset page at a time."""
+    query = select(AuditEvent)
+    for column_, value in (
+        (AuditEvent.entity_type, entity_type),
+        (AuditEvent.entity_id, entity_id),
+        (AuditEvent.actor_id, actor_id),
+    ):
+        if value is not None:
+            query = query.where(column_ == value)
+    keys = [col(AuditEvent.occurred_at), col(AuditEvent.id)]
+    return keyset_page(session, query, keys, descending=True, cursor=cursor, limit=limit)

@@ -19,6 +19,7 @@ from sqlmodel import Session
 from crm.cli import alembic_config
 from crm.core.db import job_session, make_engine
 from crm.deals import service as deal_service
+from crm.gdpr import service as gdpr_service
 from crm.journeys import service as journey_service
 from crm.main import create_app
 from crm.touchpoints import service as touchpoint_service
@@ -84,6 +85,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
             touchpoint_service.seed_defaults(session)
             journey_service.seed_defaults(session)
             deal_service.seed_defaults(session)
+            gdpr_service.seed_defaults(session)
         app = create_app(make_settings(var_dir, database_url))
         port = _free_port()
         server = uvicorn.Server(

@@ -1,0 +1,358 @@
+"""The GDPR module's records: the register of processing (purposes), consent texts and
+the append-only consent log, and data subject requests handled as cases."""
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import StringConstraints, field_validator
+from sqlalchemy import CheckConstraint, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from crm.core.db import Privacy, column, timestamp, utcnow
+from crm.core.errors import N_
+from crm.core.schemas import blank_is_none
+
+
+class LegalBasis(StrEnum):
+    """Art. 6(1) GDPR."""
+
+    CONSENT = "a"
+    CONTRACT = "b"
+    LEGAL_OBLIGATION = "c"
+    VITAL_INTERESTS = "d"
+    PUBLIC_TASK = "e"
+    LEGITIMATE_INTERESTS = "f"
+
+
+LEGAL_BASIS_NAMES = {
+    LegalBasis.CONSENT: N_("Art. 6(1)(a): consent"),
+    LegalBasis.CONTRACT: N_("Art. 6(1)(b): contract"),
+    LegalBasis.LEGAL_OBLIGATION: N_("Art. 6(1)(c): legal obligation"),
+    LegalBasis.VITAL_INTERESTS: N_("Art. 6(1)(d): vital interests"),
+    LegalBasis.PUBLIC_TASK: N_("Art. 6(1)(e): public task"),
+    LegalBasis.LEGITIMATE_INTERESTS: N_("Art. 6(1)(f): legitimate interests"),
+}
+
+
+class Purpose(SQLModel, table=True):
+    """One processing activity of the register (Art. 30): what data is processed for
+    what, on which legal basis, for whom, and for how long."""
+
+    __tablename__ = "purpose"
+
+    id: int | None = column(Privacy.NONE, default=None, primary_key=True)
+    key: str = column(Privacy.NONE, max_length=40, unique=True)
+    name: str = column(Privacy.NONE, max_length=120)
+    description: str = column(Privacy.NONE, default="", max_length=4000)
+    legal_basis: str = column(Privacy.NONE, max_length=1)
+    data_categories: str = column(Privacy.NONE, default="", max_length=2000)
+    recipients: str = column(Privacy.NONE, default="", max_length=2000)
+    source: str = column(Privacy.NONE, default="", max_length=2000)
+    # How long the data may be kept without another basis; None: as long as the contract.
+    retention_months: int | None = column(Privacy.NONE, default=None)
+    is_marketing: bool = column(Privacy.NONE, default=False)
+    is_active: bool = column(Privacy.NONE, default=True)
+    created_at: datetime = timestamp(default_factory=utcnow)
+    updated_at: datetime = timestamp(default_factory=utcnow)
+
+
+class ConsentText(SQLModel, table=True):
+    """The words a person agreed to, per purpose and language; never changed once
+    written (a change is a new version), and fingerprinted by their SHA-256."""
+
+    __tablename__ = "consent_text"
+    __table_args__ = (UniqueConstraint("purpose_id", "language", "version"),)
+
+    id: int | None = column(Privacy.NONE, default=None, primary_key=True)
+    purpose_id: int = column(Privacy.NONE, foreign_key="purpose.id", ondelete="CASCADE")
+    language: str = column(Privacy.NONE, max_length=8)
+    version: int = column(Privacy.NONE)
+    body: str = column(Privacy.NONE, max_length=10_000)
+    sha256: str = column(Privacy.NONE, max_length=64)
+    created_by_id: int | None = column(
+        Privacy.NONE, default=None, foreign_key="user.id", ondelete="SET NULL"
+    )
+    created_at: datetime = timestamp(default_factory=utcnow)
+
+
+class ConsentAction(StrEnum):
+    GRANTED = "granted"
+    WITHDRAWN = "withdrawn"
+    OPT_IN_SENT = "opt_in_sent"
+    OPT_IN_CONFIRMED = "opt_in_confirmed"
+
+
+class ConsentSource(StrEnum):
+    FORM = "form"
+    PHONE = "phone"
+    EMAIL = "email"
+    IMPORT = "import"
+    API = "api"
+    LINK = "link"  # the signed link given to the contact
+    IN_PERSON = "in_person"
+
+
+class ConsentEvent(SQLModel, table=True):
+    """One line of a contact's consent log; lines are only ever added. The current
+    state of a consent is the latest grant or withdrawal."""
+
+    __tablename__ = "consent_event"
+    __table_args__ = (Index("ix_consent_event_log", "contact_id", "purpose_id", "occurred_at"),)
+
+    id: int | None = column(Privacy.NONE, default=None, primary_key=True)
+    contact_id: int = column(Privacy.NONE, foreign_key="contact.id", ondelete="CASCADE")
+    purpose_id: int = column(Privacy.NONE, foreign_key="purpose.id")
+    action: str = column(Privacy.NONE, max_length=20)
+    source: str = column(Privacy.NONE, max_length=20)
+    # The text agreed to (for a grant or an opt-in).
+    consent_text_id: int | None = column(Privacy.NONE, default=None, foreign_key="consent_text.id")
+    occurred_at: datetime = timestamp(default_factory=utcnow)
+    # The evidence: who recorded it, and for web forms where it came from.
+    recorded_by_id: int | None = column(
+        Privacy.NONE, default=None, foreign_key="user.id", ondelete="SET NULL"
+    )
+    ip: str | None = column(Privacy.PERSONAL, default=None, max_length=45)
+    user_agent: str | None = column(Privacy.PERSONAL, default=None, max_length=500)
+    note: str | None = column(Privacy.FREE_TEXT, default=None, max_length=2000)
+
+
+class RequestKind(StrEnum):
+    ACCESS = "access"  # Art. 15
+    PORTABILITY = "portability"  # Art. 20
+    RECTIFICATION = "rectification"  # Art. 16
+    ERASURE = "erasure"  # Art. 17
+    RESTRICTION = "restriction"  # Art. 18
+    OBJECTION = "objection"  # Art. 21
+
+
+class RequestStatus(StrEnum):
+    RECEIVED = "received"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    REFUSED = "refused"
+
+
+OPEN_STATUSES = (RequestStatus.RECEIVED, RequestStatus.IN_PROGRESS)
+
+
+class PrivacyRequest(SQLModel, table=True):
+    """A data subject's request, handled as a case within its deadline."""
+
+    __tablename__ = "privacy_request"
+    __table_args__ = (
+        CheckConstraint("extended_months BETWEEN 0 AND 2", name="extension_at_most_two_months"),
+        Index("ix_privacy_request_due", "status", "due_date"),
+    )
+
+    id: int | None = column(Privacy.NONE, default=None, primary_key=True)
+    kind: str = column(Privacy.NONE, max_length=20)
+    contact_id: int | None = column(
+        Privacy.NONE, default=None, foreign_key="contact.id", ondelete="SET NULL", index=True
+    )
+    # Who asked, as they gave it: they need not be a contact (yet, or any more).
+    requester_name: str = column(Privacy.PERSONAL, max_length=200)
+    requester_email: str | None = column(Privacy.PERSONAL, default=None, max_length=254)
+    received_at: datetime = timestamp()
+    identity_verified_at: datetime | None = timestamp(default=None)
+    due_date: date = column(Privacy.NONE)
+    extended_months: int = column(Privacy.NONE, default=0)
+    extension_reason: str | None = column(Privacy.FREE_TEXT, default=None, max_length=2000)
+    status: str = column(Privacy.NONE, default=RequestStatus.RECEIVED, max_length=20)
+    handler_id: int | None = column(
+        Privacy.NONE, default=None, foreign_key="user.id", ondelete="SET NULL"
+    )
+    notes: str | None = column(Privacy.FREE_TEXT, default=None, max_length=10_000)
+    outcome: str | None = column(Privacy.FREE_TEXT, default=None, max_length=4000)
+    # Why a request was refused (Art. 12(5), 17(3), 21(1)...), when it was.
+    refusal_ground: str | None = column(Privacy.FREE_TEXT, default=None, max_length=2000)
+    # Set by the daily job when the deadline is a week or less away.
+    due_soon_at: datetime | None = timestamp(default=None)
+    closed_at: datetime | None = timestamp(default=None)
+    created_at: datetime = timestamp(default_factory=utcnow)
+    updated_at: datetime = timestamp(default_factory=utcnow)
+
+
+class PrivacySettings(SQLModel, table=True):
+    """The DPO's choices; one row."""
+
+    __tablename__ = "privacy_settings"
+
+    id: int | None = column(Privacy.NONE, default=None, primary_key=True)
+    # Whether administrators may see and handle requests too.
+    admins_may_handle: bool = column(Privacy.NONE, default=False)
+    updated_at: datetime = timestamp(default_factory=utcnow)
+
+
+# --- request and response schemas -----------------------------------------------------
+
+Key = Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=r"^[a-z0-9_]+$")]
+Language = Annotated[
+    str, StringConstraints(min_length=2, max_length=8, pattern=r"^[a-z]{2}(-[A-Za-z]{2,4})?$")
+]
+Text = Annotated[str, StringConstraints(max_length=2000)]
+
+
+class PurposeFields(SQLModel):
+    name: str | None = Field(default=None, min_length=1, max_length=120)
+    description: str | None = Field(default=None, max_length=4000)
+    legal_basis: LegalBasis | None = None
+    data_categories: str | None = Field(default=None, max_length=2000)
+    recipients: str | None = Field(default=None, max_length=2000)
+    source: str | None = Field(default=None, max_length=2000)
+    retention_months: int | None = Field(default=None, gt=0, le=1200)
+    is_marketing: bool | None = None
+    is_active: bool | None = None
+
+
+class PurposeCreate(PurposeFields):
+    key: Key
+    name: str = Field(min_length=1, max_length=120)
+    legal_basis: LegalBasis
+    description: str = Field(default="", max_length=4000)
+    data_categories: Text = ""
+    recipients: Text = ""
+    source: Text = ""
+    is_marketing: bool = False
+    is_active: bool = True
+
+
+class PurposeUpdate(PurposeFields):
+    """Only the fields sent change; ``retention_months`` sent as null keeps no limit."""
+
+
+class PurposePublic(SQLModel):
+    id: int
+    key: str
+    name: str
+    description: str
+    legal_basis: LegalBasis
+    data_categories: str
+    recipients: str
+    source: str
+    retention_months: int | None
+    is_marketing: bool
+    is_active: bool
+
+
+class ConsentTextCreate(SQLModel):
+    language: Language
+    body: str = Field(min_length=1, max_length=10_000)
+
+
+class ConsentTextPublic(SQLModel):
+    id: int
+    purpose_id: int
+    language: str
+    version: int
+    body: str
+    sha256: str
+    created_at: datetime
+
+
+class ConsentChange(SQLModel):
+    """A grant or a withdrawal, recorded for a contact."""
+
+    purpose: str = Field(description="The purpose's key.")
+    action: ConsentAction
+    source: ConsentSource = ConsentSource.API
+    language: str | None = Field(
+        default=None, description="Of the text agreed to; the contact's language if not given."
+    )
+    occurred_at: datetime | None = Field(default=None, description="When; now if not given.")
+    note: str | None = Field(default=None, max_length=2000)
+
+    _blank_is_none = field_validator("language", "note", mode="before")(blank_is_none)
+
+
+class ConsentEventPublic(SQLModel):
+    id: int
+    purpose: str
+    action: ConsentAction
+    source: ConsentSource
+    text_version: int | None
+    text_sha256: str | None
+    occurred_at: datetime
+    recorded_by_id: int | None
+    ip: str | None
+    user_agent: str | None
+    note: str | None
+
+
+class ConsentState(SQLModel):
+    purpose: str
+    purpose_name: str
+    granted: bool
+    since: datetime | None
+    text_version: int | None
+    latest_version: int | None
+    needs_renewal: bool = Field(description="Granted to an older text than the current one.")
+    withdrawal_url: str | None = Field(
+        default=None, description="A link the contact can use to withdraw it, without login."
+    )
+
+
+class Consents(SQLModel):
+    states: list[ConsentState]
+    log: list[ConsentEventPublic]
+
+
+class RequestCreate(SQLModel):
+    kind: RequestKind
+    requester_name: str = Field(min_length=1, max_length=200)
+    requester_email: str | None = Field(default=None, max_length=254)
+    contact_id: int | None = None
+    received_at: datetime | None = Field(default=None, description="Now if not given.")
+    handler_id: int | None = None
+    notes: str | None = Field(default=None, max_length=10_000)
+
+    _blank_is_none = field_validator("requester_email", "notes", mode="before")(blank_is_none)
+
+
+class RequestUpdate(SQLModel):
+    """Only the fields sent change."""
+
+    contact_id: int | None = None
+    handler_id: int | None = None
+    notes: str | None = Field(default=None, max_length=10_000)
+    status: RequestStatus | None = None
+    identity_verified: bool | None = Field(
+        default=None, description="True records the identity as verified now."
+    )
+    outcome: str | None = Field(default=None, max_length=4000)
+    refusal_ground: str | None = Field(default=None, max_length=2000)
+
+
+class RequestExtension(SQLModel):
+    months: int = Field(ge=1, le=2, description="One or two months more, once.")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class RequestPublic(SQLModel):
+    id: int
+    kind: RequestKind
+    contact_id: int | None
+    requester_name: str
+    requester_email: str | None
+    received_at: datetime
+    identity_verified_at: datetime | None
+    due_date: date
+    extended_months: int
+    extension_reason: str | None
+    status: RequestStatus
+    handler_id: int | None
+    notes: str | None
+    outcome: str | None
+    refusal_ground: str | None
+    due_soon_at: datetime | None
+    closed_at: datetime | None
+    overdue: bool
+
+
+class RequestsPage(SQLModel):
+    items: list[RequestPublic]
+    next_cursor: str | None
+
+
+class PrivacySettingsPublic(SQLModel):
+    admins_may_handle: bool = Field(description="Whether administrators may handle requests.")

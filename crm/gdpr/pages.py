@@ -1,0 +1,410 @@
+"""Data protection pages: the DPO's requests, the register of processing, a contact's
+consents, and the page where a contact withdraws consent by their link."""
+
+from datetime import date, datetime, time
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import BaseModel, ValidationError
+from sqlmodel import Session
+
+from crm.contacts import service as contact_service
+from crm.contacts.deps import ContactDep
+from crm.core import audit
+from crm.core.db import SessionDep
+from crm.core.errors import N_, CRMError
+from crm.core.forms import FormErrors
+from crm.core.security import safe_next
+from crm.core.templating import flash, render, run_change
+from crm.gdpr import cases
+from crm.gdpr import service as gdpr_service
+from crm.gdpr.deps import ConsentRecorder, Dpo, PrivacyOfficer, PurposeDep, RequestDep
+from crm.gdpr.models import (
+    LEGAL_BASIS_NAMES,
+    ConsentAction,
+    ConsentChange,
+    ConsentSource,
+    ConsentTextCreate,
+    PrivacyRequest,
+    PurposeCreate,
+    PurposeUpdate,
+    RequestCreate,
+    RequestExtension,
+    RequestKind,
+    RequestUpdate,
+)
+from crm.gdpr.routes import client_of, consents_with_links
+from crm.users import service as user_service
+from crm.users.deps import CurrentUser
+from crm.users.models import Role
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+
+
+def _received_at(request: Request, day: str) -> datetime | None:
+    """A date from a form, read as the start of that day in the user's zone."""
+    if not day:
+        return None
+    zone = ZoneInfo(getattr(request.state, "time_zone", "UTC"))
+    try:
+        return datetime.combine(date.fromisoformat(day), time(9), tzinfo=zone)
+    except ValueError:
+        return None
+
+
+@router.get("/privacy", response_class=HTMLResponse)
+def dashboard(
+    request: Request, session: SessionDep, officer: PrivacyOfficer, closed: bool = False
+) -> HTMLResponse:
+    """The open requests by due date, overdue ones first; with ``closed``, all of them."""
+    found, _ = cases.list_requests(session, open_only=not closed, limit=200)
+    return render(
+        request,
+        "gdpr/dashboard.html",
+        {
+            "requests": found,
+            "closed": closed,
+            "overdue": {r.id for r in found if cases.is_overdue(r)},
+            "handlers": dict(user_service.active_user_choices(session)),
+            "settings": cases.privacy_settings(session),
+            "is_dpo": officer.has_role(Role.DPO),
+        },
+    )
+
+
+class RequestForm(BaseModel):
+    kind: str = RequestKind.ACCESS
+    requester_name: str = ""
+    requester_email: str = ""
+    contact_id: str = ""
+    received_on: str = ""
+    notes: str = ""
+
+
+def _request_form(
+    request: Request,
+    session: Session,
+    form: RequestForm,
+    errors: FormErrors | dict[str, str],
+    status_code: int = 200,
+) -> HTMLResponse:
+    return render(
+        request,
+        "gdpr/request_form.html",
+        {"form": form, "errors": errors, "kinds": list(RequestKind)},
+        status_code=status_code,
+    )
+
+
+@router.get("/privacy/requests/new", response_class=HTMLResponse)
+def new_request_page(
+    request: Request, session: SessionDep, officer: PrivacyOfficer, contact_id: str = ""
+) -> HTMLResponse:
+    return _request_form(request, session, RequestForm(contact_id=contact_id), {})
+
+
+@router.post("/privacy/requests", response_class=HTMLResponse)
+def create_request(
+    request: Request,
+    session: SessionDep,
+    officer: PrivacyOfficer,
+    form: Annotated[RequestForm, Form()],
+) -> Response:
+    errors = FormErrors(request.state.language)
+    try:
+        with session.begin_nested():
+            data = RequestCreate(
+                kind=form.kind,
+                requester_name=form.requester_name,
+                requester_email=form.requester_email,
+                contact_id=int(form.contact_id) if form.contact_id.isdigit() else None,
+                received_at=_received_at(request, form.received_on),
+                notes=form.notes,
+            )
+            found = cases.create_request(session, data=data, actor_id=officer.id)
+    except (ValidationError, CRMError) as exc:
+        errors.add_error(exc)
+        return _request_form(request, session, form, errors, status_code=422)
+    flash(
+        request, "success", N_("Request recorded; it is due on %(due)s."), due=str(found.due_date)
+    )
+    return RedirectResponse(f"/privacy/requests/{found.id}", status_code=303)
+
+
+@router.get("/privacy/requests/{request_id}", response_class=HTMLResponse)
+def request_page(
+    request: Request, session: SessionDep, found: RequestDep, officer: PrivacyOfficer
+) -> HTMLResponse:
+    contact = (
+        contact_service.get_contact(session, contact_id=found.contact_id)
+        if found.contact_id
+        else None
+    )
+    return render(
+        request,
+        "gdpr/request.html",
+        {
+            "found": found,
+            "contact": contact,
+            "overdue": cases.is_overdue(found),
+            "handlers": user_service.active_user_choices(session),
+            "history": audit.events_for(session, entity_type="privacy_request", entity_id=found.id),
+            "users": dict(user_service.active_user_choices(session)),
+        },
+    )
+
+
+def _case_change(
+    request: Request, session: Session, found: PrivacyRequest, action: Any
+) -> Response:
+    back = f"/privacy/requests/{found.id}"
+    return run_change(request, session, action, done=N_("Changes saved."), back=back)
+
+
+@router.post("/privacy/requests/{request_id}")
+def update_request(
+    request: Request,
+    session: SessionDep,
+    found: RequestDep,
+    officer: PrivacyOfficer,
+    status: Annotated[str, Form()] = "",
+    handler_id: Annotated[str, Form()] = "",
+    notes: Annotated[str | None, Form()] = None,
+    outcome: Annotated[str, Form()] = "",
+    refusal_ground: Annotated[str, Form()] = "",
+    identity_verified: Annotated[bool, Form()] = False,
+) -> Response:
+    """One form per step of the case: verify, hand over, note, close or refuse."""
+    values: dict[str, Any] = {}
+    if status:
+        values["status"] = status
+    if handler_id.isdigit():
+        values["handler_id"] = int(handler_id)
+    if notes is not None:
+        values["notes"] = notes
+    if outcome:
+        values["outcome"] = outcome
+    if refusal_ground:
+        values["refusal_ground"] = refusal_ground
+    if identity_verified:
+        values["identity_verified"] = True
+    return _case_change(
+        request,
+        session,
+        found,
+        lambda: cases.update_request(
+            session, found=found, data=RequestUpdate(**values), actor_id=officer.id
+        ),
+    )
+
+
+@router.post("/privacy/requests/{request_id}/extend")
+def extend_request(
+    request: Request,
+    session: SessionDep,
+    found: RequestDep,
+    officer: PrivacyOfficer,
+    months: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    return _case_change(
+        request,
+        session,
+        found,
+        lambda: cases.extend_request(
+            session,
+            found=found,
+            data=RequestExtension(months=months or 0, reason=reason),
+            actor_id=officer.id,
+        ),
+    )
+
+
+@router.post("/privacy/settings")
+def privacy_settings(
+    request: Request,
+    session: SessionDep,
+    dpo: Dpo,
+    admins_may_handle: Annotated[bool, Form()] = False,
+) -> Response:
+    return run_change(
+        request,
+        session,
+        lambda: cases.set_admins_may_handle(session, allowed=admins_may_handle, actor_id=dpo.id),
+        done=N_("Changes saved."),
+        back="/privacy",
+    )
+
+
+# --- the register ---------------------------------------------------------------------
+
+
+@router.get("/privacy/register", response_class=HTMLResponse)
+def register_page(request: Request, session: SessionDep, user: CurrentUser) -> HTMLResponse:
+    """The register of processing activities, a document to print or save."""
+    purposes = gdpr_service.list_purposes(session)
+    return render(
+        request,
+        "gdpr/register.html",
+        {
+            "purposes": purposes,
+            "texts": {p.id: gdpr_service.texts_of(session, purpose=p) for p in purposes},
+            "bases": LEGAL_BASIS_NAMES,
+            "may_edit": cases.may_handle(session, user),
+        },
+    )
+
+
+class PurposeForm(BaseModel):
+    key: str = ""
+    name: str = ""
+    description: str = ""
+    legal_basis: str = "b"
+    data_categories: str = ""
+    recipients: str = ""
+    source: str = ""
+    retention_months: str = ""
+    is_marketing: bool = False
+    is_active: bool = False
+
+    def values(self) -> dict[str, Any]:
+        return self.model_dump() | {"retention_months": self.retention_months or None}
+
+
+@router.post("/privacy/purposes", response_class=HTMLResponse)
+def create_purpose(
+    request: Request,
+    session: SessionDep,
+    officer: PrivacyOfficer,
+    form: Annotated[PurposeForm, Form()],
+) -> Response:
+    return run_change(
+        request,
+        session,
+        lambda: gdpr_service.create_purpose(
+            session, data=PurposeCreate(**form.values()), actor_id=officer.id
+        ),
+        done=N_("Purpose added to the register."),
+        back="/privacy/register",
+    )
+
+
+@router.post("/privacy/purposes/{purpose_id}")
+def update_purpose(
+    request: Request,
+    session: SessionDep,
+    purpose: PurposeDep,
+    officer: PrivacyOfficer,
+    form: Annotated[PurposeForm, Form()],
+) -> Response:
+    values = form.values()
+    values.pop("key")  # a purpose keeps its key: consents and rules name it
+    return run_change(
+        request,
+        session,
+        lambda: gdpr_service.update_purpose(
+            session, purpose=purpose, data=PurposeUpdate(**values), actor_id=officer.id
+        ),
+        done=N_("Changes saved."),
+        back=f"/privacy/register#purpose-{purpose.id}",
+    )
+
+
+@router.post("/privacy/purposes/{purpose_id}/texts")
+def add_consent_text(
+    request: Request,
+    session: SessionDep,
+    purpose: PurposeDep,
+    officer: PrivacyOfficer,
+    language: Annotated[str, Form()] = "",
+    body: Annotated[str, Form()] = "",
+) -> Response:
+    return run_change(
+        request,
+        session,
+        lambda: gdpr_service.add_consent_text(
+            session,
+            purpose=purpose,
+            data=ConsentTextCreate(language=language, body=body),
+            actor_id=officer.id,
+        ),
+        done=N_("New version of the consent text saved."),
+        back=f"/privacy/register#purpose-{purpose.id}",
+    )
+
+
+# --- a contact's consents -------------------------------------------------------------
+
+
+@router.get("/contacts/{contact_id}/consents", response_class=HTMLResponse)
+def contact_consents(
+    request: Request, session: SessionDep, contact: ContactDep, user: CurrentUser
+) -> HTMLResponse:
+    consents = gdpr_service.consents_of(session, contact=contact)
+    return render(
+        request,
+        "gdpr/consents.html",
+        {
+            "contact": contact,
+            "consents": consents_with_links(request, consents, contact_id=contact.id),
+            "may_record": user.has_role(Role.SALES_REP, Role.ACCOUNT_MANAGER, Role.ADMIN, Role.DPO),
+            "sources": [s for s in ConsentSource if s != ConsentSource.LINK],
+            "users": dict(user_service.active_user_choices(session)),
+        },
+    )
+
+
+@router.post("/contacts/{contact_id}/consents")
+def record_consent(
+    request: Request,
+    session: SessionDep,
+    contact: ContactDep,
+    user: ConsentRecorder,
+    purpose: Annotated[str, Form()] = "",
+    action: Annotated[str, Form()] = "",
+    source: Annotated[str, Form()] = ConsentSource.PHONE,
+    note: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "",
+) -> Response:
+    ip, user_agent = client_of(request)
+    withdrawn = action == ConsentAction.WITHDRAWN
+    return run_change(
+        request,
+        session,
+        lambda: gdpr_service.record_consent(
+            session,
+            contact=contact,
+            data=ConsentChange(purpose=purpose, action=action, source=source, note=note),
+            actor_id=user.id,
+            ip=ip,
+            user_agent=user_agent,
+            default_language=request.app.state.settings.default_language,
+        ),
+        done=N_("Consent withdrawn.") if withdrawn else N_("Consent recorded."),
+        back=safe_next(next, f"/contacts/{contact.id}"),
+    )
+
+
+# --- the contact's own link -----------------------------------------------------------
+
+
+@router.get("/consent/withdraw/{token}", response_class=HTMLResponse, name="withdraw_page")
+def withdraw_page(request: Request, session: SessionDep, token: str) -> HTMLResponse:
+    """Asks before withdrawing: mail scanners follow links, and must not withdraw."""
+    _, purpose = gdpr_service.read_withdrawal_token(request.app.state.settings.secret_key, token)
+    found = gdpr_service.purpose_by_key(session, purpose)
+    return render(request, "gdpr/withdraw.html", {"purpose": found, "done": False})
+
+
+@router.post("/consent/withdraw/{token}", response_class=HTMLResponse)
+def withdraw(request: Request, session: SessionDep, token: str) -> HTMLResponse:
+    ip, user_agent = client_of(request)
+    secret = request.app.state.settings.secret_key
+    gdpr_service.withdraw_by_link(
+        session, secret_key=secret, token=token, ip=ip, user_agent=user_agent
+    )
+    _, purpose = gdpr_service.read_withdrawal_token(secret, token)
+    found = gdpr_service.purpose_by_key(session, purpose)
+    return render(request, "gdpr/withdraw.html", {"purpose": found, "done": True})

@@ -1,0 +1,236 @@
+"""Data protection: the JSON API."""
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from crm.contacts.deps import ContactDep
+from crm.core import audit
+from crm.core.db import SessionDep
+from crm.gdpr import cases
+from crm.gdpr import service as gdpr_service
+from crm.gdpr.deps import (
+    AuditReader,
+    ConsentRecorder,
+    Dpo,
+    PrivacyOfficer,
+    PurposeDep,
+    RequestDep,
+)
+from crm.gdpr.models import (
+    ConsentChange,
+    ConsentEventPublic,
+    Consents,
+    ConsentTextCreate,
+    ConsentTextPublic,
+    PrivacyRequest,
+    PrivacySettingsPublic,
+    PurposeCreate,
+    PurposePublic,
+    PurposeUpdate,
+    RequestCreate,
+    RequestExtension,
+    RequestKind,
+    RequestPublic,
+    RequestsPage,
+    RequestStatus,
+    RequestUpdate,
+)
+from crm.users.deps import CurrentUser
+
+api_router = APIRouter(prefix="/api/v1", tags=["data protection"])
+
+
+def client_of(request: Request) -> tuple[str | None, str | None]:
+    """The evidence of a web request: its IP address and user agent."""
+    return (request.client.host if request.client else None), request.headers.get("user-agent")
+
+
+def withdrawal_url(request: Request, *, contact_id: int, purpose: str) -> str:
+    token = gdpr_service.withdrawal_token(
+        request.app.state.settings.secret_key, contact_id=contact_id, purpose=purpose
+    )
+    return str(request.url_for("withdraw_page", token=token))
+
+
+def consents_with_links(request: Request, consents: Consents, *, contact_id: int) -> Consents:
+    """The contact's consents, each granted one with the link that withdraws it."""
+    for state in consents.states:
+        if state.granted:
+            state.withdrawal_url = withdrawal_url(
+                request, contact_id=contact_id, purpose=state.purpose
+            )
+    return consents
+
+
+@api_router.get("/purposes", response_model=list[PurposePublic])
+def api_purposes(session: SessionDep, user: CurrentUser) -> list[PurposePublic]:
+    """The register of processing activities (Art. 30)."""
+    return [PurposePublic.model_validate(p) for p in gdpr_service.list_purposes(session)]
+
+
+@api_router.post("/purposes", response_model=PurposePublic, status_code=201)
+def api_create_purpose(
+    session: SessionDep, officer: PrivacyOfficer, data: PurposeCreate
+) -> PurposePublic:
+    purpose = gdpr_service.create_purpose(session, data=data, actor_id=officer.id)
+    return PurposePublic.model_validate(purpose)
+
+
+@api_router.get("/purposes/{purpose_id}", response_model=PurposePublic)
+def api_purpose(purpose: PurposeDep, user: CurrentUser) -> PurposePublic:
+    return PurposePublic.model_validate(purpose)
+
+
+@api_router.patch("/purposes/{purpose_id}", response_model=PurposePublic)
+def api_update_purpose(
+    session: SessionDep, purpose: PurposeDep, officer: PrivacyOfficer, data: PurposeUpdate
+) -> PurposePublic:
+    purpose = gdpr_service.update_purpose(session, purpose=purpose, data=data, actor_id=officer.id)
+    return PurposePublic.model_validate(purpose)
+
+
+@api_router.get("/purposes/{purpose_id}/texts", response_model=list[ConsentTextPublic])
+def api_consent_texts(
+    session: SessionDep, purpose: PurposeDep, user: CurrentUser
+) -> list[ConsentTextPublic]:
+    """Every version of the purpose's consent text, newest first per language."""
+    texts = gdpr_service.texts_of(session, purpose=purpose)
+    return [ConsentTextPublic.model_validate(t) for t in texts]
+
+
+@api_router.post("/purposes/{purpose_id}/texts", response_model=ConsentTextPublic, status_code=201)
+def api_add_consent_text(
+    session: SessionDep, purpose: PurposeDep, officer: PrivacyOfficer, data: ConsentTextCreate
+) -> ConsentTextPublic:
+    """A new version; consents given to an older one ask for renewal."""
+    text = gdpr_service.add_consent_text(session, purpose=purpose, data=data, actor_id=officer.id)
+    return ConsentTextPublic.model_validate(text)
+
+
+@api_router.get("/contacts/{contact_id}/consents", response_model=Consents)
+def api_consents(
+    request: Request, session: SessionDep, contact: ContactDep, user: CurrentUser
+) -> Consents:
+    """The contact's consent per purpose, with the link that withdraws each granted one,
+    and the whole log."""
+    consents = gdpr_service.consents_of(session, contact=contact)
+    return consents_with_links(request, consents, contact_id=contact.id)
+
+
+@api_router.post(
+    "/contacts/{contact_id}/consents", response_model=ConsentEventPublic, status_code=201
+)
+def api_record_consent(
+    request: Request,
+    session: SessionDep,
+    contact: ContactDep,
+    user: ConsentRecorder,
+    data: ConsentChange,
+) -> ConsentEventPublic:
+    """Grant or withdraw a consent; the log keeps every change."""
+    ip, user_agent = client_of(request)
+    gdpr_service.record_consent(
+        session,
+        contact=contact,
+        data=data,
+        actor_id=user.id,
+        ip=ip,
+        user_agent=user_agent,
+        default_language=request.app.state.settings.default_language,
+    )
+    return gdpr_service.consents_of(session, contact=contact).log[0]
+
+
+def _public(found: PrivacyRequest) -> RequestPublic:
+    return RequestPublic.model_validate(found, update={"overdue": cases.is_overdue(found)})
+
+
+@api_router.get("/privacy-requests", response_model=RequestsPage)
+def api_requests(
+    session: SessionDep,
+    officer: PrivacyOfficer,
+    status: RequestStatus | None = None,
+    open: bool = False,
+    kind: RequestKind | None = None,
+    due_before: date | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> RequestsPage:
+    """Requests by due date, soonest first; ``open=true`` for those not yet closed."""
+    items, next_cursor = cases.list_requests(
+        session,
+        status=status,
+        open_only=open,
+        kind=kind,
+        due_before=due_before,
+        cursor=cursor,
+        limit=limit,
+    )
+    return RequestsPage(items=[_public(r) for r in items], next_cursor=next_cursor)
+
+
+@api_router.post("/privacy-requests", response_model=RequestPublic, status_code=201)
+def api_create_request(
+    session: SessionDep, officer: PrivacyOfficer, data: RequestCreate
+) -> RequestPublic:
+    return _public(cases.create_request(session, data=data, actor_id=officer.id))
+
+
+@api_router.get("/privacy-requests/{request_id}", response_model=RequestPublic)
+def api_request(found: RequestDep, officer: PrivacyOfficer) -> RequestPublic:
+    return _public(found)
+
+
+@api_router.patch("/privacy-requests/{request_id}", response_model=RequestPublic)
+def api_update_request(
+    session: SessionDep, found: RequestDep, officer: PrivacyOfficer, data: RequestUpdate
+) -> RequestPublic:
+    return _public(cases.update_request(session, found=found, data=data, actor_id=officer.id))
+
+
+@api_router.post("/privacy-requests/{request_id}/extend", response_model=RequestPublic)
+def api_extend_request(
+    session: SessionDep, found: RequestDep, officer: PrivacyOfficer, data: RequestExtension
+) -> RequestPublic:
+    """Once, by one or two months, with the reason."""
+    return _public(cases.extend_request(session, found=found, data=data, actor_id=officer.id))
+
+
+@api_router.get("/privacy-settings", response_model=PrivacySettingsPublic)
+def api_privacy_settings(session: SessionDep, officer: PrivacyOfficer) -> PrivacySettingsPublic:
+    return PrivacySettingsPublic.model_validate(cases.privacy_settings(session))
+
+
+@api_router.put("/privacy-settings", response_model=PrivacySettingsPublic)
+def api_update_privacy_settings(
+    session: SessionDep, dpo: Dpo, data: PrivacySettingsPublic
+) -> PrivacySettingsPublic:
+    """Only the DPO decides whether administrators may handle requests too."""
+    cases.set_admins_may_handle(session, allowed=data.admins_may_handle, actor_id=dpo.id)
+    return data
+
+
+@api_router.get("/audit-events", response_model=audit.AuditEventsPage)
+def api_audit_events(
+    session: SessionDep,
+    reader: AuditReader,
+    entity_type: str | None = None,
+    entity_id: int | None = None,
+    actor_id: int | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> audit.AuditEventsPage:
+    """Who did what to which record and when, newest first; never the values."""
+    items, next_cursor = audit.list_events(
+        session,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        actor_id=actor_id,
+        cursor=cursor,
+        limit=limit,
+    )
+    return audit.AuditEventsPage(
+        items=[audit.AuditEventPublic.model_validate(e) for e in items], next_cursor=next_cursor
+    )

@@ -1,0 +1,150 @@
+"""Data protection through the JSON API: the register, consents, requests and the
+audit trail, with the DPO's rights checked on the server."""
+
+from datetime import UTC, datetime
+
+from crm.users.models import Role
+from tests.api.followups.test_followups import bearer
+from tests.factories import make_contact, make_user
+
+
+def people(session):
+    return {
+        role: bearer(session, make_user(session, roles=(role,)))
+        for role in (Role.DPO, Role.ADMIN, Role.SALES_REP, Role.ACCOUNT_MANAGER)
+    }
+
+
+def test_the_register_and_its_texts(client, session):
+    who = people(session)
+    purposes = client.get("/api/v1/purposes", headers=who[Role.SALES_REP]).json()
+    marketing = next(p for p in purposes if p["key"] == "direct_marketing")
+    assert (marketing["legal_basis"], marketing["is_marketing"]) == ("a", True)
+    url = f"/api/v1/purposes/{marketing['id']}"
+    assert client.patch(url, headers=who[Role.SALES_REP], json={"name": "x"}).status_code == 403
+    assert client.patch(url, headers=who[Role.ADMIN], json={"name": "x"}).status_code == 403
+    patched = client.patch(url, headers=who[Role.DPO], json={"retention_months": 36})
+    assert patched.json()["retention_months"] == 36
+    text = client.post(
+        f"{url}/texts", headers=who[Role.DPO], json={"language": "en", "body": "Version two"}
+    )
+    assert (text.status_code, text.json()["version"]) == (201, 2)
+    bad = client.post(f"{url}/texts", headers=who[Role.DPO], json={"language": "", "body": "x"})
+    assert bad.status_code == 422
+    created = client.post(
+        "/api/v1/purposes",
+        headers=who[Role.DPO],
+        json={"key": "events", "name": "Event invitations", "legal_basis": "a"},
+    )
+    assert created.status_code == 201
+    again = client.post(
+        "/api/v1/purposes",
+        headers=who[Role.DPO],
+        json={"key": "events", "name": "Again", "legal_basis": "a"},
+    )
+    assert (again.status_code, again.json()["field"]) == (422, "key")
+    wrong_basis = client.post(
+        "/api/v1/purposes",
+        headers=who[Role.DPO],
+        json={"key": "other", "name": "Other", "legal_basis": "z"},
+    )
+    assert wrong_basis.status_code == 422
+
+
+def test_consent_through_the_api_and_the_contacts_own_link(client, session, app):
+    from fastapi.testclient import TestClient
+
+    who = people(session)
+    contact = make_contact(session)
+    url = f"/api/v1/contacts/{contact.id}/consents"
+    grant = {"purpose": "direct_marketing", "action": "granted", "source": "phone"}
+    answer = client.post(url, headers=who[Role.SALES_REP], json=grant)
+    assert answer.status_code == 201, answer.text
+    assert (answer.json()["action"], answer.json()["text_version"]) == ("granted", 1)
+    assert (
+        client.post(url, headers=who[Role.DPO], json={**grant, "purpose": "x"}).status_code == 422
+    )
+    consents = client.get(url, headers=who[Role.ACCOUNT_MANAGER]).json()
+    state = next(s for s in consents["states"] if s["purpose"] == "direct_marketing")
+    assert state["granted"] is True and state["withdrawal_url"].startswith("http://testserver/")
+    visitor = TestClient(app)  # the contact: no login
+    link = state["withdrawal_url"].replace("http://testserver", "")
+    page = visitor.get(link)
+    assert page.status_code == 200 and "Withdraw my consent" in page.text
+    token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    done = visitor.post(link, data={"csrf_token": token})
+    assert done.status_code == 200 and "is withdrawn" in done.text
+    after = client.get(url, headers=who[Role.DPO]).json()
+    assert [e["action"] for e in after["log"]] == ["withdrawn", "granted"]
+    assert after["log"][0]["source"] == "link"
+    assert visitor.get("/consent/withdraw/forged-token").status_code == 404
+    withdraw = {**grant, "action": "withdrawn"}
+    assert client.post(url, headers=who[Role.SALES_REP], json=withdraw).status_code == 409
+
+
+def test_requests_are_the_dpos_unless_admins_are_let_in(client, session):
+    who = people(session)
+    contact = make_contact(session)
+    body = {
+        "kind": "access",
+        "requester_name": "Ann Asker",
+        "contact_id": contact.id,
+        "received_at": datetime(2026, 1, 31, 10, tzinfo=UTC).isoformat(),
+    }
+    for role in (Role.ADMIN, Role.SALES_REP, Role.ACCOUNT_MANAGER):
+        assert (
+            client.post("/api/v1/privacy-requests", headers=who[role], json=body).status_code == 403
+        )
+        assert client.get("/api/v1/privacy-requests", headers=who[role]).status_code == 403
+    created = client.post("/api/v1/privacy-requests", headers=who[Role.DPO], json=body)
+    assert created.status_code == 201, created.text
+    case = created.json()
+    assert (case["due_date"], case["overdue"]) == ("2026-02-28", True)
+    url = f"/api/v1/privacy-requests/{case['id']}"
+    extended = client.post(
+        f"{url}/extend", headers=who[Role.DPO], json={"months": 2, "reason": "Many records"}
+    )
+    assert extended.json()["due_date"] == "2026-04-30"
+    assert (
+        client.post(
+            f"{url}/extend", headers=who[Role.DPO], json={"months": 1, "reason": "Again"}
+        ).status_code
+        == 409
+    )
+    assert (
+        client.post(
+            f"{url}/extend", headers=who[Role.DPO], json={"months": 3, "reason": "x"}
+        ).status_code
+        == 422
+    )
+    refused = client.patch(url, headers=who[Role.DPO], json={"status": "refused"})
+    assert (refused.status_code, refused.json()["field"]) == (422, "refusal_ground")
+    assert (
+        client.put(
+            "/api/v1/privacy-settings", headers=who[Role.ADMIN], json={"admins_may_handle": True}
+        ).status_code
+        == 403
+    )
+    assert (
+        client.put(
+            "/api/v1/privacy-settings", headers=who[Role.DPO], json={"admins_may_handle": True}
+        ).status_code
+        == 200
+    )
+    listed = client.get("/api/v1/privacy-requests?open=true", headers=who[Role.ADMIN])
+    assert [r["id"] for r in listed.json()["items"]] == [case["id"]]
+    done = client.patch(
+        url, headers=who[Role.ADMIN], json={"status": "done", "outcome": "Sent the export"}
+    )
+    assert done.json()["status"] == "done" and done.json()["closed_at"]
+    trail = client.get(
+        f"/api/v1/audit-events?entity_type=privacy_request&entity_id={case['id']}",
+        headers=who[Role.DPO],
+    ).json()["items"]
+    assert [e["action"] for e in trail] == [
+        "privacy_request.update",
+        "privacy_request.extend",
+        "privacy_request.create",
+    ]
+    assert "Ann" not in str(trail)  # who did what, never the values
+    assert client.get("/api/v1/audit-events", headers=who[Role.SALES_REP]).status_code == 403

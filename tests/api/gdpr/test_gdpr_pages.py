@@ -1,0 +1,106 @@
+"""The DPO's pages, the register and a contact's consent card, as people use them."""
+
+from sqlmodel import select
+
+from crm.gdpr.models import PrivacyRequest, Purpose
+from crm.users.models import Role
+from tests.conftest import login, post_form
+from tests.factories import make_contact, make_user
+
+
+def test_a_dpo_takes_a_request_from_receipt_to_done(client, session):
+    dpo = make_user(session, roles=(Role.DPO,))
+    contact = make_contact(session, first_name="Rita", last_name="Request")
+    login(client, dpo.email)
+    assert "New request" in client.get("/privacy").text
+    refused = post_form(
+        client,
+        "/privacy/requests",
+        {"kind": "access", "requester_name": "", "contact_id": str(contact.id)},
+        form_page="/privacy/requests/new",
+    )
+    assert refused.status_code == 422 and 'id="e-requester_name"' in refused.text
+    created = post_form(
+        client,
+        "/privacy/requests",
+        {
+            "kind": "access",
+            "requester_name": "Rita Request",
+            "contact_id": str(contact.id),
+            "received_on": "2026-11-30",
+        },
+        form_page="/privacy/requests/new",
+    )
+    assert created.status_code == 303
+    url = created.headers["location"]
+    page = client.get(url)
+    assert "Dec 30, 2026" in page.text and "Rita Request" in page.text
+    post_form(client, url, {"identity_verified": "true", "status": "in_progress"}, form_page=url)
+    case = session.exec(select(PrivacyRequest).where(PrivacyRequest.contact_id == contact.id)).one()
+    session.refresh(case)
+    assert (case.status, case.identity_verified_at is not None) == ("in_progress", True)
+    no_reason = post_form(client, f"{url}/extend", {"months": "1", "reason": ""}, form_page=url)
+    assert no_reason.status_code == 303
+    session.refresh(case)
+    assert case.extended_months == 0
+    post_form(client, url, {"status": "done", "outcome": "Export sent by post"}, form_page=url)
+    session.refresh(case)
+    assert (case.status, case.outcome) == ("done", "Export sent by post")
+    assert "Rita Request" not in client.get("/privacy").text  # only the open ones
+    assert "Rita Request" in client.get("/privacy?closed=true").text
+
+
+def test_privacy_pages_are_the_dpos(client, session):
+    rep = make_user(session, roles=(Role.SALES_REP,))
+    admin = make_user(session, roles=(Role.ADMIN,))
+    for user in (rep, admin):
+        login(client, user.email)
+        assert client.get("/privacy").status_code == 403
+        assert client.get("/privacy/requests/new").status_code == 403
+    assert "Register of processing activities" in client.get("/privacy/register").text
+
+
+def test_the_dpo_edits_the_register(client, session):
+    dpo = make_user(session, roles=(Role.DPO,))
+    login(client, dpo.email)
+    purpose = session.exec(select(Purpose).where(Purpose.key == "after_sales_surveys")).one()
+    page = client.get("/privacy/register")
+    assert "Art. 6(1)(f): legitimate interests" in page.text and "SHA-256" in page.text
+    saved = post_form(
+        client,
+        f"/privacy/purposes/{purpose.id}",
+        {
+            "name": "After-sales surveys",
+            "legal_basis": "f",
+            "retention_months": "48",
+            "is_active": "true",
+        },
+        form_page="/privacy/register",
+    )
+    assert saved.status_code == 303
+    session.refresh(purpose)
+    assert (purpose.retention_months, purpose.is_marketing) == (48, False)
+    post_form(
+        client,
+        f"/privacy/purposes/{purpose.id}/texts",
+        {"language": "en", "body": "I agree to surveys."},
+        form_page="/privacy/register",
+    )
+    assert "I agree to surveys." in client.get("/privacy/register").text
+
+
+def test_the_consent_card_records_and_withdraws(client, session):
+    rep = make_user(session, roles=(Role.SALES_REP,))
+    contact = make_contact(session)
+    login(client, rep.email)
+    card = client.get(
+        f"/contacts/{contact.id}/consents", headers={"HX-Request": "true", "HX-Target": "consents"}
+    )
+    assert "<html" not in card.text and "Record consent" in card.text
+    url = f"/contacts/{contact.id}/consents"
+    form = {"purpose": "direct_marketing", "action": "granted", "source": "phone"}
+    assert post_form(client, url, form, form_page=f"/contacts/{contact.id}").status_code == 303
+    card = client.get(url).text
+    assert "<html" in card and "Withdraw" in card and "/consent/withdraw/" in card
+    post_form(client, url, {**form, "action": "withdrawn"}, form_page=f"/contacts/{contact.id}")
+    assert "Record consent" in client.get(url).text
