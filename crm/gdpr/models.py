@@ -168,6 +168,9 @@ class PrivacyRequest(SQLModel, table=True):
     refusal_ground: str | None = column(Privacy.FREE_TEXT, default=None, max_length=2000)
     # Set by the daily job when the deadline is a week or less away.
     due_soon_at: datetime | None = timestamp(default=None)
+    # The latest export's file under the export folder, deleted after a week.
+    export_file: str | None = column(Privacy.NONE, default=None, max_length=100)
+    exported_at: datetime | None = timestamp(default=None)
     closed_at: datetime | None = timestamp(default=None)
     created_at: datetime = timestamp(default_factory=utcnow)
     updated_at: datetime = timestamp(default_factory=utcnow)
@@ -345,6 +348,7 @@ class RequestPublic(SQLModel):
     outcome: str | None
     refusal_ground: str | None
     due_soon_at: datetime | None
+    exported_at: datetime | None
     closed_at: datetime | None
     overdue: bool
 

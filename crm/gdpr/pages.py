@@ -18,7 +18,7 @@ from crm.core.errors import N_, CRMError
 from crm.core.forms import FormErrors
 from crm.core.security import safe_next
 from crm.core.templating import flash, render, run_change
-from crm.gdpr import cases
+from crm.gdpr import cases, export
 from crm.gdpr import service as gdpr_service
 from crm.gdpr.deps import ConsentRecorder, Dpo, PrivacyOfficer, PurposeDep, RequestDep
 from crm.gdpr.models import (
@@ -35,7 +35,7 @@ from crm.gdpr.models import (
     RequestKind,
     RequestUpdate,
 )
-from crm.gdpr.routes import client_of, consents_with_links
+from crm.gdpr.routes import client_of, consents_with_links, export_dir, export_response
 from crm.users import service as user_service
 from crm.users.deps import CurrentUser
 from crm.users.models import Role
@@ -220,6 +220,30 @@ def extend_request(
             actor_id=officer.id,
         ),
     )
+
+
+@router.post("/privacy/requests/{request_id}/export")
+def make_export(
+    request: Request, session: SessionDep, found: RequestDep, officer: PrivacyOfficer
+) -> Response:
+    return _case_change(
+        request,
+        session,
+        found,
+        lambda: export.write_export(
+            session,
+            found=found,
+            directory=export_dir(request),
+            actor_id=officer.id,
+            language=request.state.language,
+        ),
+    )
+
+
+@router.get("/privacy/requests/{request_id}/export")
+def download_export(request: Request, found: RequestDep, officer: PrivacyOfficer) -> Response:
+    """The latest export, for a week after it was made."""
+    return export_response(export.export_path(found, directory=export_dir(request)))
 
 
 @router.post("/privacy/settings")

@@ -1,14 +1,16 @@
 """Data protection: the JSON API."""
 
 from datetime import date
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse
 
 from crm.contacts.deps import ContactDep
 from crm.core import audit
 from crm.core.db import SessionDep
-from crm.gdpr import cases
+from crm.gdpr import cases, export
 from crm.gdpr import service as gdpr_service
 from crm.gdpr.deps import (
     AuditReader,
@@ -196,6 +198,33 @@ def api_extend_request(
 ) -> RequestPublic:
     """Once, by one or two months, with the reason."""
     return _public(cases.extend_request(session, found=found, data=data, actor_id=officer.id))
+
+
+def export_dir(request: Request) -> Path:
+    return request.app.state.settings.var_dir / "exports"
+
+
+def export_response(path: Path) -> FileResponse:
+    return FileResponse(path, media_type="application/zip", filename=path.name)
+
+
+@api_router.post(
+    "/privacy-requests/{request_id}/export",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/zip": {}}, "description": "The export."}},
+)
+def api_export(
+    request: Request, session: SessionDep, found: RequestDep, officer: PrivacyOfficer
+) -> FileResponse:
+    """A ZIP of everything held about the request's contact (Art. 15 and 20)."""
+    path = export.write_export(
+        session,
+        found=found,
+        directory=export_dir(request),
+        actor_id=officer.id,
+        language=request.state.language,
+    )
+    return export_response(path)
 
 
 @api_router.get("/privacy-settings", response_model=PrivacySettingsPublic)

@@ -148,3 +148,30 @@ def test_requests_are_the_dpos_unless_admins_are_let_in(client, session):
     ]
     assert "Ann" not in str(trail)  # who did what, never the values
     assert client.get("/api/v1/audit-events", headers=who[Role.SALES_REP]).status_code == 403
+
+
+def test_the_export_through_the_api(client, session):
+    import io
+    import json
+    import zipfile
+
+    who = people(session)
+    contact = make_contact(session, first_name="Zipp", last_name="Export")
+    created = client.post(
+        "/api/v1/privacy-requests",
+        headers=who[Role.DPO],
+        json={"kind": "portability", "requester_name": "Zipp", "contact_id": contact.id},
+    ).json()
+    url = f"/api/v1/privacy-requests/{created['id']}/export"
+    assert client.post(url, headers=who[Role.SALES_REP]).status_code == 403
+    answer = client.post(url, headers=who[Role.DPO])
+    assert answer.status_code == 200 and answer.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(answer.content)) as archive:
+        assert json.loads(archive.read("contact.json"))[0]["last_name"] == "Export"
+    nobody = client.post(
+        "/api/v1/privacy-requests",
+        headers=who[Role.DPO],
+        json={"kind": "access", "requester_name": "Not a contact"},
+    ).json()
+    refused = client.post(f"/api/v1/privacy-requests/{nobody['id']}/export", headers=who[Role.DPO])
+    assert refused.status_code == 409

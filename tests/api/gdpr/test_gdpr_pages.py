@@ -104,3 +104,21 @@ def test_the_consent_card_records_and_withdraws(client, session):
     assert "<html" in card and "Withdraw" in card and "/consent/withdraw/" in card
     post_form(client, url, {**form, "action": "withdrawn"}, form_page=f"/contacts/{contact.id}")
     assert "Record consent" in client.get(url).text
+
+
+def test_the_dpo_makes_and_downloads_an_export(client, session):
+    dpo = make_user(session, roles=(Role.DPO,))
+    contact = make_contact(session)
+    login(client, dpo.email)
+    created = post_form(
+        client,
+        "/privacy/requests",
+        {"kind": "access", "requester_name": "Paula", "contact_id": str(contact.id)},
+        form_page="/privacy/requests/new",
+    )
+    url = created.headers["location"]
+    assert client.get(f"{url}/export").status_code == 404  # none made yet
+    assert post_form(client, f"{url}/export", form_page=url).status_code == 303
+    assert "Download the export" in client.get(url).text
+    download = client.get(f"{url}/export")
+    assert download.status_code == 200 and download.content[:2] == b"PK"

@@ -1,0 +1,155 @@
+"""Everything the database holds about one contact, table by table: which rows are
+theirs, which columns an export shows, and what an erasure does with them.
+
+The columns come from the privacy marks (DESIGN.md rule 7): an export shows every column
+but secrets and links to staff (other people appear by their role only). Every table that
+links to a contact must be listed here with its erasure rule; a test checks it.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Column, Select, Table, select
+
+from crm.contacts.models import Contact, ContactEmail, ContactPhone, ContactTag, Tag
+from crm.core.audit import AuditEvent
+from crm.core.db import Privacy
+from crm.deals.models import Deal, DealContact
+from crm.followups.models import Followup
+from crm.gdpr.models import ConsentEvent, PrivacyRequest
+from crm.journeys.models import Enrollment, PhaseTransition, TouchpointPhase
+from crm.touchpoints.models import Touchpoint
+
+
+class Erase(StrEnum):
+    DELETE = "delete"  # the rows go with the contact (a cascade of its row)
+    DEALS = "deals"  # deals only they take part in: won ones keep their figures
+    CONSENTS = "consents"  # deleted, or kept without the person on a recorded ground
+    DETACH = "detach"  # kept as proof, the person's values cleared
+    KEEP = "keep"  # holds no personal values: who did what and when
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of record in an export: a file of its own."""
+
+    name: str
+    table: Table
+    rows: Callable[[int], Select[Any]]
+    erase: Erase
+
+
+def exported_columns(table: Table) -> list[Column[Any]]:
+    """What an export shows of a table: not secrets, not who of the staff did it."""
+    return [
+        c
+        for c in table.columns
+        if c.info.get("privacy") != Privacy.SECRET
+        and not any(fk.column.table.name == "user" for fk in c.foreign_keys)
+    ]
+
+
+def _of(table: Table, *where: Callable[[int], Any]) -> Callable[[int], Select[Any]]:
+    def rows(contact_id: int) -> Select[Any]:
+        query = select(*exported_columns(table)).where(*(w(contact_id) for w in where))
+        return query.order_by(*table.primary_key.columns)
+
+    return rows
+
+
+def _enrollments(contact_id: int) -> Any:
+    return select(Enrollment.id).where(Enrollment.contact_id == contact_id)
+
+
+def _deals(contact_id: int) -> Any:
+    return select(DealContact.deal_id).where(DealContact.contact_id == contact_id)
+
+
+def _tags(contact_id: int) -> Select[Any]:
+    return (
+        select(Tag.name)
+        .join(ContactTag, ContactTag.tag_id == Tag.id)
+        .where(ContactTag.contact_id == contact_id)
+        .order_by(Tag.name)
+    )
+
+
+def _table(model: Any) -> Table:
+    return model.__table__
+
+
+KINDS = [
+    Kind("contact", _table(Contact), _of(_table(Contact), lambda c: Contact.id == c), Erase.DELETE),
+    Kind(
+        "emails",
+        _table(ContactEmail),
+        _of(_table(ContactEmail), lambda c: ContactEmail.contact_id == c),
+        Erase.DELETE,
+    ),
+    Kind(
+        "phones",
+        _table(ContactPhone),
+        _of(_table(ContactPhone), lambda c: ContactPhone.contact_id == c),
+        Erase.DELETE,
+    ),
+    Kind("tags", _table(ContactTag), _tags, Erase.DELETE),
+    Kind(
+        "touchpoints",
+        _table(Touchpoint),
+        _of(_table(Touchpoint), lambda c: Touchpoint.contact_id == c),
+        Erase.DELETE,
+    ),
+    Kind(
+        "journeys",
+        _table(Enrollment),
+        _of(_table(Enrollment), lambda c: Enrollment.contact_id == c),
+        Erase.DELETE,
+    ),
+    Kind(
+        "journey_moves",
+        _table(PhaseTransition),
+        _of(_table(PhaseTransition), lambda c: PhaseTransition.enrollment_id.in_(_enrollments(c))),
+        Erase.DELETE,
+    ),
+    Kind(
+        "followups",
+        _table(Followup),
+        _of(_table(Followup), lambda c: Followup.contact_id == c),
+        Erase.DELETE,
+    ),
+    Kind(
+        "deal_roles",
+        _table(DealContact),
+        _of(_table(DealContact), lambda c: DealContact.contact_id == c),
+        Erase.DELETE,
+    ),
+    Kind("deals", _table(Deal), _of(_table(Deal), lambda c: Deal.id.in_(_deals(c))), Erase.DEALS),
+    Kind(
+        "consents",
+        _table(ConsentEvent),
+        _of(_table(ConsentEvent), lambda c: ConsentEvent.contact_id == c),
+        Erase.CONSENTS,
+    ),
+    Kind(
+        "privacy_requests",
+        _table(PrivacyRequest),
+        _of(_table(PrivacyRequest), lambda c: PrivacyRequest.contact_id == c),
+        Erase.DETACH,
+    ),
+    Kind(
+        "history",
+        _table(AuditEvent),
+        _of(
+            _table(AuditEvent),
+            lambda c: AuditEvent.entity_type == "contact",
+            lambda c: AuditEvent.entity_id == c,
+        ),
+        Erase.KEEP,
+    ),
+]
+
+# Rows derived from the kinds above, kept in step by the services: no file of their own,
+# gone with what they derive from.
+DERIVED = {_table(TouchpointPhase).name}
