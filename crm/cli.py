@@ -210,3 +210,30 @@ def followups_run(
         typer.echo(f"the run failed: {run.error}", err=True)
         raise typer.Exit(1)
     typer.echo(f"{run.created} follow-ups created")
+
+
+gdpr_app = typer.Typer(help="Data protection.", no_args_is_help=True)
+app.add_typer(gdpr_app, name="gdpr")
+
+
+@gdpr_app.command("replay-erasures")
+def replay_erasures(
+    log: Annotated[
+        str | None, typer.Option(help="The erasure log; var/erasures.jsonl if not given")
+    ] = None,
+) -> None:
+    """After restoring an older backup: erase again every logged contact that is back."""
+    from pathlib import Path
+
+    from crm.gdpr import erasure
+
+    settings = get_settings()
+    path = Path(log) if log else settings.var_dir / "erasures.jsonl"
+    entries = erasure.logged_erasures(path)
+    engine = default_engine()
+    with job_session(engine) as session:
+        done = erasure.replay(session, entries=entries)
+    erasure.scrub_files(engine)
+    typer.echo(
+        f"{len(entries)} erasures in the log; {len(done)} contacts were back and are erased again."
+    )

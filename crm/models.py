@@ -23,6 +23,8 @@ from crm.followups.models import (
 from crm.gdpr.models import (
     ConsentEvent,
     ConsentText,
+    Erasure,
+    ErasureMention,
     PrivacyRequest,
     PrivacySettings,
     Purpose,
@@ -77,6 +79,8 @@ __all__ = [
     "DealStage",
     "DealStageChange",
     "Enrollment",
+    "Erasure",
+    "ErasureMention",
     "ExitReason",
     "Followup",
     "FollowupRule",

@@ -48,6 +48,7 @@ def jobs(settings: Settings) -> list[Job]:
         Job("imports.purge_imports", "crm.imports.jobs:purge_imports", "interval", {"hours": 24}),
         Job("gdpr.flag_due_requests", "crm.gdpr.jobs:flag_due_requests", "interval", {"hours": 24}),
         Job("gdpr.purge_exports", "crm.gdpr.jobs:purge_exports", "interval", {"hours": 24}),
+        Job("gdpr.scrub_files", "crm.gdpr.jobs:scrub_files", "interval", {"hours": 24}),
         Job(
             "followups.evaluate_rules",
             "crm.followups.jobs:evaluate_rules",

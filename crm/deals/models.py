@@ -148,6 +148,10 @@ class Deal(SQLModel, table=True):
     lost_note: str | None = column(Privacy.FREE_TEXT, default=None, max_length=2000)
     # When the contract this deal won comes up for renewal.
     renewal_date: date | None = column(Privacy.NONE, default=None, index=True)
+    # Kept for the books after its only contact was erased: the tombstone.
+    erasure_id: int | None = column(
+        Privacy.NONE, default=None, foreign_key="erasure.id", ondelete="SET NULL"
+    )
     created_at: datetime = timestamp(default_factory=utcnow)
     updated_at: datetime = timestamp(default_factory=utcnow)
 

@@ -130,6 +130,8 @@ class Followup(SQLModel, table=True):
         Index("ix_followup_planner", "assignee_id", "status", "due_at"),
         Index("ix_followup_contact", "contact_id", "status"),
         Index("ix_followup_company", "company_id", "status"),
+        # Deleting touchpoints (an erasure) clears their follow-ups' link through it.
+        Index("ix_followup_touchpoint", "touchpoint_id"),
     )
 
     id: int | None = column(Privacy.NONE, default=None, primary_key=True)

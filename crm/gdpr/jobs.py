@@ -4,7 +4,7 @@ from sqlalchemy import Engine
 
 from crm.core.db import default_engine, job_session
 from crm.core.settings import get_settings
-from crm.gdpr import cases, export
+from crm.gdpr import cases, erasure, export
 
 
 def flag_due_requests(engine: Engine | None = None) -> int:
@@ -17,3 +17,8 @@ def purge_exports(engine: Engine | None = None) -> int:
     """Daily: delete exports older than a week; their download links end with them."""
     with job_session(engine or default_engine()) as session:
         return export.purge_exports(session, directory=get_settings().var_dir / "exports")
+
+
+def scrub_files(engine: Engine | None = None) -> bool:
+    """Daily: what an erasure could not scrub from SQLite's files while others wrote."""
+    return erasure.scrub_files(engine or default_engine(), wait_ms=30_000)

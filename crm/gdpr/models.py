@@ -6,7 +6,7 @@ from enum import StrEnum
 from typing import Annotated
 
 from pydantic import StringConstraints, field_validator
-from sqlalchemy import CheckConstraint, Index, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from crm.core.db import Privacy, column, timestamp, utcnow
@@ -101,7 +101,11 @@ class ConsentEvent(SQLModel, table=True):
     __table_args__ = (Index("ix_consent_event_log", "contact_id", "purpose_id", "occurred_at"),)
 
     id: int | None = column(Privacy.NONE, default=None, primary_key=True)
-    contact_id: int = column(Privacy.NONE, foreign_key="contact.id", ondelete="CASCADE")
+    # None once the person is erased and the record kept on a legal ground (erasure_id).
+    contact_id: int | None = column(Privacy.NONE, foreign_key="contact.id", ondelete="CASCADE")
+    erasure_id: int | None = column(
+        Privacy.NONE, default=None, foreign_key="erasure.id", ondelete="SET NULL"
+    )
     purpose_id: int = column(Privacy.NONE, foreign_key="purpose.id")
     action: str = column(Privacy.NONE, max_length=20)
     source: str = column(Privacy.NONE, max_length=20)
@@ -174,6 +178,41 @@ class PrivacyRequest(SQLModel, table=True):
     closed_at: datetime | None = timestamp(default=None)
     created_at: datetime = timestamp(default_factory=utcnow)
     updated_at: datetime = timestamp(default_factory=utcnow)
+
+
+class Erasure(SQLModel, table=True):
+    """The tombstone of an erased contact: which id was erased, when, by whom, on which
+    request and how many records went; never who the person was."""
+
+    __tablename__ = "erasure"
+
+    id: int | None = column(Privacy.NONE, default=None, primary_key=True)
+    contact_id: int = column(Privacy.NONE, index=True)
+    request_id: int | None = column(
+        Privacy.NONE, default=None, foreign_key="privacy_request.id", ondelete="SET NULL"
+    )
+    erased_at: datetime = timestamp(default_factory=utcnow)
+    by_id: int | None = column(
+        Privacy.NONE, default=None, foreign_key="user.id", ondelete="SET NULL"
+    )
+    # Rows per kind of record: what went, and what was kept without the person.
+    counts: dict[str, int] = column(Privacy.NONE, default_factory=dict, sa_type=JSON)
+    # The legal ground on which consent records were kept (Art. 17(3)(b) and (e)).
+    kept_on: str | None = column(Privacy.FREE_TEXT, default=None, max_length=2000)
+
+
+class ErasureMention(SQLModel, table=True):
+    """Free text in someone else's record that named the erased person: the DPO redacts
+    it by hand. Points to the place, never copies the text."""
+
+    __tablename__ = "erasure_mention"
+
+    id: int | None = column(Privacy.NONE, default=None, primary_key=True)
+    erasure_id: int = column(Privacy.NONE, foreign_key="erasure.id", ondelete="CASCADE", index=True)
+    table_name: str = column(Privacy.NONE, max_length=64)
+    row_id: int = column(Privacy.NONE)
+    column_name: str = column(Privacy.NONE, max_length=64)
+    redacted_at: datetime | None = timestamp(default=None)
 
 
 class PrivacySettings(SQLModel, table=True):
@@ -360,3 +399,32 @@ class RequestsPage(SQLModel):
 
 class PrivacySettingsPublic(SQLModel):
     admins_may_handle: bool = Field(description="Whether administrators may handle requests.")
+
+
+class ErasureRequest(SQLModel):
+    keep_consents_on: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="A legal ground to keep the consent records (without the person).",
+    )
+
+    _blank_is_none = field_validator("keep_consents_on", mode="before")(blank_is_none)
+
+
+class ErasureMentionPublic(SQLModel):
+    id: int
+    table_name: str
+    row_id: int
+    column_name: str
+    redacted_at: datetime | None
+
+
+class ErasurePublic(SQLModel):
+    id: int
+    contact_id: int
+    request_id: int | None
+    erased_at: datetime
+    by_id: int | None
+    counts: dict[str, int]
+    kept_on: str | None
+    mentions: list[ErasureMentionPublic]

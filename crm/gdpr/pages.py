@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
+from starlette.background import BackgroundTask
 
 from crm.contacts import service as contact_service
 from crm.contacts.deps import ContactDep
@@ -18,7 +19,7 @@ from crm.core.errors import N_, CRMError
 from crm.core.forms import FormErrors
 from crm.core.security import safe_next
 from crm.core.templating import flash, render, run_change
-from crm.gdpr import cases, export
+from crm.gdpr import cases, erasure, export
 from crm.gdpr import service as gdpr_service
 from crm.gdpr.deps import ConsentRecorder, Dpo, PrivacyOfficer, PurposeDep, RequestDep
 from crm.gdpr.models import (
@@ -27,6 +28,7 @@ from crm.gdpr.models import (
     ConsentChange,
     ConsentSource,
     ConsentTextCreate,
+    ErasureRequest,
     PrivacyRequest,
     PurposeCreate,
     PurposeUpdate,
@@ -35,7 +37,13 @@ from crm.gdpr.models import (
     RequestKind,
     RequestUpdate,
 )
-from crm.gdpr.routes import client_of, consents_with_links, export_dir, export_response
+from crm.gdpr.routes import (
+    client_of,
+    consents_with_links,
+    erasure_log,
+    export_dir,
+    export_response,
+)
 from crm.users import service as user_service
 from crm.users.deps import CurrentUser
 from crm.users.models import Role
@@ -142,6 +150,7 @@ def request_page(
         if found.contact_id
         else None
     )
+    erased = erasure.of_request(session, request_id=found.id)
     return render(
         request,
         "gdpr/request.html",
@@ -151,6 +160,7 @@ def request_page(
             "overdue": cases.is_overdue(found),
             "handlers": user_service.active_user_choices(session),
             "history": audit.events_for(session, entity_type="privacy_request", entity_id=found.id),
+            "erased": erased and erasure.public(session, erased),
             "users": dict(user_service.active_user_choices(session)),
         },
     )
@@ -237,6 +247,57 @@ def make_export(
             actor_id=officer.id,
             language=request.state.language,
         ),
+    )
+
+
+@router.post("/privacy/requests/{request_id}/erase")
+def erase(
+    request: Request,
+    session: SessionDep,
+    found: RequestDep,
+    officer: PrivacyOfficer,
+    keep_consents_on: Annotated[str, Form()] = "",
+) -> Response:
+    """Erase the request's contact; the tombstone goes to the erasure log afterwards."""
+    done: list[erasure.Erased] = []
+
+    def action() -> erasure.Erased:
+        data = ErasureRequest(keep_consents_on=keep_consents_on)
+        done.append(erasure.erase_request(session, found=found, data=data, actor_id=officer.id))
+        return done[0]
+
+    response = run_change(
+        request,
+        session,
+        action,
+        done=N_("Erased. Redact the mentions listed below, if any."),
+        back=f"/privacy/requests/{found.id}",
+    )
+    if done:
+        response.background = BackgroundTask(
+            erasure.after_commit,
+            request.app.state.engine,
+            done[0],
+            log_path=erasure_log(request),
+            export_dir=export_dir(request),
+        )
+    return response
+
+
+@router.post("/privacy/mentions/{mention_id}/redacted")
+def mark_redacted(
+    request: Request,
+    session: SessionDep,
+    mention_id: int,
+    officer: PrivacyOfficer,
+    next: Annotated[str, Form()] = "",
+) -> Response:
+    return run_change(
+        request,
+        session,
+        lambda: erasure.mark_redacted(session, mention_id=mention_id, actor_id=officer.id),
+        done=N_("Marked as redacted."),
+        back=safe_next(next, "/privacy"),
     )
 
 

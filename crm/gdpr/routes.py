@@ -4,13 +4,14 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Query, Request
 from fastapi.responses import FileResponse
 
 from crm.contacts.deps import ContactDep
 from crm.core import audit
 from crm.core.db import SessionDep
-from crm.gdpr import cases, export
+from crm.core.errors import N_, NotFound
+from crm.gdpr import cases, erasure, export
 from crm.gdpr import service as gdpr_service
 from crm.gdpr.deps import (
     AuditReader,
@@ -26,6 +27,8 @@ from crm.gdpr.models import (
     Consents,
     ConsentTextCreate,
     ConsentTextPublic,
+    ErasurePublic,
+    ErasureRequest,
     PrivacyRequest,
     PrivacySettingsPublic,
     PurposeCreate,
@@ -225,6 +228,47 @@ def api_export(
         language=request.state.language,
     )
     return export_response(path)
+
+
+def erasure_log(request: Request) -> Path:
+    return request.app.state.settings.var_dir / "erasures.jsonl"
+
+
+@api_router.post("/privacy-requests/{request_id}/erase", response_model=ErasurePublic)
+def api_erase(
+    request: Request,
+    background: BackgroundTasks,
+    session: SessionDep,
+    found: RequestDep,
+    officer: PrivacyOfficer,
+    data: ErasureRequest | None = None,
+) -> ErasurePublic:
+    """Erase the request's contact in one transaction (Art. 17); closes the request. The
+    answer lists free text elsewhere that names them, for redacting by hand."""
+    erased = erasure.erase_request(
+        session, found=found, data=data or ErasureRequest(), actor_id=officer.id
+    )
+    background.add_task(
+        erasure.after_commit,
+        request.app.state.engine,
+        erased,
+        log_path=erasure_log(request),
+        export_dir=export_dir(request),
+    )
+    return erasure.public(session, erased.tombstone)
+
+
+@api_router.get("/privacy-requests/{request_id}/erasure", response_model=ErasurePublic)
+def api_erasure(session: SessionDep, found: RequestDep, officer: PrivacyOfficer) -> ErasurePublic:
+    tombstone = erasure.of_request(session, request_id=found.id)
+    if tombstone is None:
+        raise NotFound(N_("This request erased nobody."))
+    return erasure.public(session, tombstone)
+
+
+@api_router.post("/erasure-mentions/{mention_id}/redacted", status_code=204)
+def api_mark_redacted(session: SessionDep, mention_id: int, officer: PrivacyOfficer) -> None:
+    erasure.mark_redacted(session, mention_id=mention_id, actor_id=officer.id)
 
 
 @api_router.get("/privacy-settings", response_model=PrivacySettingsPublic)

@@ -153,3 +153,5 @@ KINDS = [
 # Rows derived from the kinds above, kept in step by the services: no file of their own,
 # gone with what they derive from.
 DERIVED = {_table(TouchpointPhase).name}
+# The erasure's own records: ids, counts and legal grounds, never the person.
+TOMBSTONES = {"erasure", "erasure_mention"}

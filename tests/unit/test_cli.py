@@ -171,3 +171,29 @@ def test_followups_run_as_of_a_moment(crm):
     )
     assert crm("followups", "run", "--as-of", "tomorrow").exit_code == 2
     assert crm("followups", "run", "--as-of", "2026-01-15T00:00:00").exit_code == 2
+
+
+def test_replay_erasures_after_restoring_an_older_backup(crm, tmp_path):
+    import json
+
+    from crm.contacts import service as contact_service
+    from crm.contacts.models import ContactCreate
+
+    with db.job_session(db.default_engine()) as session:
+        back = contact_service.create_contact(
+            session, data=ContactCreate(first_name="Back", last_name="Again"), actor_id=None
+        )
+        back_id = back.id
+    log = tmp_path / "erasures.jsonl"
+    log.write_text(
+        json.dumps({"erasure_id": 1, "contact_id": back_id, "erased_at": "2026-12-01T10:00"})
+        + "\n"
+        + json.dumps({"erasure_id": 2, "contact_id": 999_999, "erased_at": "2026-12-01T11:00"})
+        + "\n"
+    )
+    result = crm("gdpr", "replay-erasures")
+    assert result.exit_code == 0, result.output
+    assert "2 erasures in the log; 1 contacts were back" in result.output
+    with db.job_session(db.default_engine()) as session:
+        assert contact_service.list_contacts(session)[0] == []
+    assert "0 contacts were back" in crm("gdpr", "replay-erasures").output

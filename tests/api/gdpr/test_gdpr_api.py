@@ -175,3 +175,35 @@ def test_the_export_through_the_api(client, session):
     ).json()
     refused = client.post(f"/api/v1/privacy-requests/{nobody['id']}/export", headers=who[Role.DPO])
     assert refused.status_code == 409
+
+
+def test_erasure_through_the_api(client, session, settings):
+    from crm.contacts.models import Contact
+
+    who = people(session)
+    contact = make_contact(session, first_name="Erin", last_name="Erase")
+    contact_id = contact.id
+    created = client.post(
+        "/api/v1/privacy-requests",
+        headers=who[Role.DPO],
+        json={"kind": "erasure", "requester_name": "Erin Erase", "contact_id": contact_id},
+    ).json()
+    url = f"/api/v1/privacy-requests/{created['id']}"
+    assert client.post(f"{url}/erase", headers=who[Role.ADMIN]).status_code == 403
+    unverified = client.post(f"{url}/erase", headers=who[Role.DPO])
+    assert unverified.status_code == 409 and "identity" in unverified.json()["detail"]
+    client.patch(url, headers=who[Role.DPO], json={"identity_verified": True})
+    erased = client.post(f"{url}/erase", headers=who[Role.DPO])
+    assert erased.status_code == 200, erased.text
+    assert erased.json()["contact_id"] == contact_id
+    session.expire_all()
+    assert session.get(Contact, contact_id) is None
+    assert client.get(f"/api/v1/contacts/{contact_id}", headers=who[Role.DPO]).status_code == 404
+    again = client.post(f"{url}/erase", headers=who[Role.DPO])
+    assert again.status_code == 409
+    assert client.get(f"{url}/erasure", headers=who[Role.DPO]).json()["id"] == erased.json()["id"]
+    assert client.post(f"{url}/export", headers=who[Role.DPO]).status_code == 409
+    request = client.get(url, headers=who[Role.DPO]).json()
+    assert (request["status"], request["requester_name"]) == ("done", "(erased)")
+    logged = (settings.var_dir / "erasures.jsonl").read_text()
+    assert f'"contact_id": {contact_id}' in logged and "Erin" not in logged

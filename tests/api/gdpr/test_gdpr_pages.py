@@ -122,3 +122,28 @@ def test_the_dpo_makes_and_downloads_an_export(client, session):
     assert "Download the export" in client.get(url).text
     download = client.get(f"{url}/export")
     assert download.status_code == 200 and download.content[:2] == b"PK"
+
+
+def test_the_dpo_erases_from_the_case_page_and_redacts_a_mention(client, session):
+    from tests.factories import make_company
+
+    dpo = make_user(session, roles=(Role.DPO,))
+    contact = make_contact(session, first_name="Gregor", last_name="Gone")
+    make_company(session, notes="Gregor Gone knows the CEO")
+    login(client, dpo.email)
+    created = post_form(
+        client,
+        "/privacy/requests",
+        {"kind": "erasure", "requester_name": "Gregor Gone", "contact_id": str(contact.id)},
+        form_page="/privacy/requests/new",
+    )
+    url = created.headers["location"]
+    assert "Verify the requester" in client.get(url).text
+    post_form(client, url, {"identity_verified": "true", "status": "in_progress"}, form_page=url)
+    assert post_form(client, f"{url}/erase", form_page=url).status_code == 303
+    page = client.get(url).text
+    assert "Mentions to redact" in page and "company" in page and "notes" in page
+    assert "Gregor" not in page.split("<main")[1]
+    mention = page.split('action="/privacy/mentions/')[1].split("/")[0]
+    post_form(client, f"/privacy/mentions/{mention}/redacted", {"next": url}, form_page=url)
+    assert "redacted" in client.get(url).text

@@ -1,0 +1,303 @@
+"""Erasure (Art. 17) in one transaction, following ``crm.gdpr.subject``:
+
+- the contact and every record about them alone go (addresses, numbers, tags,
+  touchpoints, journeys and their moves, follow-ups, deal roles, consent records unless
+  kept on a recorded legal ground);
+- deals they alone took part in: won ones keep their figures for the books, lose their
+  free text and point to the tombstone; others go;
+- their privacy requests stay as proof of the handling, without their name;
+- the audit trail stays: it never held values;
+- free text in other records that names them is listed for the DPO to redact;
+- a tombstone records which id went, when and on whose request, never who it was.
+
+After the commit, ``after_commit`` appends the tombstone to the erasure log outside the
+database (``replay`` erases again after restoring an older backup) and, on SQLite,
+rewrites the search index and checkpoints the WAL, so that no byte of the person stays in
+the files.
+"""
+
+import json
+import logging
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Engine,
+    Integer,
+    String,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlmodel import AutoString, Session, col
+
+from crm.contacts.models import Contact
+from crm.core import audit
+from crm.core.db import Privacy, utcnow
+from crm.core.errors import N_, Conflict, NotFound
+from crm.deals.models import Deal, DealContact, DealStatus
+from crm.gdpr.models import (
+    OPEN_STATUSES,
+    ConsentEvent,
+    Erasure,
+    ErasureMention,
+    ErasureMentionPublic,
+    ErasurePublic,
+    ErasureRequest,
+    PrivacyRequest,
+    RequestKind,
+    RequestStatus,
+)
+from crm.gdpr.subject import KINDS, Erase
+from crm.models import metadata
+
+ERASED = "(erased)"
+log = logging.getLogger("crm.gdpr")
+
+
+@dataclass
+class Erased:
+    """What an erasure leaves to do after its commit: log the tombstone, delete files."""
+
+    tombstone: Erasure
+    export_files: list[str] = field(default_factory=list)
+
+
+def erase_request(
+    session: Session, *, found: PrivacyRequest, data: ErasureRequest, actor_id: int | None
+) -> Erasure:
+    """Carry out an erasure request: refused unless it is an open erasure request, with
+    the identity verified, for a contact still there."""
+    if found.kind != RequestKind.ERASURE:
+        raise Conflict(N_("Only an erasure request erases a person."))
+    if found.status not in OPEN_STATUSES:
+        raise Conflict(N_("This request is closed already."))
+    if found.identity_verified_at is None:
+        raise Conflict(N_("Verify the requester's identity first."))
+    contact = session.get(Contact, found.contact_id) if found.contact_id else None
+    if contact is None:
+        raise Conflict(N_("This request names no contact (any more): there is nothing to erase."))
+    erased = erase_contact(
+        session,
+        contact=contact,
+        request_id=found.id,
+        keep_consents_on=data.keep_consents_on,
+        actor_id=actor_id,
+    )
+    tombstone, now = erased.tombstone, utcnow()
+    found.status, found.closed_at, found.updated_at = RequestStatus.DONE, now, now
+    found.outcome = f"Erased: {sum(tombstone.counts.values())} records (tombstone {tombstone.id})."
+    audit.save(session, found, actor_id=actor_id, action="privacy_request.erase", fields=[])
+    return erased
+
+
+def erase_contact(
+    session: Session,
+    *,
+    contact: Contact,
+    request_id: int | None,
+    keep_consents_on: str | None,
+    actor_id: int | None,
+) -> Erased:
+    """Erase one contact. The caller commits, then calls ``after_commit``."""
+    contact_id = contact.id
+    needles = [contact.name, *contact.emails, *contact.phones]
+    counts = {
+        kind.name: session.execute(
+            select(func.count()).select_from(kind.rows(contact_id).order_by(None).subquery())
+        ).scalar_one()
+        for kind in KINDS
+        if kind.erase != Erase.KEEP
+    }
+    tombstone = Erasure(
+        contact_id=contact_id,
+        request_id=request_id,
+        by_id=actor_id,
+        counts={name: n for name, n in counts.items() if n},
+        kept_on=keep_consents_on,
+    )
+    session.add(tombstone)
+    session.flush()
+    _settle_deals(session, contact_id, tombstone)
+    if keep_consents_on:
+        session.execute(
+            update(ConsentEvent)
+            .where(col(ConsentEvent.contact_id) == contact_id)
+            .values(contact_id=None, erasure_id=tombstone.id)
+        )
+    theirs = col(PrivacyRequest.contact_id) == contact_id
+    export_files = list(
+        session.execute(
+            select(PrivacyRequest.export_file).where(
+                theirs, col(PrivacyRequest.export_file).is_not(None)
+            )
+        ).scalars()
+    )
+    session.execute(
+        update(PrivacyRequest)
+        .where(theirs)
+        .values(requester_name=ERASED, requester_email=None, notes=None, export_file=None)
+    )
+    audit.record(
+        session,
+        actor_id=actor_id,
+        action="contact.erase",
+        entity_type="contact",
+        entity_id=contact_id,
+    )
+    session.expunge(contact)
+    # One statement: the database's cascades take every row about them alone.
+    session.execute(delete(Contact).where(col(Contact.id) == contact_id))
+    _list_mentions(session, tombstone, needles)
+    session.flush()
+    return Erased(tombstone, export_files)
+
+
+def _settle_deals(session: Session, contact_id: int, tombstone: Erasure) -> None:
+    """Deals with no company and no other contact: won ones stay for the books without
+    any free text, the rest go."""
+    others = select(DealContact.deal_id).where(DealContact.contact_id != contact_id)
+    alone = select(DealContact.deal_id).where(
+        DealContact.contact_id == contact_id, col(DealContact.deal_id).not_in(others)
+    )
+    theirs = [col(Deal.id).in_(alone), col(Deal.company_id).is_(None)]
+    session.execute(
+        update(Deal)
+        .where(*theirs, Deal.status == DealStatus.WON)
+        .values(title=ERASED, notes=None, next_step=None, lost_note=None, erasure_id=tombstone.id)
+    )
+    session.execute(delete(Deal).where(*theirs, Deal.status != DealStatus.WON))
+
+
+def _free_text_columns() -> Iterable[tuple[Any, Any, Any]]:
+    """(table, its id column, a free-text column) across the schema, from the marks."""
+    for table in metadata.sorted_tables:
+        key = table.columns.get("id")
+        if key is None:
+            continue
+        for column in table.columns:
+            # Text, not JSON: AutoString is a decorator of String, not a String.
+            text = isinstance(column.type, String | AutoString)
+            if column.info.get("privacy") == Privacy.FREE_TEXT and text:
+                yield table, key, column
+
+
+def _list_mentions(session: Session, tombstone: Erasure, needles: list[str]) -> None:
+    """Record where other records still name the person (case-insensitively)."""
+    needles = [n.lower() for n in needles if n and len(n) >= 4]
+    if not needles:
+        return
+    for table, key, column in _free_text_columns():
+        found = select(
+            cast(literal(tombstone.id), Integer),
+            cast(literal(table.name), String),
+            key,
+            cast(literal(column.name), String),
+        ).where(or_(*(func.lower(column).contains(n, autoescape=True) for n in needles)))
+        session.execute(
+            insert(ErasureMention).from_select(
+                ["erasure_id", "table_name", "row_id", "column_name"], found
+            )
+        )
+
+
+def mentions_of(session: Session, *, erasure_id: int) -> list[ErasureMention]:
+    query = select(ErasureMention).where(ErasureMention.erasure_id == erasure_id)
+    order = [ErasureMention.table_name, ErasureMention.row_id]
+    return list(session.execute(query.order_by(*order)).scalars())
+
+
+def log_erasure(tombstone: Erasure, *, log_path: Path) -> None:
+    """After the commit: note the tombstone in the erasure log, a file outside the
+    database, so that a restored older backup can be brought up to date."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    entry = {
+        "erasure_id": tombstone.id,
+        "contact_id": tombstone.contact_id,
+        "erased_at": tombstone.erased_at.isoformat(),
+    }
+    with log_path.open("a", encoding="utf-8") as log:
+        log.write(json.dumps(entry) + "\n")
+
+
+def scrub_files(engine: Engine, *, wait_ms: int = 1000) -> bool:
+    """On SQLite: rewrite the search index, which keeps deleted words until its segments
+    are merged, and fold the WAL into the database, whose freed pages secure_delete has
+    zeroed. Best effort while others write: what is left, the daily job does."""
+    if engine.dialect.name != "sqlite":
+        return True
+    raw = engine.raw_connection()
+    driver = raw.driver_connection
+    waited = driver.execute("PRAGMA busy_timeout").fetchone()[0]
+    try:  # outside any transaction: the driver connection commits each statement
+        driver.execute(f"PRAGMA busy_timeout = {int(wait_ms)}")
+        driver.execute("INSERT INTO contact_fts(contact_fts) VALUES ('optimize')")
+        busy = driver.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+    except sqlite3.OperationalError:
+        busy = 1
+    finally:
+        driver.execute(f"PRAGMA busy_timeout = {int(waited)}")
+        raw.close()
+    if busy:
+        log.warning("SQLite's files could not be scrubbed now; the daily job will do it")
+    return not busy
+
+
+def after_commit(engine: Engine, erased: Erased, *, log_path: Path, export_dir: Path) -> None:
+    """Log the tombstone, delete the person's exports, scrub SQLite's files."""
+    log_erasure(erased.tombstone, log_path=log_path)
+    for name in erased.export_files:
+        (export_dir / name).unlink(missing_ok=True)
+    scrub_files(engine)
+
+
+def logged_erasures(log_path: Path) -> list[dict[str, Any]]:
+    if not log_path.exists():
+        return []
+    with log_path.open(encoding="utf-8") as log:
+        return [json.loads(line) for line in log if line.strip()]
+
+
+def replay(session: Session, *, entries: list[dict[str, Any]]) -> list[Erased]:
+    """Erase again the contacts of logged erasures that are back (after restoring an
+    older backup); those not there are left alone. The caller commits."""
+    done = []
+    for entry in entries:
+        contact = session.get(Contact, entry["contact_id"])
+        if contact is not None:
+            done.append(
+                erase_contact(
+                    session, contact=contact, request_id=None, keep_consents_on=None, actor_id=None
+                )
+            )
+    return done
+
+
+def of_request(session: Session, *, request_id: int) -> Erasure | None:
+    return (
+        session.execute(select(Erasure).where(Erasure.request_id == request_id)).scalars().first()
+    )
+
+
+def public(session: Session, tombstone: Erasure) -> ErasurePublic:
+    mentions = [
+        ErasureMentionPublic.model_validate(m)
+        for m in mentions_of(session, erasure_id=tombstone.id)
+    ]
+    return ErasurePublic.model_validate(tombstone, update={"mentions": mentions})
+
+
+def mark_redacted(session: Session, *, mention_id: int, actor_id: int | None) -> ErasureMention:
+    mention = session.get(ErasureMention, mention_id)
+    if mention is None:
+        raise NotFound(N_("No such mention."))
+    mention.redacted_at = mention.redacted_at or utcnow()
+    return audit.save(session, mention, actor_id=actor_id, action="erasure_mention.redacted")
