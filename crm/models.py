@@ -28,6 +28,7 @@ from crm.gdpr.models import (
     PrivacyRequest,
     PrivacySettings,
     Purpose,
+    Suppression,
 )
 from crm.imports.models import ImportChunk, ImportJob, ImportProblem
 from crm.journeys.models import (
@@ -99,6 +100,7 @@ __all__ = [
     "PrivacyRequest",
     "PrivacySettings",
     "Purpose",
+    "Suppression",
     "Tag",
     "Touchpoint",
     "TouchpointPhase",

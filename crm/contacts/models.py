@@ -137,6 +137,13 @@ class Contact(SQLModel, table=True):
     # Lower-cased names, addresses, numbers and company name, kept by the service on
     # every write; FTS5 (SQLite) or a pg_trgm index (PostgreSQL) finds substrings in it.
     search_text: str = column(Privacy.PERSONAL, default="", max_length=2_000)
+    # Art. 18: processing restricted; the record is read-only and out of all automation.
+    restricted_at: datetime | None = timestamp(default=None)
+    # Art. 21(2): objected to direct marketing; no marketing of any kind.
+    objected_at: datetime | None = timestamp(default=None)
+    # Created again after an objection or an erasure: held back from marketing until the
+    # person consents anew.
+    suppressed_at: datetime | None = timestamp(default=None)
     created_at: datetime = timestamp(default_factory=utcnow)
     updated_at: datetime = timestamp(default_factory=utcnow)
 
@@ -362,6 +369,9 @@ class ContactPublic(ContactBase):
     id: int
     emails: list[str]
     phones: list[str]
+    restricted_at: datetime | None
+    objected_at: datetime | None
+    suppressed_at: datetime | None
     created_at: datetime
     updated_at: datetime
 

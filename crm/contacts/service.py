@@ -31,6 +31,7 @@ from crm.core.errors import N_, Conflict, Invalid, NotFound
 from crm.core.merge import repoint_references
 from crm.core.pagination import MAX_LIMIT, keyset_page
 from crm.deals import figures as deal_figures
+from crm.gdpr import keys
 from crm.journeys import attribution
 from crm.journeys.models import Enrollment
 from crm.touchpoints.models import Touchpoint
@@ -309,11 +310,22 @@ def _check_emails_free(session: Session, emails: list[str], *, contact_id: int |
             raise error
 
 
+def check_not_restricted(contact: Contact) -> None:
+    """Art. 18: a restricted contact's record is kept as it is until the DPO lifts it."""
+    if contact.restricted_at is not None:
+        raise Conflict(
+            N_("Processing of this contact is restricted (Art. 18): nothing about them changes.")
+        )
+
+
 def create_contact(session: Session, *, data: ContactCreate, actor_id: int | None) -> Contact:
     _check_company(session, data.company_id)
     _check_owner(session, data.owner_id)
     _check_emails_free(session, data.emails, contact_id=None)
     contact = Contact.model_validate(data.model_dump(exclude={"emails", "phones", "tags"}))
+    # Someone who objected or was erased, entered again: no marketing until they consent.
+    if keys.suppressed(session, keys.person_keys(data.emails, data.phones)):
+        contact.suppressed_at = utcnow()
     contact.tag_rows = tags_named(session, data.tags)
     contact.set_emails(data.emails)
     contact.set_phones(data.phones)
@@ -330,6 +342,7 @@ def create_contact(session: Session, *, data: ContactCreate, actor_id: int | Non
 def update_contact(
     session: Session, *, contact: Contact, data: ContactUpdate, actor_id: int | None
 ) -> Contact:
+    check_not_restricted(contact)
     changes = data.model_dump(exclude_unset=True)
     for required in ("first_name", "last_name"):
         if required in changes and changes[required] is None:
@@ -370,6 +383,7 @@ def _copy_segment(session: Session, subject: Any, row: Contact | Company) -> Non
 
 
 def delete_contact(session: Session, *, contact: Contact, actor_id: int | None) -> None:
+    check_not_restricted(contact)
     audit.delete(session, contact, actor_id=actor_id, action="contact.delete")
 
 

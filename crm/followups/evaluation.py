@@ -17,6 +17,7 @@ long ago. A quiet period, a cadence's round and an approaching date need no such
 """
 
 import heapq
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,9 +29,11 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
+    exists,
     func,
     literal,
     null,
+    or_,
     select,
 )
 from sqlalchemy import update as sql_update
@@ -52,6 +55,7 @@ from crm.followups.models import (
     Trigger,
 )
 from crm.followups.rules import phase_ids_of
+from crm.gdpr.models import ConsentAction, ConsentEvent, LegalBasis, Purpose
 from crm.journeys import service as journey_service
 from crm.journeys.models import Cause, Enrollment, EnrollmentStatus, MoveRequest, TouchpointPhase
 from crm.journeys.models import PhaseTransition as Transition
@@ -61,17 +65,67 @@ from crm.users.models import Role, User, UserRole
 CATCH_UP = timedelta(days=7)
 
 
-def evaluate(session: Session, *, as_of: datetime | None = None) -> int:
-    """Apply every active rule as at ``as_of``; returns how many follow-ups it created."""
+@dataclass
+class Tally:
+    created: int = 0
+    # Occasions left alone for want of a legal basis for the rule's purpose.
+    skipped: int = 0
+
+
+def run(session: Session, *, as_of: datetime | None = None) -> Tally:
+    """Apply every active rule as at ``as_of``."""
     as_of = as_of or utcnow()
     rules = list(
         session.exec(select(FollowupRule).where(col(FollowupRule.is_active).is_(True))).scalars()
     )
     phases = phase_ids_of(session, [r.id for r in rules])
-    return sum(_apply(session, rule, phases[rule.id], as_of) for rule in rules)
+    tally = Tally()
+    for rule in rules:
+        created, skipped = _apply(session, rule, phases[rule.id], as_of)
+        tally.created += created
+        tally.skipped += skipped
+    return tally
 
 
-def _apply(session: Session, rule: FollowupRule, phase_ids: list[int], as_of: datetime) -> int:
+def evaluate(session: Session, *, as_of: datetime | None = None) -> int:
+    """Apply every active rule as at ``as_of``; how many follow-ups it created."""
+    return run(session, as_of=as_of).created
+
+
+def _legal_basis(session: Session, rule: FollowupRule) -> Any:
+    """The condition on an enrollment that the rule may reach its subject: never a
+    restricted contact; for marketing, nobody who objected or is held back until they
+    consent again; for a purpose based on consent, only those who gave it. Companies are
+    not people: the condition holds for them."""
+    barred = [col(Contact.restricted_at).is_not(None)]
+    purpose = (
+        session.exec(select(Purpose).where(Purpose.key == rule.purpose)).scalars().first()
+        if rule.purpose
+        else None
+    )
+    if purpose is not None and purpose.is_marketing:
+        barred += [col(Contact.objected_at).is_not(None), col(Contact.suppressed_at).is_not(None)]
+    if purpose is not None and purpose.legal_basis == LegalBasis.CONSENT:
+        decision = (
+            select(ConsentEvent.action)
+            .where(
+                ConsentEvent.contact_id == Contact.id,
+                ConsentEvent.purpose_id == purpose.id,
+                col(ConsentEvent.action).in_([ConsentAction.GRANTED, ConsentAction.WITHDRAWN]),
+            )
+            .order_by(col(ConsentEvent.occurred_at).desc(), col(ConsentEvent.id).desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        barred.append(func.coalesce(decision, "") != ConsentAction.GRANTED)
+    person = select(Contact.id).where(Contact.id == Enrollment.contact_id, or_(*barred))
+    return ~exists(person)
+
+
+def _apply(
+    session: Session, rule: FollowupRule, phase_ids: list[int], as_of: datetime
+) -> tuple[int, int]:
+    """(follow-ups created, occasions skipped for want of a legal basis)."""
     scope = [
         Enrollment.journey_id == rule.journey_id,
         Enrollment.status == EnrollmentStatus.ACTIVE,
@@ -80,14 +134,20 @@ def _apply(session: Session, rule: FollowupRule, phase_ids: list[int], as_of: da
         scope.append(col(Enrollment.phase_id).in_(phase_ids))
     if rule.segment:
         scope.append(Enrollment.segment == rule.segment)
+    allowed = _legal_basis(session, rule)
+    trigger = _TRIGGERS[Trigger(rule.trigger)]
+    skipped = sum(
+        session.execute(select(func.count()).select_from(barred.subquery())).scalar_one()
+        for barred in trigger(rule, as_of, [*scope, ~allowed])
+    )
     created: list[Any] = []
-    for occasions in _TRIGGERS[Trigger(rule.trigger)](rule, as_of, scope):
+    for occasions in trigger(rule, as_of, [*scope, allowed]):
         created += _insert(session, rule, occasions, as_of)
     if created and rule.assignee_mode == AssigneeMode.LEAST_BUSY:
         _spread(session, [row.id for row in created])
     if created and rule.move_to_phase_id is not None:
         _move(session, rule, created, as_of)
-    return len(created)
+    return len(created), skipped
 
 
 def _prefix(rule: FollowupRule, what: str) -> Any:

@@ -26,7 +26,8 @@ def evaluate_rules(
     run = FollowupRun(job=JOB, as_of=as_of or utcnow())
     try:
         with open_session() as session:
-            run.created = evaluation.evaluate(session, as_of=run.as_of)
+            tally = evaluation.run(session, as_of=run.as_of)
+            run.created, run.skipped = tally.created, tally.skipped
     except Exception as exc:
         run.error = type(exc).__name__
         log.exception("the follow-up rules failed")

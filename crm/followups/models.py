@@ -119,6 +119,8 @@ class FollowupRun(SQLModel, table=True):
     started_at: datetime = timestamp(default_factory=utcnow)
     finished_at: datetime | None = timestamp(default=None)
     created: int = column(Privacy.NONE, default=0)
+    # Subjects a rule would have fired for but had no legal basis for its purpose.
+    skipped: int = column(Privacy.NONE, default=0)
     error: str | None = column(Privacy.NONE, default=None, max_length=2000)
 
 
@@ -337,6 +339,7 @@ class RunPublic(SQLModel):
     started_at: datetime
     finished_at: datetime | None
     created: int
+    skipped: int
     error: str | None
 
 

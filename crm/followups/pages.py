@@ -76,6 +76,7 @@ def planner_page(
             "subjects": followup_service.subject_names(session, everything),
             "tomorrow": (datetime.now(zone) + timedelta(days=1)).date(),
             "has_feed": calendar.has_feed(session, user_id=user.id),
+            "last_run": next(iter(rules.recent_runs(session, limit=1)), None),
             **_explained(request, session, everything),
         },
     )

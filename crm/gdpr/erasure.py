@@ -44,6 +44,7 @@ from crm.core import audit
 from crm.core.db import Privacy, utcnow
 from crm.core.errors import N_, Conflict, NotFound
 from crm.deals.models import Deal, DealContact, DealStatus
+from crm.gdpr import rights
 from crm.gdpr.models import (
     OPEN_STATUSES,
     ConsentEvent,
@@ -55,6 +56,7 @@ from crm.gdpr.models import (
     PrivacyRequest,
     RequestKind,
     RequestStatus,
+    SuppressionReason,
 )
 from crm.gdpr.subject import KINDS, Erase
 from crm.models import metadata
@@ -153,6 +155,8 @@ def erase_contact(
         entity_type="contact",
         entity_id=contact_id,
     )
+    # Entered again later, they are recognised by keyed hashes alone.
+    rights.suppress(session, contact=contact, reason=SuppressionReason.ERASURE)
     session.expunge(contact)
     # One statement: the database's cascades take every row about them alone.
     session.execute(delete(Contact).where(col(Contact.id) == contact_id))

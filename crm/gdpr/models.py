@@ -215,6 +215,25 @@ class ErasureMention(SQLModel, table=True):
     redacted_at: datetime | None = timestamp(default=None)
 
 
+class SuppressionReason(StrEnum):
+    OBJECTION = "objection"
+    ERASURE = "erasure"
+
+
+class Suppression(SQLModel, table=True):
+    """Someone who objected or was erased, known only by keyed hashes (HMAC with the
+    server's secret) of their normalised addresses and numbers: enough to recognise them
+    when they are entered again, never enough to tell who they are."""
+
+    __tablename__ = "suppression"
+    __table_args__ = (UniqueConstraint("key_hash"),)
+
+    id: int | None = column(Privacy.NONE, default=None, primary_key=True)
+    key_hash: str = column(Privacy.NONE, max_length=64)
+    reason: str = column(Privacy.NONE, max_length=16)
+    created_at: datetime = timestamp(default_factory=utcnow)
+
+
 class PrivacySettings(SQLModel, table=True):
     """The DPO's choices; one row."""
 
@@ -428,3 +447,17 @@ class ErasurePublic(SQLModel):
     counts: dict[str, int]
     kept_on: str | None
     mentions: list[ErasureMentionPublic]
+
+
+class RestrictionChange(SQLModel):
+    restricted: bool
+
+
+class ObjectionChange(SQLModel):
+    objected: bool = Field(description="True records an objection to direct marketing.")
+
+
+class PrivacyFlags(SQLModel):
+    restricted_at: datetime | None
+    objected_at: datetime | None
+    suppressed_at: datetime | None

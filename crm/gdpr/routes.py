@@ -11,7 +11,7 @@ from crm.contacts.deps import ContactDep
 from crm.core import audit
 from crm.core.db import SessionDep
 from crm.core.errors import N_, NotFound
-from crm.gdpr import cases, erasure, export
+from crm.gdpr import cases, erasure, export, rights
 from crm.gdpr import service as gdpr_service
 from crm.gdpr.deps import (
     AuditReader,
@@ -29,6 +29,8 @@ from crm.gdpr.models import (
     ConsentTextPublic,
     ErasurePublic,
     ErasureRequest,
+    ObjectionChange,
+    PrivacyFlags,
     PrivacyRequest,
     PrivacySettingsPublic,
     PurposeCreate,
@@ -41,6 +43,7 @@ from crm.gdpr.models import (
     RequestsPage,
     RequestStatus,
     RequestUpdate,
+    RestrictionChange,
 )
 from crm.users.deps import CurrentUser
 
@@ -146,6 +149,26 @@ def api_record_consent(
         default_language=request.app.state.settings.default_language,
     )
     return gdpr_service.consents_of(session, contact=contact).log[0]
+
+
+@api_router.post("/contacts/{contact_id}/restriction", response_model=PrivacyFlags)
+def api_restriction(
+    session: SessionDep, contact: ContactDep, officer: PrivacyOfficer, data: RestrictionChange
+) -> PrivacyFlags:
+    """Art. 18: restrict the processing (the record turns read-only), or lift it."""
+    rights.set_restriction(
+        session, contact=contact, restricted=data.restricted, actor_id=officer.id
+    )
+    return PrivacyFlags.model_validate(contact, from_attributes=True)
+
+
+@api_router.post("/contacts/{contact_id}/objection", response_model=PrivacyFlags)
+def api_objection(
+    session: SessionDep, contact: ContactDep, user: ConsentRecorder, data: ObjectionChange
+) -> PrivacyFlags:
+    """Art. 21(2): record an objection to direct marketing (in force at once), or lift it."""
+    rights.set_objection(session, contact=contact, objected=data.objected, actor_id=user.id)
+    return PrivacyFlags.model_validate(contact, from_attributes=True)
 
 
 def _public(found: PrivacyRequest) -> RequestPublic:

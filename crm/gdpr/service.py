@@ -12,6 +12,7 @@ from crm.contacts.models import Contact
 from crm.core import audit
 from crm.core.db import utcnow
 from crm.core.errors import N_, Conflict, Invalid, NotFound
+from crm.gdpr import rights
 from crm.gdpr.models import (
     ConsentAction,
     ConsentChange,
@@ -216,6 +217,8 @@ def record_consent(
         last = _last_decision(session, contact.id, purpose.id)
         if last is None or last.action != ConsentAction.GRANTED:
             raise Conflict(N_("There is no consent to this purpose to withdraw."))
+    if data.action == ConsentAction.GRANTED and contact.suppressed_at is not None:
+        rights.lift_suppression(session, contact=contact)
     event = ConsentEvent(
         contact_id=contact.id,
         purpose_id=purpose.id,

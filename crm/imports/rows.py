@@ -34,6 +34,7 @@ from crm.core import audit
 from crm.core.db import insert_rows, reserve_ids, utcnow
 from crm.core.errors import N_, CRMError, Invalid
 from crm.core.forms import validation_messages
+from crm.gdpr import keys
 from crm.imports.models import ImportJob, ImportProblem, OnDuplicate
 from crm.users.models import User
 
@@ -454,6 +455,9 @@ class ContactImporter(Importer):
     def _insert_all(self, session: Session, rows: list[Row]) -> None:
         now = utcnow()
         ids = reserve_ids(session, Contact.__table__, len(rows))
+        # Those who objected or were erased before: held back from marketing (one query).
+        row_keys = [keys.person_keys(row.data.emails, row.data.phones) for row in rows]
+        known = keys.suppressed(session, [k for found in row_keys for k in found])
         contacts = [
             {
                 "id": id_,
@@ -467,10 +471,11 @@ class ContactImporter(Importer):
                     phones=row.data.phones,
                     company_name=row.company,
                 ),
+                "suppressed_at": now if known.intersection(row_key) else None,
                 "created_at": now,
                 "updated_at": now,
             }
-            for id_, row in zip(ids, rows, strict=True)
+            for id_, row, row_key in zip(ids, rows, row_keys, strict=True)
         ]
         contact_service.insert_contacts(session, contacts)
         emails = [

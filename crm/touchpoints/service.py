@@ -32,6 +32,7 @@ def log_touchpoint(session: Session, *, data: TouchpointCreate, actor_id: int | 
     company_id = data.company_id
     if data.contact_id is not None:
         contact = contact_service.get_contact(session, contact_id=data.contact_id)
+        contact_service.check_not_restricted(contact)
         company_id = company_id or contact.company_id
     if company_id is not None:
         contact_service.get_company(session, company_id=company_id)

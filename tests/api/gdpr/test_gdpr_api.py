@@ -207,3 +207,28 @@ def test_erasure_through_the_api(client, session, settings):
     assert (request["status"], request["requester_name"]) == ("done", "(erased)")
     logged = (settings.var_dir / "erasures.jsonl").read_text()
     assert f'"contact_id": {contact_id}' in logged and "Erin" not in logged
+
+
+def test_restriction_and_objection_through_the_api(client, session):
+    who = people(session)
+    contact = make_contact(session)
+    url = f"/api/v1/contacts/{contact.id}"
+    assert (
+        client.post(
+            f"{url}/restriction", headers=who[Role.SALES_REP], json={"restricted": True}
+        ).status_code
+        == 403
+    )
+    flags = client.post(f"{url}/restriction", headers=who[Role.DPO], json={"restricted": True})
+    assert flags.json()["restricted_at"] is not None
+    edit = client.patch(url, headers=who[Role.SALES_REP], json={"notes": "x"})
+    assert edit.status_code == 409 and "restricted" in edit.json()["detail"]
+    logged = client.post(
+        "/api/v1/touchpoints",
+        headers=who[Role.SALES_REP],
+        json={"contact_id": contact.id, "summary": "Call"},
+    )
+    assert logged.status_code == 409
+    objected = client.post(f"{url}/objection", headers=who[Role.SALES_REP], json={"objected": True})
+    assert objected.json()["objected_at"] is not None
+    assert client.get(url, headers=who[Role.SALES_REP]).json()["objected_at"] is not None

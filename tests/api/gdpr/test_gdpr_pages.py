@@ -147,3 +147,22 @@ def test_the_dpo_erases_from_the_case_page_and_redacts_a_mention(client, session
     mention = page.split('action="/privacy/mentions/')[1].split("/")[0]
     post_form(client, f"/privacy/mentions/{mention}/redacted", {"next": url}, form_page=url)
     assert "redacted" in client.get(url).text
+
+
+def test_restriction_and_objection_on_the_contact_page(client, session):
+    dpo = make_user(session, roles=(Role.DPO,))
+    rep = make_user(session, roles=(Role.SALES_REP,))
+    contact = make_contact(session)
+    page = f"/contacts/{contact.id}"
+    login(client, rep.email)
+    assert "Restrict processing" not in client.get(f"{page}/consents").text
+    post_form(client, f"{page}/objection", {"objected": "true"}, form_page=page)
+    assert "Objected to direct marketing" in client.get(page).text
+    assert (
+        post_form(client, f"{page}/restriction", {"restricted": "true"}, form_page=page).status_code
+        == 403
+    )
+    login(client, dpo.email)
+    post_form(client, f"{page}/restriction", {"restricted": "true"}, form_page=page)
+    assert "Processing of this contact is restricted" in client.get(page).text
+    assert "Lift the restriction" in client.get(f"{page}/consents").text
