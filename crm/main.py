@@ -29,6 +29,7 @@ from crm.followups import routes as followup_routes
 from crm.followups import rule_pages as followup_rule_pages
 from crm.gdpr import consent_pages as gdpr_consent_pages
 from crm.gdpr import pages as gdpr_pages
+from crm.gdpr import register_pages as gdpr_register_pages
 from crm.gdpr import routes as gdpr_routes
 from crm.imports import routes as import_routes
 from crm.imports.runner import ImportRunner
@@ -119,6 +120,7 @@ def create_app(
         followup_routes.api_router,
         gdpr_pages.router,
         gdpr_consent_pages.router,
+        gdpr_register_pages.router,
         gdpr_routes.api_router,
     ):
         app.include_router(router)

@@ -28,6 +28,7 @@ from crm.gdpr.models import (
     PrivacyRequest,
     PrivacySettings,
     Purpose,
+    RetentionProposal,
     Suppression,
 )
 from crm.imports.models import ImportChunk, ImportJob, ImportProblem
@@ -100,6 +101,7 @@ __all__ = [
     "PrivacyRequest",
     "PrivacySettings",
     "Purpose",
+    "RetentionProposal",
     "Suppression",
     "Tag",
     "Touchpoint",

@@ -49,6 +49,7 @@ def jobs(settings: Settings) -> list[Job]:
         Job("gdpr.flag_due_requests", "crm.gdpr.jobs:flag_due_requests", "interval", {"hours": 24}),
         Job("gdpr.purge_exports", "crm.gdpr.jobs:purge_exports", "interval", {"hours": 24}),
         Job("gdpr.scrub_files", "crm.gdpr.jobs:scrub_files", "interval", {"hours": 24}),
+        Job("gdpr.propose_erasures", "crm.gdpr.jobs:propose_erasures", "interval", {"hours": 24}),
         Job(
             "followups.evaluate_rules",
             "crm.followups.jobs:evaluate_rules",

@@ -43,3 +43,20 @@ def _whole_sqlite(element: whole, compiler: Any, **kw: Any) -> str:
 @compiles(whole, "postgresql")
 def _whole_postgresql(element: whole, compiler: Any, **kw: Any) -> str:
     return f"CAST(FLOOR({compiler.process(element.clauses, **kw)}) AS INTEGER)"
+
+
+class greatest(FunctionElement[Any]):
+    """The largest of its (non-NULL) arguments."""
+
+    name = "greatest"
+    inherit_cache = True
+
+
+@compiles(greatest, "sqlite")
+def _greatest_sqlite(element: greatest, compiler: Any, **kw: Any) -> str:
+    return f"max({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(greatest, "postgresql")
+def _greatest_postgresql(element: greatest, compiler: Any, **kw: Any) -> str:
+    return f"GREATEST({compiler.process(element.clauses, **kw)})"

@@ -16,6 +16,7 @@ from crm.gdpr.models import (
     OPEN_STATUSES,
     PrivacyRequest,
     PrivacySettings,
+    PrivacySettingsPublic,
     RequestCreate,
     RequestExtension,
     RequestKind,
@@ -51,10 +52,12 @@ def may_handle(session: Session, user: User) -> bool:
     return user.has_role(Role.ADMIN) and privacy_settings(session).admins_may_handle
 
 
-def set_admins_may_handle(session: Session, *, allowed: bool, actor_id: int | None) -> None:
+def update_settings(
+    session: Session, *, data: PrivacySettingsPublic, actor_id: int | None
+) -> PrivacySettings:
     settings = session.exec(select(PrivacySettings)).first() or PrivacySettings()
-    settings.admins_may_handle, settings.updated_at = allowed, utcnow()
-    audit.save(session, settings, actor_id=actor_id, action="privacy_settings.update")
+    settings.sqlmodel_update({**data.model_dump(), "updated_at": utcnow()})
+    return audit.save(session, settings, actor_id=actor_id, action="privacy_settings.update")
 
 
 def get_request(session: Session, *, request_id: int) -> PrivacyRequest:

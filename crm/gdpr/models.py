@@ -234,6 +234,32 @@ class Suppression(SQLModel, table=True):
     created_at: datetime = timestamp(default_factory=utcnow)
 
 
+class ProposalStatus(StrEnum):
+    PROPOSED = "proposed"
+    DISMISSED = "dismissed"
+
+
+class RetentionProposal(SQLModel, table=True):
+    """A contact the daily job found without a remaining reason to keep them; the DPO
+    approves (erases) or dismisses it. An erased contact's proposal goes with them."""
+
+    __tablename__ = "retention_proposal"
+
+    id: int | None = column(Privacy.NONE, default=None, primary_key=True)
+    contact_id: int = column(
+        Privacy.NONE, foreign_key="contact.id", ondelete="CASCADE", unique=True
+    )
+    # "lead" or "customer": which period ran out.
+    rule: str = column(Privacy.NONE, max_length=16)
+    last_activity_at: datetime = timestamp()
+    proposed_at: datetime = timestamp(default_factory=utcnow)
+    status: str = column(Privacy.NONE, default=ProposalStatus.PROPOSED, max_length=16)
+    decided_by_id: int | None = column(
+        Privacy.NONE, default=None, foreign_key="user.id", ondelete="SET NULL"
+    )
+    decided_at: datetime | None = timestamp(default=None)
+
+
 class PrivacySettings(SQLModel, table=True):
     """The DPO's choices; one row."""
 
@@ -242,6 +268,9 @@ class PrivacySettings(SQLModel, table=True):
     id: int | None = column(Privacy.NONE, default=None, primary_key=True)
     # Whether administrators may see and handle requests too.
     admins_may_handle: bool = column(Privacy.NONE, default=False)
+    # Leads (never bought) with no activity and no consent for this long are proposed for
+    # erasure; customers after the customer relationship purpose's retention period.
+    lead_retention_months: int = column(Privacy.NONE, default=24)
     updated_at: datetime = timestamp(default_factory=utcnow)
 
 
@@ -418,6 +447,9 @@ class RequestsPage(SQLModel):
 
 class PrivacySettingsPublic(SQLModel):
     admins_may_handle: bool = Field(description="Whether administrators may handle requests.")
+    lead_retention_months: int = Field(
+        default=24, ge=1, le=240, description="Quiet leads without consent are proposed after."
+    )
 
 
 class ErasureRequest(SQLModel):
@@ -461,3 +493,16 @@ class PrivacyFlags(SQLModel):
     restricted_at: datetime | None
     objected_at: datetime | None
     suppressed_at: datetime | None
+
+
+class ProposalPublic(SQLModel):
+    id: int
+    contact_id: int
+    rule: str
+    last_activity_at: datetime
+    proposed_at: datetime
+    status: ProposalStatus
+
+
+class ProposalDecision(SQLModel):
+    ids: list[int] = Field(min_length=1, max_length=500)

@@ -9,37 +9,28 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
-from starlette.background import BackgroundTask
+from starlette.background import BackgroundTasks
 
 from crm.contacts import service as contact_service
 from crm.core import audit
 from crm.core.db import SessionDep
-from crm.core.errors import N_, CRMError
+from crm.core.errors import N_, CRMError, Invalid
 from crm.core.forms import FormErrors
 from crm.core.security import safe_next
 from crm.core.templating import flash, render, run_change
-from crm.gdpr import cases, erasure, export
-from crm.gdpr import service as gdpr_service
-from crm.gdpr.deps import Dpo, PrivacyOfficer, PurposeDep, RequestDep
+from crm.gdpr import cases, erasure, export, retention
+from crm.gdpr.deps import Dpo, PrivacyOfficer, RequestDep
 from crm.gdpr.models import (
-    LEGAL_BASIS_NAMES,
-    ConsentTextCreate,
     ErasureRequest,
     PrivacyRequest,
-    PurposeCreate,
-    PurposeUpdate,
+    PrivacySettingsPublic,
     RequestCreate,
     RequestExtension,
     RequestKind,
     RequestUpdate,
 )
-from crm.gdpr.routes import (
-    erasure_log,
-    export_dir,
-    export_response,
-)
+from crm.gdpr.routes import after_erasures, export_dir, export_response
 from crm.users import service as user_service
-from crm.users.deps import CurrentUser
 from crm.users.models import Role
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -267,14 +258,52 @@ def erase(
         done=N_("Erased. Redact the mentions listed below, if any."),
         back=f"/privacy/requests/{found.id}",
     )
-    if done:
-        response.background = BackgroundTask(
-            erasure.after_commit,
-            request.app.state.engine,
-            done[0],
-            log_path=erasure_log(request),
-            export_dir=export_dir(request),
-        )
+    response.background = BackgroundTasks()
+    after_erasures(request, response.background, done)
+    return response
+
+
+@router.get("/privacy/retention", response_class=HTMLResponse)
+def retention_page(request: Request, session: SessionDep, officer: PrivacyOfficer) -> HTMLResponse:
+    """Contacts the daily job found with no remaining reason to keep them."""
+    return render(
+        request,
+        "gdpr/retention.html",
+        {
+            "proposals": retention.proposals(session),
+            "settings": cases.privacy_settings(session),
+        },
+    )
+
+
+@router.post("/privacy/retention")
+def decide_retention(
+    request: Request,
+    session: SessionDep,
+    officer: PrivacyOfficer,
+    ids: Annotated[list[int], Form()] = [],  # noqa: B006 (FastAPI copies form defaults)
+    decision: Annotated[str, Form()] = "",
+) -> Response:
+    """Erase or keep the ticked contacts, in one step."""
+    erased: list[erasure.Erased] = []
+
+    def action() -> None:
+        if not ids:
+            raise Invalid(N_("Tick at least one contact."), field="ids")
+        if decision == "erase":
+            erased.extend(retention.approve(session, ids=ids, actor_id=officer.id))
+        else:
+            retention.dismiss(session, ids=ids, actor_id=officer.id)
+
+    response = run_change(
+        request,
+        session,
+        action,
+        done=N_("Erased.") if decision == "erase" else N_("Kept."),
+        back="/privacy/retention",
+    )
+    response.background = BackgroundTasks()
+    after_erasures(request, response.background, erased)
     return response
 
 
@@ -307,108 +336,18 @@ def privacy_settings(
     session: SessionDep,
     dpo: Dpo,
     admins_may_handle: Annotated[bool, Form()] = False,
+    lead_retention_months: Annotated[str, Form()] = "24",
 ) -> Response:
     return run_change(
         request,
         session,
-        lambda: cases.set_admins_may_handle(session, allowed=admins_may_handle, actor_id=dpo.id),
+        lambda: cases.update_settings(
+            session,
+            data=PrivacySettingsPublic(
+                admins_may_handle=admins_may_handle, lead_retention_months=lead_retention_months
+            ),
+            actor_id=dpo.id,
+        ),
         done=N_("Changes saved."),
         back="/privacy",
-    )
-
-
-# --- the register ---------------------------------------------------------------------
-
-
-@router.get("/privacy/register", response_class=HTMLResponse)
-def register_page(request: Request, session: SessionDep, user: CurrentUser) -> HTMLResponse:
-    """The register of processing activities, a document to print or save."""
-    purposes = gdpr_service.list_purposes(session)
-    return render(
-        request,
-        "gdpr/register.html",
-        {
-            "purposes": purposes,
-            "texts": {p.id: gdpr_service.texts_of(session, purpose=p) for p in purposes},
-            "bases": LEGAL_BASIS_NAMES,
-            "may_edit": cases.may_handle(session, user),
-        },
-    )
-
-
-class PurposeForm(BaseModel):
-    key: str = ""
-    name: str = ""
-    description: str = ""
-    legal_basis: str = "b"
-    data_categories: str = ""
-    recipients: str = ""
-    source: str = ""
-    retention_months: str = ""
-    is_marketing: bool = False
-    is_active: bool = False
-
-    def values(self) -> dict[str, Any]:
-        return self.model_dump() | {"retention_months": self.retention_months or None}
-
-
-@router.post("/privacy/purposes", response_class=HTMLResponse)
-def create_purpose(
-    request: Request,
-    session: SessionDep,
-    officer: PrivacyOfficer,
-    form: Annotated[PurposeForm, Form()],
-) -> Response:
-    return run_change(
-        request,
-        session,
-        lambda: gdpr_service.create_purpose(
-            session, data=PurposeCreate(**form.values()), actor_id=officer.id
-        ),
-        done=N_("Purpose added to the register."),
-        back="/privacy/register",
-    )
-
-
-@router.post("/privacy/purposes/{purpose_id}")
-def update_purpose(
-    request: Request,
-    session: SessionDep,
-    purpose: PurposeDep,
-    officer: PrivacyOfficer,
-    form: Annotated[PurposeForm, Form()],
-) -> Response:
-    values = form.values()
-    values.pop("key")  # a purpose keeps its key: consents and rules name it
-    return run_change(
-        request,
-        session,
-        lambda: gdpr_service.update_purpose(
-            session, purpose=purpose, data=PurposeUpdate(**values), actor_id=officer.id
-        ),
-        done=N_("Changes saved."),
-        back=f"/privacy/register#purpose-{purpose.id}",
-    )
-
-
-@router.post("/privacy/purposes/{purpose_id}/texts")
-def add_consent_text(
-    request: Request,
-    session: SessionDep,
-    purpose: PurposeDep,
-    officer: PrivacyOfficer,
-    language: Annotated[str, Form()] = "",
-    body: Annotated[str, Form()] = "",
-) -> Response:
-    return run_change(
-        request,
-        session,
-        lambda: gdpr_service.add_consent_text(
-            session,
-            purpose=purpose,
-            data=ConsentTextCreate(language=language, body=body),
-            actor_id=officer.id,
-        ),
-        done=N_("New version of the consent text saved."),
-        back=f"/privacy/register#purpose-{purpose.id}",
     )

@@ -11,7 +11,7 @@ from crm.contacts.deps import ContactDep
 from crm.core import audit
 from crm.core.db import SessionDep
 from crm.core.errors import N_, NotFound
-from crm.gdpr import cases, erasure, export, rights
+from crm.gdpr import cases, erasure, export, retention, rights
 from crm.gdpr import service as gdpr_service
 from crm.gdpr.deps import (
     AuditReader,
@@ -33,6 +33,8 @@ from crm.gdpr.models import (
     PrivacyFlags,
     PrivacyRequest,
     PrivacySettingsPublic,
+    ProposalDecision,
+    ProposalPublic,
     PurposeCreate,
     PurposePublic,
     PurposeUpdate,
@@ -271,13 +273,7 @@ def api_erase(
     erased = erasure.erase_request(
         session, found=found, data=data or ErasureRequest(), actor_id=officer.id
     )
-    background.add_task(
-        erasure.after_commit,
-        request.app.state.engine,
-        erased,
-        log_path=erasure_log(request),
-        export_dir=export_dir(request),
-    )
+    after_erasures(request, background, [erased])
     return erasure.public(session, erased.tombstone)
 
 
@@ -296,16 +292,62 @@ def api_mark_redacted(session: SessionDep, mention_id: int, officer: PrivacyOffi
 
 @api_router.get("/privacy-settings", response_model=PrivacySettingsPublic)
 def api_privacy_settings(session: SessionDep, officer: PrivacyOfficer) -> PrivacySettingsPublic:
-    return PrivacySettingsPublic.model_validate(cases.privacy_settings(session))
+    return PrivacySettingsPublic.model_validate(
+        cases.privacy_settings(session), from_attributes=True
+    )
 
 
 @api_router.put("/privacy-settings", response_model=PrivacySettingsPublic)
 def api_update_privacy_settings(
     session: SessionDep, dpo: Dpo, data: PrivacySettingsPublic
 ) -> PrivacySettingsPublic:
-    """Only the DPO decides whether administrators may handle requests too."""
-    cases.set_admins_may_handle(session, allowed=data.admins_may_handle, actor_id=dpo.id)
-    return data
+    """Only the DPO decides whether administrators may handle requests too, and after how
+    long quiet leads are proposed for erasure."""
+    return PrivacySettingsPublic.model_validate(
+        cases.update_settings(session, data=data, actor_id=dpo.id)
+    )
+
+
+@api_router.get("/retention-proposals", response_model=list[ProposalPublic])
+def api_proposals(session: SessionDep, officer: PrivacyOfficer) -> list[ProposalPublic]:
+    """Contacts with no remaining reason to keep them, the longest quiet first."""
+    return [ProposalPublic.model_validate(p) for p, _ in retention.proposals(session)]
+
+
+def after_erasures(
+    request: Request, background: BackgroundTasks, erased: list[erasure.Erased]
+) -> None:
+    """Once the transaction is committed: log each tombstone, delete exports, scrub."""
+    for done in erased:
+        background.add_task(
+            erasure.after_commit,
+            request.app.state.engine,
+            done,
+            log_path=erasure_log(request),
+            export_dir=export_dir(request),
+        )
+
+
+@api_router.post("/retention-proposals/approve", response_model=list[ErasurePublic])
+def api_approve_proposals(
+    request: Request,
+    background: BackgroundTasks,
+    session: SessionDep,
+    officer: PrivacyOfficer,
+    data: ProposalDecision,
+) -> list[ErasurePublic]:
+    """Erase the proposed contacts (Art. 17(1)(a)); the answer holds their tombstones."""
+    erased = retention.approve(session, ids=data.ids, actor_id=officer.id)
+    after_erasures(request, background, erased)
+    return [erasure.public(session, e.tombstone) for e in erased]
+
+
+@api_router.post("/retention-proposals/dismiss", response_model=int)
+def api_dismiss_proposals(
+    session: SessionDep, officer: PrivacyOfficer, data: ProposalDecision
+) -> int:
+    """Keep them; answers how many proposals were dismissed."""
+    return retention.dismiss(session, ids=data.ids, actor_id=officer.id)
 
 
 @api_router.get("/audit-events", response_model=audit.AuditEventsPage)

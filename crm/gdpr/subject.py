@@ -150,8 +150,9 @@ KINDS = [
     ),
 ]
 
-# Rows derived from the kinds above, kept in step by the services: no file of their own,
-# gone with what they derive from.
-DERIVED = {_table(TouchpointPhase).name}
+# Rows derived from the kinds above, kept in step by the services, or the DPO's own
+# working notes about a contact (retention proposals): no file of their own, gone with
+# the contact.
+DERIVED = {_table(TouchpointPhase).name, "retention_proposal"}
 # The erasure's own records: ids, counts and legal grounds, never the person.
 TOMBSTONES = {"erasure", "erasure_mention"}

@@ -232,3 +232,38 @@ def test_restriction_and_objection_through_the_api(client, session):
     objected = client.post(f"{url}/objection", headers=who[Role.SALES_REP], json={"objected": True})
     assert objected.json()["objected_at"] is not None
     assert client.get(url, headers=who[Role.SALES_REP]).json()["objected_at"] is not None
+
+
+def test_retention_through_the_api(client, session):
+    from datetime import timedelta
+
+    from crm.core.db import utcnow
+    from crm.gdpr import retention
+
+    who = people(session)
+    quiet = make_contact(session)
+    quiet.created_at = utcnow() - timedelta(days=800)
+    session.commit()
+    retention.propose(session)
+    session.commit()
+    assert client.get("/api/v1/retention-proposals", headers=who[Role.ADMIN]).status_code == 403
+    listed = client.get("/api/v1/retention-proposals", headers=who[Role.DPO]).json()
+    assert [p["contact_id"] for p in listed] == [quiet.id]
+    assert (
+        client.post(
+            "/api/v1/retention-proposals/approve", headers=who[Role.DPO], json={"ids": []}
+        ).status_code
+        == 422
+    )
+    erased = client.post(
+        "/api/v1/retention-proposals/approve",
+        headers=who[Role.DPO],
+        json={"ids": [listed[0]["id"]]},
+    )
+    assert [t["contact_id"] for t in erased.json()] == [quiet.id]
+    settings = client.put(
+        "/api/v1/privacy-settings",
+        headers=who[Role.DPO],
+        json={"admins_may_handle": False, "lead_retention_months": 0},
+    )
+    assert settings.status_code == 422

@@ -166,3 +166,45 @@ def test_restriction_and_objection_on_the_contact_page(client, session):
     post_form(client, f"{page}/restriction", {"restricted": "true"}, form_page=page)
     assert "Processing of this contact is restricted" in client.get(page).text
     assert "Lift the restriction" in client.get(f"{page}/consents").text
+
+
+def test_the_dpo_decides_retention_proposals_in_bulk(client, session):
+    from datetime import timedelta
+
+    from crm.contacts.models import Contact
+    from crm.core.db import utcnow
+    from crm.gdpr import retention
+
+    dpo = make_user(session, roles=(Role.DPO,))
+    old = [make_contact(session, first_name=f"Old{n}", last_name="Lead") for n in range(3)]
+    for contact in old:
+        contact.created_at = utcnow() - timedelta(days=800)
+    session.commit()
+    assert retention.propose(session) == 3
+    session.commit()
+    login(client, dpo.email)
+    page = client.get("/privacy/retention").text
+    assert "Old0 Lead" in page and "Old2 Lead" in page
+    proposals = {c.id: p.id for p, c in retention.proposals(session)}
+    nothing = post_form(
+        client, "/privacy/retention", {"decision": "erase"}, form_page="/privacy/retention"
+    )
+    assert nothing.status_code == 303
+    erase = post_form(
+        client,
+        "/privacy/retention",
+        {"decision": "erase", "ids": [proposals[old[0].id], proposals[old[1].id]]},
+        form_page="/privacy/retention",
+    )
+    assert erase.status_code == 303
+    keep = post_form(
+        client,
+        "/privacy/retention",
+        {"decision": "keep", "ids": [proposals[old[2].id]]},
+        form_page="/privacy/retention",
+    )
+    assert keep.status_code == 303
+    old_ids = [c.id for c in old]
+    session.expire_all()
+    assert [session.get(Contact, i) is None for i in old_ids] == [True, True, False]
+    assert "Nobody is proposed." in client.get("/privacy/retention").text

@@ -7,7 +7,12 @@ import pytest
 
 from crm.core.errors import Conflict, Invalid
 from crm.gdpr import cases
-from crm.gdpr.models import RequestCreate, RequestExtension, RequestUpdate
+from crm.gdpr.models import (
+    PrivacySettingsPublic,
+    RequestCreate,
+    RequestExtension,
+    RequestUpdate,
+)
 from tests.factories import make_contact, make_user
 
 
@@ -117,5 +122,7 @@ def test_who_may_handle_requests(session):
     admin = make_user(session, roles=(Role.ADMIN,))
     rep = make_user(session, roles=(Role.SALES_REP,))
     assert cases.may_handle(session, dpo) and not cases.may_handle(session, admin)
-    cases.set_admins_may_handle(session, allowed=True, actor_id=dpo.id)
+    cases.update_settings(
+        session, data=PrivacySettingsPublic(admins_may_handle=True), actor_id=dpo.id
+    )
     assert cases.may_handle(session, admin) and not cases.may_handle(session, rep)
