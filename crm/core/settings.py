@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     run_scheduler: bool = True
     # How often the scheduler evaluates the follow-up rules.
     followup_interval_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    # Where e-mail goes out (double opt-in confirmations); none: no e-mail is sent.
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_from: str = "crm@localhost"
     # The largest file an import accepts.
     import_max_mb: int = 25
     # For the benchmark: answer each request with X-SQL-Statements, the statements it ran.

@@ -11,11 +11,11 @@ from crm.core.db import SessionDep
 from crm.core.errors import N_
 from crm.core.security import safe_next
 from crm.core.templating import render, run_change
-from crm.gdpr import cases, rights
+from crm.gdpr import cases, opt_in, rights
 from crm.gdpr import service as gdpr_service
 from crm.gdpr.deps import ConsentRecorder, PrivacyOfficer
 from crm.gdpr.models import ConsentAction, ConsentChange, ConsentSource
-from crm.gdpr.routes import client_of, consents_with_links
+from crm.gdpr.routes import client_of, confirm_link, consents_with_links, mailer
 from crm.users import service as user_service
 from crm.users.deps import CurrentUser
 from crm.users.models import Role
@@ -107,6 +107,49 @@ def set_objection(
         done=N_("Objection recorded.") if objected else N_("Objection lifted."),
         back=f"/contacts/{contact.id}",
     )
+
+
+@router.post("/contacts/{contact_id}/consents/double-opt-in")
+def double_opt_in(
+    request: Request,
+    session: SessionDep,
+    contact: ContactDep,
+    user: ConsentRecorder,
+    purpose: Annotated[str, Form()] = "",
+) -> Response:
+    return run_change(
+        request,
+        session,
+        lambda: opt_in.start(
+            session,
+            contact=contact,
+            purpose=purpose,
+            actor_id=user.id,
+            secret_key=request.app.state.settings.secret_key,
+            link=confirm_link(request),
+            send=mailer(request),
+            default_language=request.app.state.settings.default_language,
+        ),
+        done=N_("The confirmation e-mail is on its way; the consent counts once they click."),
+        back=f"/contacts/{contact.id}",
+    )
+
+
+@router.get("/consent/confirm/{token}", response_class=HTMLResponse, name="confirm_page")
+def confirm_page(request: Request, session: SessionDep, token: str) -> HTMLResponse:
+    """Asks before recording: mail scanners follow links, and must not consent."""
+    secret = request.app.state.settings.secret_key
+    purpose = opt_in.purpose_of(session, secret_key=secret, token=token)
+    return render(request, "gdpr/confirm.html", {"purpose": purpose, "done": False})
+
+
+@router.post("/consent/confirm/{token}", response_class=HTMLResponse)
+def confirm(request: Request, session: SessionDep, token: str) -> HTMLResponse:
+    ip, user_agent = client_of(request)
+    secret = request.app.state.settings.secret_key
+    opt_in.confirm(session, secret_key=secret, token=token, ip=ip, user_agent=user_agent)
+    purpose = opt_in.purpose_of(session, secret_key=secret, token=token)
+    return render(request, "gdpr/confirm.html", {"purpose": purpose, "done": True})
 
 
 # --- the contact's own link -----------------------------------------------------------

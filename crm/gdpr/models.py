@@ -506,3 +506,7 @@ class ProposalPublic(SQLModel):
 
 class ProposalDecision(SQLModel):
     ids: list[int] = Field(min_length=1, max_length=500)
+
+
+class DoubleOptIn(SQLModel):
+    purpose: str = Field(description="The purpose's key; the text goes in the contact's language.")

@@ -1,5 +1,6 @@
 """Data protection: the JSON API."""
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -8,10 +9,10 @@ from fastapi import APIRouter, BackgroundTasks, Query, Request
 from fastapi.responses import FileResponse
 
 from crm.contacts.deps import ContactDep
-from crm.core import audit
+from crm.core import audit, mail
 from crm.core.db import SessionDep
 from crm.core.errors import N_, NotFound
-from crm.gdpr import cases, erasure, export, retention, rights
+from crm.gdpr import cases, erasure, export, opt_in, retention, rights
 from crm.gdpr import service as gdpr_service
 from crm.gdpr.deps import (
     AuditReader,
@@ -27,6 +28,7 @@ from crm.gdpr.models import (
     Consents,
     ConsentTextCreate,
     ConsentTextPublic,
+    DoubleOptIn,
     ErasurePublic,
     ErasureRequest,
     ObjectionChange,
@@ -171,6 +173,42 @@ def api_objection(
     """Art. 21(2): record an objection to direct marketing (in force at once), or lift it."""
     rights.set_objection(session, contact=contact, objected=data.objected, actor_id=user.id)
     return PrivacyFlags.model_validate(contact, from_attributes=True)
+
+
+def confirm_link(request: Request) -> Callable[[str], str]:
+    return lambda token: str(request.url_for("confirm_page", token=token))
+
+
+def mailer(request: Request) -> Callable[[str, str, str], None]:
+    settings = request.app.state.settings
+    return lambda to, subject, body: mail.send(settings, to=to, subject=subject, body=body)
+
+
+@api_router.post(
+    "/contacts/{contact_id}/consents/double-opt-in",
+    response_model=ConsentEventPublic,
+    status_code=201,
+)
+def api_double_opt_in(
+    request: Request,
+    session: SessionDep,
+    contact: ContactDep,
+    user: ConsentRecorder,
+    data: DoubleOptIn,
+) -> ConsentEventPublic:
+    """E-mail the consent text with a confirmation link; the consent counts once the
+    contact opens it. 503 when no mail server takes the message (nothing is recorded)."""
+    opt_in.start(
+        session,
+        contact=contact,
+        purpose=data.purpose,
+        actor_id=user.id,
+        secret_key=request.app.state.settings.secret_key,
+        link=confirm_link(request),
+        send=mailer(request),
+        default_language=request.app.state.settings.default_language,
+    )
+    return gdpr_service.consents_of(session, contact=contact).log[0]
 
 
 def _public(found: PrivacyRequest) -> RequestPublic:

@@ -172,7 +172,7 @@ def _latest_text(session: Session, purpose: Purpose, language: str) -> ConsentTe
 # --- consent --------------------------------------------------------------------------
 
 
-def _last_decision(session: Session, contact_id: int, purpose_id: int) -> ConsentEvent | None:
+def last_decision(session: Session, contact_id: int, purpose_id: int) -> ConsentEvent | None:
     """The latest grant or withdrawal: what the consent is now."""
     query = (
         select(ConsentEvent)
@@ -214,7 +214,7 @@ def record_consent(
                 language=language,
             )
     if data.action == ConsentAction.WITHDRAWN:
-        last = _last_decision(session, contact.id, purpose.id)
+        last = last_decision(session, contact.id, purpose.id)
         if last is None or last.action != ConsentAction.GRANTED:
             raise Conflict(N_("There is no consent to this purpose to withdraw."))
     if data.action == ConsentAction.GRANTED and contact.suppressed_at is not None:
@@ -321,7 +321,7 @@ def withdraw_by_link(
     contact = session.get(Contact, contact_id)
     if contact is None:
         raise NotFound(N_("This link is not valid."))
-    last = _last_decision(session, contact.id, purpose_by_key(session, purpose).id)
+    last = last_decision(session, contact.id, purpose_by_key(session, purpose).id)
     if last is None or last.action != ConsentAction.GRANTED:
         return None
     change = ConsentChange(

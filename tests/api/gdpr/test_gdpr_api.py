@@ -267,3 +267,51 @@ def test_retention_through_the_api(client, session):
         json={"admins_may_handle": False, "lead_retention_months": 0},
     )
     assert settings.status_code == 422
+
+
+def test_double_opt_in_by_e_mail(client, session, settings, app, monkeypatch):
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from tests.smtp_sink import smtp_sink
+
+    who = people(session)
+    contact = make_contact(session, emails=["opt.in@example.com"], language="de")
+    url = f"/api/v1/contacts/{contact.id}/consents/double-opt-in"
+    monkeypatch.setattr(settings, "smtp_host", "")
+    unconfigured = client.post(
+        url, headers=who[Role.SALES_REP], json={"purpose": "direct_marketing"}
+    )
+    assert unconfigured.status_code == 503
+    with smtp_sink() as sink:
+        monkeypatch.setattr(settings, "smtp_host", "127.0.0.1")
+        monkeypatch.setattr(settings, "smtp_port", sink.server_address[1])
+        sent = client.post(url, headers=who[Role.SALES_REP], json={"purpose": "direct_marketing"})
+        assert sent.status_code == 201, sent.text
+        assert sent.json()["action"] == "opt_in_sent"
+        (message,) = sink.messages
+    assert message["To"] == "opt.in@example.com"
+    body = message.get_content()
+    assert "Ich bin einverstanden" in body  # the German text, for a German contact
+    link = re.search(r"http://testserver(/consent/confirm/\S+)", body).group(1)
+    consents = f"/api/v1/contacts/{contact.id}/consents"
+
+    def state():
+        states = client.get(consents, headers=who[Role.DPO]).json()["states"]
+        return next(s for s in states if s["purpose"] == "direct_marketing")
+
+    assert state()["granted"] is False  # not before the click
+    visitor = TestClient(app)
+    page = visitor.get(link)
+    token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    assert "Yes, I agree" in page.text
+    done = visitor.post(link, data={"csrf_token": token})
+    assert "is recorded" in done.text
+    assert state()["granted"] is True
+    log = client.get(consents, headers=who[Role.DPO]).json()["log"]
+    assert [e["action"] for e in log][:3] == ["granted", "opt_in_confirmed", "opt_in_sent"]
+    assert log[0]["ip"] == "testclient"
+    visitor.post(link, data={"csrf_token": token})  # a second click records nothing more
+    assert len(client.get(consents, headers=who[Role.DPO]).json()["log"]) == len(log)
+    assert visitor.get(link[:-3] + "xyz").status_code == 404

@@ -1,0 +1,24 @@
+"""Plain-text e-mail through the configured SMTP server (CRM_SMTP_HOST and friends)."""
+
+import smtplib
+from email.message import EmailMessage
+
+from crm.core.errors import N_, Unavailable
+from crm.core.settings import Settings
+
+
+def send(settings: Settings, *, to: str, subject: str, body: str) -> None:
+    """Send one message, or say clearly why it could not go: the caller's transaction
+    then rolls back, so nothing is recorded as sent that was not."""
+    if not settings.smtp_host:
+        raise Unavailable(N_("No mail server is configured (CRM_SMTP_HOST): nothing was sent."))
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = settings.smtp_from, to, subject
+    message.set_content(body)
+    try:
+        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=10) as smtp:
+            smtp.send_message(message)
+    except (OSError, smtplib.SMTPException) as exc:
+        raise Unavailable(
+            N_("The mail server could not take the message: nothing was sent.")
+        ) from exc
