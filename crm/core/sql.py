@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from sqlalchemy import Float, Integer
+from sqlalchemy import Boolean, Float, Integer
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -60,3 +60,25 @@ def _greatest_sqlite(element: greatest, compiler: Any, **kw: Any) -> str:
 @compiles(greatest, "postgresql")
 def _greatest_postgresql(element: greatest, compiler: Any, **kw: Any) -> str:
     return f"GREATEST({compiler.process(element.clauses, **kw)})"
+
+
+class bytes_contain(FunctionElement[bool]):
+    """Whether a binary column holds the given text, ignoring case (ASCII letters; other
+    bytes compare as they are)."""
+
+    type = Boolean()
+    name = "bytes_contain"
+    inherit_cache = True
+
+
+@compiles(bytes_contain, "sqlite")
+def _bytes_contain_sqlite(element: bytes_contain, compiler: Any, **kw: Any) -> str:
+    data, needle = (compiler.process(arg, **kw) for arg in element.clauses)
+    return f"(instr(lower(CAST({data} AS TEXT)), lower({needle})) > 0)"
+
+
+@compiles(bytes_contain, "postgresql")
+def _bytes_contain_postgresql(element: bytes_contain, compiler: Any, **kw: Any) -> str:
+    data, needle = (compiler.process(arg, **kw) for arg in element.clauses)
+    # 'escape' keeps ASCII as it is and spells other bytes out: never an encoding error.
+    return f"(position(lower({needle}) in lower(encode({data}, 'escape'))) > 0)"

@@ -43,6 +43,7 @@ from crm.contacts.models import Contact
 from crm.core import audit
 from crm.core.db import Privacy, utcnow
 from crm.core.errors import N_, Conflict, NotFound
+from crm.core.sql import bytes_contain
 from crm.deals.models import Deal, DealContact, DealStatus
 from crm.gdpr import rights
 from crm.gdpr.models import (
@@ -59,6 +60,7 @@ from crm.gdpr.models import (
     SuppressionReason,
 )
 from crm.gdpr.subject import KINDS, Erase
+from crm.imports.models import ImportChunk, ImportJob, ImportProblem, ImportStatus
 from crm.models import metadata
 
 ERASED = "(erased)"
@@ -157,12 +159,38 @@ def erase_contact(
     )
     # Entered again later, they are recognised by keyed hashes alone.
     rights.suppress(session, contact=contact, reason=SuppressionReason.ERASURE)
+    traces = _purge_import_traces(session, contact.emails)
+    if traces:
+        tombstone.counts = {**tombstone.counts, "import_traces": traces}
     session.expunge(contact)
     # One statement: the database's cascades take every row about them alone.
     session.execute(delete(Contact).where(col(Contact.id) == contact_id))
     _list_mentions(session, tombstone, needles)
     session.flush()
     return Erased(tombstone, export_files)
+
+
+def _purge_import_traces(session: Session, emails: list[str]) -> int:
+    """Imported files and problem reports are kept for a while after an import; the
+    parts that hold the person's address go now (finished imports only: a running one
+    still reads its file)."""
+    finished = select(ImportJob.id).where(
+        col(ImportJob.status).in_([ImportStatus.DONE, ImportStatus.FAILED])
+    )
+    gone = 0
+    for email in emails:
+        gone += session.execute(
+            delete(ImportProblem).where(
+                func.lower(cast(ImportProblem.cells, String)).contains(email, autoescape=True)
+            )
+        ).rowcount
+        gone += session.execute(
+            delete(ImportChunk).where(
+                col(ImportChunk.job_id).in_(finished),
+                bytes_contain(ImportChunk.data, literal(email, String)),
+            )
+        ).rowcount
+    return gone
 
 
 def _settle_deals(session: Session, contact_id: int, tombstone: Erasure) -> None:

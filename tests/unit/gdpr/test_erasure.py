@@ -143,3 +143,30 @@ def test_replay_erases_again_who_came_back_with_a_restore(session, subject, tmp_
     replayed = erasure.replay(session, entries=entries)
     assert [e.tombstone.contact_id for e in replayed] == [person.id]
     assert session.get(Contact, person.id) is None
+
+
+def test_imported_files_and_reports_lose_the_person_too(session, subject):
+    from crm.imports.models import ImportChunk, ImportJob, ImportProblem
+
+    _, person, other = subject
+    email = person.emails[0]
+    job = ImportJob(kind="contacts", format="csv", filename="people.csv", encoding="utf-8")
+    job.status = "done"
+    session.add(job)
+    session.flush()
+    session.add_all(
+        [
+            ImportChunk(job_id=job.id, position=0, data=f"Xaver,{email.upper()}\n".encode()),
+            ImportChunk(job_id=job.id, position=1, data=f"Xaver,{email}\n".encode()),
+            ImportChunk(job_id=job.id, position=2, data=f"Olivia,{other.emails[0]}\n".encode()),
+            ImportProblem(job_id=job.id, row=3, message="dup", cells=["Xaver", email]),
+            ImportProblem(job_id=job.id, row=4, message="dup", cells=["Olivia", "x"]),
+        ]
+    )
+    session.flush()
+    found = erasure_request(session, person)
+    erased = erasure.erase_request(session, found=found, data=ErasureRequest(), actor_id=None)
+    assert erased.tombstone.counts["import_traces"] == 3
+    left = session.exec(select(ImportChunk.position).where(ImportChunk.job_id == job.id)).all()
+    assert left == [2]  # the file's upper-case spelling of the address went too
+    assert count(session, ImportProblem, ImportProblem.job_id == job.id) == 1
