@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import delete, func, select
 from sqlmodel import Session, col
 
+from bench import gdpr as gdpr_bench
 from bench.generate import BENCH_EMAIL, BENCH_PASSWORD, BUSY_CONTACTS, DATA_NOW
 from crm.cli import alembic_config
 from crm.core.db import job_session, make_engine
@@ -68,7 +69,7 @@ class Client:
             self.conn.close()
             self.conn.request(method, path, body=body, headers=headers)
             response = self.conn.getresponse()
-        content = response.read().decode()
+        content = response.read().decode(errors="replace")  # a ZIP is bytes
         if cookie := response.getheader("set-cookie"):
             self.cookie = cookie.split(";", 1)[0]
         return response.status, content, int(response.getheader("x-sql-statements", "-1"))
@@ -521,6 +522,22 @@ def main() -> None:
                 f"{rules['again_s_median']} s median, {rules['again_s_max']} s at most "
                 f"(the planner's user has {rule_followups:,} rule-made follow-ups)"
             )
+        privacy = None
+        if not wanted or any(word in "gdpr export erase" for word in wanted):
+            engine = make_engine(url)
+            privacy = gdpr_bench.measure(
+                engine, api, lambda: resident_mb(server.pid), OUT / "exports"
+            )
+            engine.dispose()
+            one, gone = privacy["export_1000"], privacy["erase_1000"]
+            print(
+                f"export of a contact with 1,000 touchpoints: {one['p50_ms']} ms p50, "
+                f"{one['p95_ms']} ms p95; erasure: {gone['p50_ms']} ms p50, {gone['p95_ms']} ms "
+                f"p95, {gone['max_ms']} ms at most; with 100,000 touchpoints: export "
+                f"{privacy['export_100000_ms']} ms, erasure {privacy['erase_100000_ms']} ms, "
+                f"server memory {privacy['rss_before_mb']} MB before, "
+                f"{privacy['rss_peak_mb']} MB at most"
+            )
         imported = None if options.no_import else measure_import(api, bearer, server.pid, url)
         if imported:
             print(
@@ -537,6 +554,7 @@ def main() -> None:
                     "db": options.db,
                     "operations": results,
                     "rule_evaluation": rules,
+                    "gdpr": privacy,
                     "import": imported,
                 },
                 indent=2,
