@@ -19,15 +19,14 @@ the files.
 import json
 import logging
 import sqlite3
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
     Engine,
-    Integer,
     String,
+    case,
     cast,
     delete,
     func,
@@ -209,36 +208,53 @@ def _settle_deals(session: Session, contact_id: int, tombstone: Erasure) -> None
     session.execute(delete(Deal).where(*theirs, Deal.status != DealStatus.WON))
 
 
-def _free_text_columns() -> Iterable[tuple[Any, Any, Any]]:
-    """(table, its id column, a free-text column) across the schema, from the marks."""
+def _free_text_columns() -> dict[Any, list[Any]]:
+    """Each table with an id, and its free-text columns, from the privacy marks."""
+    found: dict[Any, list[Any]] = {}
     for table in metadata.sorted_tables:
-        key = table.columns.get("id")
-        if key is None:
+        if "id" not in table.columns:
             continue
         for column in table.columns:
             # Text, not JSON: AutoString is a decorator of String, not a String.
             text = isinstance(column.type, String | AutoString)
             if column.info.get("privacy") == Privacy.FREE_TEXT and text:
-                yield table, key, column
+                found.setdefault(table, []).append(column)
+    return found
 
 
 def _list_mentions(session: Session, tombstone: Erasure, needles: list[str]) -> None:
-    """Record where other records still name the person (case-insensitively)."""
+    """Record where other records still name the person, ignoring case: one scan per
+    table over all its free-text columns (SQLite's LIKE ignores the case of ASCII
+    letters by itself, without lower() on every row)."""
     needles = [n.lower() for n in needles if n and len(n) >= 4]
     if not needles:
         return
-    for table, key, column in _free_text_columns():
-        found = select(
-            cast(literal(tombstone.id), Integer),
-            cast(literal(table.name), String),
-            key,
-            cast(literal(column.name), String),
-        ).where(or_(*(func.lower(column).contains(n, autoescape=True) for n in needles)))
-        session.execute(
-            insert(ErasureMention).from_select(
-                ["erasure_id", "table_name", "row_id", "column_name"], found
-            )
-        )
+    postgres = session.get_bind().dialect.name == "postgresql"
+
+    def names(column: Any) -> Any:
+        patterns = [
+            f"%{n.replace('/', '//').replace('%', '/%').replace('_', '/_')}%" for n in needles
+        ]
+        match = column.ilike if postgres else column.like
+        return or_(*(match(p, escape="/") for p in patterns))
+
+    mentions = []
+    for table, columns in _free_text_columns().items():
+        flags = [case((names(c), literal(c.name)), else_=None) for c in columns]
+        query = select(table.c.id, *flags).where(or_(*(names(c) for c in columns)))
+        for row_id, *hits in session.execute(query):
+            mentions += [
+                {
+                    "erasure_id": tombstone.id,
+                    "table_name": table.name,
+                    "row_id": row_id,
+                    "column_name": hit,
+                }
+                for hit in hits
+                if hit
+            ]
+    if mentions:
+        session.execute(insert(ErasureMention), mentions)
 
 
 def mentions_of(session: Session, *, erasure_id: int) -> list[ErasureMention]:
