@@ -27,6 +27,7 @@ from crm.users.models import Role, UserCreate
 DPO_EMAIL = "bench-dpo@example.com"
 RUNS = 10
 SCRUB_PAUSE = 1.0  # seconds
+BATCH = 10_000
 
 
 def dpo_token(engine: Engine) -> str:
@@ -87,7 +88,8 @@ def subject_with_touchpoints(engine: Engine, touchpoints: int, kind: str) -> int
                 for n, id_ in enumerate(ids)
             ],
         )
-        attribution.refresh(session, touchpoint_ids=ids, new=True)
+        for start in range(0, len(ids), BATCH):  # PostgreSQL takes 65,535 parameters at most
+            attribution.refresh(session, touchpoint_ids=ids[start : start + BATCH], new=True)
         found = cases.create_request(
             session,
             data=RequestCreate(kind=kind, requester_name="Bench", contact_id=contact.id),
