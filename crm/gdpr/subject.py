@@ -51,12 +51,19 @@ def exported_columns(table: Table) -> list[Column[Any]]:
     ]
 
 
-def _of(table: Table, *where: Callable[[int], Any]) -> Callable[[int], Select[Any]]:
+def _rows(model: Any, where: Callable[[int], Any]) -> Callable[[int], Select[Any]]:
+    """The model's exported columns, of the rows ``where`` picks for a contact id."""
+    table = model.__table__
+
     def rows(contact_id: int) -> Select[Any]:
-        query = select(*exported_columns(table)).where(*(w(contact_id) for w in where))
+        query = select(*exported_columns(table)).where(where(contact_id))
         return query.order_by(*table.primary_key.columns)
 
     return rows
+
+
+def _kind(name: str, model: Any, where: Callable[[int], Any], erase: Erase) -> Kind:
+    return Kind(name, model.__table__, _rows(model, where), erase)
 
 
 def _enrollments(contact_id: int) -> Any:
@@ -76,76 +83,30 @@ def _tags(contact_id: int) -> Select[Any]:
     )
 
 
-def _table(model: Any) -> Table:
-    return model.__table__
-
-
 KINDS = [
-    Kind("contact", _table(Contact), _of(_table(Contact), lambda c: Contact.id == c), Erase.DELETE),
-    Kind(
-        "emails",
-        _table(ContactEmail),
-        _of(_table(ContactEmail), lambda c: ContactEmail.contact_id == c),
-        Erase.DELETE,
-    ),
-    Kind(
-        "phones",
-        _table(ContactPhone),
-        _of(_table(ContactPhone), lambda c: ContactPhone.contact_id == c),
-        Erase.DELETE,
-    ),
-    Kind("tags", _table(ContactTag), _tags, Erase.DELETE),
-    Kind(
-        "touchpoints",
-        _table(Touchpoint),
-        _of(_table(Touchpoint), lambda c: Touchpoint.contact_id == c),
-        Erase.DELETE,
-    ),
-    Kind(
-        "journeys",
-        _table(Enrollment),
-        _of(_table(Enrollment), lambda c: Enrollment.contact_id == c),
-        Erase.DELETE,
-    ),
-    Kind(
+    _kind("contact", Contact, lambda c: Contact.id == c, Erase.DELETE),
+    _kind("emails", ContactEmail, lambda c: ContactEmail.contact_id == c, Erase.DELETE),
+    _kind("phones", ContactPhone, lambda c: ContactPhone.contact_id == c, Erase.DELETE),
+    Kind("tags", ContactTag.__table__, _tags, Erase.DELETE),
+    _kind("touchpoints", Touchpoint, lambda c: Touchpoint.contact_id == c, Erase.DELETE),
+    _kind("journeys", Enrollment, lambda c: Enrollment.contact_id == c, Erase.DELETE),
+    _kind(
         "journey_moves",
-        _table(PhaseTransition),
-        _of(_table(PhaseTransition), lambda c: PhaseTransition.enrollment_id.in_(_enrollments(c))),
+        PhaseTransition,
+        lambda c: PhaseTransition.enrollment_id.in_(_enrollments(c)),
         Erase.DELETE,
     ),
-    Kind(
-        "followups",
-        _table(Followup),
-        _of(_table(Followup), lambda c: Followup.contact_id == c),
-        Erase.DELETE,
+    _kind("followups", Followup, lambda c: Followup.contact_id == c, Erase.DELETE),
+    _kind("deal_roles", DealContact, lambda c: DealContact.contact_id == c, Erase.DELETE),
+    _kind("deals", Deal, lambda c: Deal.id.in_(_deals(c)), Erase.DEALS),
+    _kind("consents", ConsentEvent, lambda c: ConsentEvent.contact_id == c, Erase.CONSENTS),
+    _kind(
+        "privacy_requests", PrivacyRequest, lambda c: PrivacyRequest.contact_id == c, Erase.DETACH
     ),
-    Kind(
-        "deal_roles",
-        _table(DealContact),
-        _of(_table(DealContact), lambda c: DealContact.contact_id == c),
-        Erase.DELETE,
-    ),
-    Kind("deals", _table(Deal), _of(_table(Deal), lambda c: Deal.id.in_(_deals(c))), Erase.DEALS),
-    Kind(
-        "consents",
-        _table(ConsentEvent),
-        _of(_table(ConsentEvent), lambda c: ConsentEvent.contact_id == c),
-        Erase.CONSENTS,
-    ),
-    Kind(
-        "privacy_requests",
-        _table(PrivacyRequest),
-        _of(_table(PrivacyRequest), lambda c: PrivacyRequest.contact_id == c),
-        Erase.DETACH,
-    ),
-    Kind(
+    _kind(
         "history",
-        _table(AuditEvent),
-        _of(
-            _table(AuditEvent),
-            lambda c: AuditEvent.entity_type == "contact",
-            lambda c: AuditEvent.entity_id == c,
-        ),
+        AuditEvent,
+        lambda c: (AuditEvent.entity_type == "contact") & (AuditEvent.entity_id == c),
         Erase.KEEP,
     ),
 ]
@@ -153,6 +114,6 @@ KINDS = [
 # Rows derived from the kinds above, kept in step by the services, or the DPO's own
 # working notes about a contact (retention proposals): no file of their own, gone with
 # the contact.
-DERIVED = {_table(TouchpointPhase).name, "retention_proposal"}
+DERIVED = {TouchpointPhase.__tablename__, "retention_proposal"}
 # The erasure's own records: ids, counts and legal grounds, never the person.
 TOMBSTONES = {"erasure", "erasure_mention"}
