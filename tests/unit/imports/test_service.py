@@ -416,3 +416,24 @@ class TestHousekeeping:
         assert import_service.list_imports(session, user=other) == []
         assert import_service.get_import(session, import_id=job.id, user=admin) == job
         assert col(ImportJob.id) is not None
+
+
+class TestSuppression:
+    def test_someone_who_objected_is_flagged_when_imported_again(
+        self, session: Session, open_session: Any
+    ) -> None:
+        from crm.gdpr import rights
+        from crm.gdpr.models import SuppressionReason
+
+        gone = make_contact(session, emails=["gone@example.com"])
+        rights.suppress(session, contact=gone, reason=SuppressionReason.ERASURE)
+        contact_service.delete_contact(session, contact=gone, actor_id=None)
+        session.commit()
+        job = upload(
+            session,
+            "first_name,last_name,email\nGone,Again,GONE@example.com\nFresh,One,fresh@example.com\n",
+        )
+        job = run(session, open_session, job)
+        assert job.created == 2
+        assert contact_by_email(session, "gone@example.com").suppressed_at is not None
+        assert contact_by_email(session, "fresh@example.com").suppressed_at is None
