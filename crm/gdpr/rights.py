@@ -1,15 +1,16 @@
 """Restriction (Art. 18), objection to direct marketing (Art. 21(2)) and the suppression
 list that keeps an objection or erasure in force when the person is entered again."""
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
 from crm.contacts.models import Contact
 from crm.core import audit
 from crm.core.db import utcnow
+from crm.followups.models import PENDING, Followup, FollowupRule, FollowupStatus
 from crm.gdpr import keys
-from crm.gdpr.models import Suppression, SuppressionReason
+from crm.gdpr.models import Purpose, Suppression, SuppressionReason
 
 
 def set_restriction(
@@ -29,11 +30,27 @@ def set_objection(
     if objected:
         contact.objected_at = contact.objected_at or utcnow()
         suppress(session, contact=contact, reason=SuppressionReason.OBJECTION)
+        _cancel_marketing_followups(session, contact)
     else:
         contact.objected_at = None
         lift_suppression(session, contact=contact)
     action = "contact.object" if objected else "contact.lift_objection"
     return audit.save(session, contact, actor_id=actor_id, action=action, fields=["objected_at"])
+
+
+def _cancel_marketing_followups(session: Session, contact: Contact) -> None:
+    """What marketing rules already planned for them is called off too."""
+    marketing = select(Purpose.key).where(col(Purpose.is_marketing))
+    rules = select(FollowupRule.id).where(col(FollowupRule.purpose).in_(marketing))
+    session.execute(
+        update(Followup)
+        .where(
+            Followup.contact_id == contact.id,
+            col(Followup.status).in_(PENDING),
+            col(Followup.rule_id).in_(rules),
+        )
+        .values(status=FollowupStatus.CANCELLED, updated_at=utcnow())
+    )
 
 
 def suppress(session: Session, *, contact: Contact, reason: SuppressionReason) -> None:

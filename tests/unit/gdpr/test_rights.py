@@ -75,12 +75,19 @@ def test_marketing_needs_consent_and_stops_at_an_objection(session, journey, ret
         data=ConsentChange(purpose="direct_marketing", action="granted", source="form"),
         actor_id=None,
     )
-    rights.set_objection(session, contact=agreed, objected=True, actor_id=None)
     marketing = rule_for(session, journey, retention, "direct_marketing")
+    planned = Followup(
+        contact_id=agreed.id, title="Offer", due_at=day(5), rule_id=marketing.id, occasion="x"
+    )
+    session.add(planned)
+    session.flush()
+    rights.set_objection(session, contact=agreed, objected=True, actor_id=None)
+    session.refresh(planned)
+    assert planned.status == "cancelled"  # what was planned is called off at once
     assert evaluation.run(session, as_of=day(1)).skipped == 2
     rights.set_objection(session, contact=agreed, objected=False, actor_id=None)
     assert evaluation.run(session, as_of=day(1)).created == 1
-    assert reached(session, marketing) == {agreed.id}
+    assert reached(session, marketing) == {agreed.id}  # the planned one and a new one
 
 
 def test_someone_erased_or_objecting_is_held_back_when_entered_again(session):
