@@ -58,8 +58,8 @@ def planner_page(
 ) -> HTMLResponse:
     """My follow-ups, or (for admins and account managers) a colleague's: every group's
     first page, or further pages of one group."""
-    shown = _shown(user, user_id)
-    zone = _zone(request)
+    shown, zone = _shown(user, user_id), _zone(request)
+    team_view = user.has_role(*MANAGER_ROLES)
     groups = followup_service.planner(
         session, assignee_id=shown, time_zone=zone, only=group, cursor=cursor
     )
@@ -71,13 +71,13 @@ def planner_page(
             "groups": groups,
             "only": group,
             "shown": shown,
-            "users": user_service.active_user_choices(session),
-            "team_view": user.has_role(*MANAGER_ROLES),
+            "team_view": team_view,
             "subjects": followup_service.subject_names(session, everything),
             "tomorrow": (datetime.now(zone) + timedelta(days=1)).date(),
             "has_feed": calendar.has_feed(session, user_id=user.id),
-            "last_run": next(iter(rules.recent_runs(session, limit=1)), None),
-            **_explained(request, session, everything),
+            # how many the rules skipped for want of a legal basis: the managers' concern
+            "last_run": rules.recent_runs(session, limit=1) if team_view else [],
+            **_explained(request, session, everything, user_service.active_user_choices(session)),
         },
     )
 
@@ -104,10 +104,9 @@ def week_page(
             "shown": shown,
             "today": datetime.now(zone).date(),
             "week_step": timedelta(days=7),
-            "users": user_service.active_user_choices(session),
             "team_view": user.has_role(*MANAGER_ROLES),
             "subjects": followup_service.subject_names(session, everything),
-            **_explained(request, session, everything),
+            **_explained(request, session, everything, user_service.active_user_choices(session)),
         },
     )
 
@@ -270,7 +269,9 @@ def cancel_followup(
     )
 
 
-def _explained(request: Request, session: Session, followups: list[Followup]) -> dict[str, Any]:
+def _explained(
+    request: Request, session: Session, followups: list[Followup], users: list[tuple[int, str]]
+) -> dict[str, Any]:
     """What the follow-up items show beside each: the rule that made it, the suggested
     channel, and the pickers of their actions."""
     gettext = translations(getattr(request.state, "language", "en")).gettext
@@ -280,7 +281,8 @@ def _explained(request: Request, session: Session, followups: list[Followup]) ->
         "channel_names": {c.id: gettext(c.name) for c in channels},
         "channel_keys": {c.id: c.key for c in channels},
         "channel_options": Options([(c.key, gettext(c.name)) for c in channels]),
-        "user_options": Options(user_service.active_user_choices(session)),
+        "users": users,
+        "user_options": Options(users),
     }
 
 
@@ -297,8 +299,7 @@ def _card(
             "subject": subject,
             "pending": pending,
             "may_change": user.has_role(*EDITOR_ROLES),
-            "users": user_service.active_user_choices(session),
-            **_explained(request, session, pending),
+            **_explained(request, session, pending, user_service.active_user_choices(session)),
         },
     )
 

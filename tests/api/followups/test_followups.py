@@ -340,3 +340,16 @@ def test_a_long_planner_group_shows_a_page_and_links_to_the_next(client, session
     assert f"Task {last + 1:03d}" in following.text and f"Task {last + 2:03d}" in following.text
     assert f"Task {last:03d}" not in following.text and "All groups" in following.text
     assert client.get("/planner?group=someday").status_code == 422
+
+
+def test_managers_see_how_many_the_last_run_skipped(client, session):
+    from crm.followups.models import FollowupRun
+
+    session.add(FollowupRun(job="followups.evaluate_rules", as_of=SOON, created=1, skipped=3))
+    manager = make_user(session, roles=(Role.ACCOUNT_MANAGER,))
+    rep = make_user(session, roles=(Role.SALES_REP,))
+    session.commit()
+    login(client, manager.email)
+    assert "left 3 subjects alone: no legal basis" in client.get("/planner").text
+    login(client, rep.email)
+    assert "no legal basis" not in client.get("/planner").text
