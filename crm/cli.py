@@ -212,6 +212,42 @@ def followups_run(
     typer.echo(f"{run.created} follow-ups created")
 
 
+@app.command("backup")
+def backup_database(path: Annotated[str, typer.Argument(help="Where the backup goes")]) -> None:
+    """Back the database up while the CRM runs (SQLite's online backup, or pg_dump)."""
+    from pathlib import Path
+
+    from crm.core import backup
+
+    try:
+        backup.backup(get_settings().database_url, Path(path))
+    except CRMError as exc:
+        _fail(exc.message % exc.params if exc.params else exc.message)
+    typer.echo(f"Backed up to {path}.")
+
+
+@app.command("restore")
+def restore_database(
+    path: Annotated[str, typer.Argument(help="The backup to restore")],
+    replay: Annotated[
+        bool, typer.Option(help="Erase again whoever the erasure log says was erased since")
+    ] = True,
+) -> None:
+    """Replace the database with a backup (stop the CRM first); then erase again every
+    contact erased after the backup was taken."""
+    from pathlib import Path
+
+    from crm.core import backup
+
+    try:
+        backup.restore(get_settings().database_url, Path(path))
+    except CRMError as exc:
+        _fail(exc.message % exc.params if exc.params else exc.message)
+    typer.echo(f"Restored from {path}.")
+    if replay:
+        replay_erasures(log=None)
+
+
 gdpr_app = typer.Typer(help="Data protection.", no_args_is_help=True)
 app.add_typer(gdpr_app, name="gdpr")
 

@@ -197,3 +197,42 @@ def test_replay_erasures_after_restoring_an_older_backup(crm, tmp_path):
     with db.job_session(db.default_engine()) as session:
         assert contact_service.list_contacts(session)[0] == []
     assert "0 contacts were back" in crm("gdpr", "replay-erasures").output
+
+
+def test_backup_and_restore_round_trip_and_replay_the_erasures_since(crm, tmp_path):
+    from crm.contacts import service as contact_service
+    from crm.contacts.models import ContactCreate
+    from crm.gdpr import erasure
+
+    def add(name):
+        with db.job_session(db.default_engine()) as session:
+            return contact_service.create_contact(
+                session, data=ContactCreate(first_name=name, last_name="Round"), actor_id=None
+            ).id
+
+    def names():
+        with db.job_session(db.default_engine()) as session:
+            contacts, _ = contact_service.list_contacts(session, limit=50)
+            return sorted(c.first_name for c in contacts)
+
+    add("Kept")
+    gone = add("Erased")
+    backup_file = tmp_path / "backups" / "crm.backup"
+    made = crm("backup", str(backup_file))
+    assert made.exit_code == 0, made.output
+    assert backup_file.stat().st_size > 0
+    add("Later")
+    with db.job_session(db.default_engine()) as session:
+        contact = contact_service.get_contact(session, contact_id=gone)
+        erased = erasure.erase_contact(
+            session, contact=contact, request_id=None, keep_consents_on=None, actor_id=None
+        )
+    erasure.log_erasure(erased.tombstone, log_path=tmp_path / "erasures.jsonl")
+    assert names() == ["Kept", "Later"]
+    db.default_engine().dispose()  # the CRM is stopped for a restore
+    restored = crm("restore", str(backup_file))
+    assert restored.exit_code == 0, restored.output
+    assert "1 contacts were back and are erased again" in restored.output
+    assert names() == ["Kept"]  # as backed up, less the erasure logged since
+    missing = crm("restore", str(tmp_path / "nothing-here"))
+    assert missing.exit_code == 1 and "There is no backup at" in missing.output
