@@ -15,6 +15,7 @@ from crm.core import handlers
 from crm.core import routes as core_routes
 from crm.core.db import StatementCounter, count_statements, job_session, make_engine, read_only
 from crm.core.i18n import LocaleMiddleware
+from crm.core.observe import Metrics, RequestLog
 from crm.core.security import (
     BodySizeLimit,
     SecurityHeadersMiddleware,
@@ -27,6 +28,7 @@ from crm.deals import routes as deal_routes
 from crm.followups import pages as followup_pages
 from crm.followups import routes as followup_routes
 from crm.followups import rule_pages as followup_rule_pages
+from crm.followups import rules as followup_rules
 from crm.gdpr import consent_pages as gdpr_consent_pages
 from crm.gdpr import pages as gdpr_pages
 from crm.gdpr import register_pages as gdpr_register_pages
@@ -94,6 +96,9 @@ def create_app(
         max_age=settings.session_max_age_days * 24 * 3600,
     )
     app.add_middleware(SecurityHeadersMiddleware)
+    app.state.metrics = Metrics()
+    app.state.metrics.collectors.append(followup_rules.run_metrics)
+    app.add_middleware(RequestLog, metrics=app.state.metrics)
     # Far above any form or import: the import's own limit answers with a clear message.
     app.add_middleware(BodySizeLimit, max_bytes=4 * settings.import_max_mb * (1 << 20))
     if settings.count_statements:

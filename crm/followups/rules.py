@@ -3,7 +3,7 @@ is in ``crm.followups.evaluation``."""
 
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlmodel import Session, col
 
 from crm.core import audit
@@ -231,3 +231,23 @@ def seed_default_rules(session: Session) -> None:
             purpose="customer_relationship",
         )
         create_rule(session, data=data, actor_id=None)
+
+
+def run_metrics(session: Session) -> list[str]:
+    """The scheduler's rule runs for /metrics: how many, how many failed, the last one."""
+    total, failed, last = session.execute(
+        select(
+            func.count(FollowupRun.id),
+            func.count(FollowupRun.error),
+            func.max(FollowupRun.finished_at),
+        )
+    ).one()
+    return [
+        "# HELP crm_followup_runs_total Evaluations of the follow-up rules, and failures.",
+        "# TYPE crm_followup_runs_total counter",
+        f"crm_followup_runs_total {total}",
+        f'crm_followup_runs_total{{result="error"}} {failed}',
+        "# HELP crm_followup_last_run_timestamp_seconds When the last evaluation ended.",
+        "# TYPE crm_followup_last_run_timestamp_seconds gauge",
+        f"crm_followup_last_run_timestamp_seconds {last.timestamp() if last else 0:.0f}",
+    ]

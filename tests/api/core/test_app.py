@@ -143,3 +143,47 @@ def test_the_api_reference_is_served_without_the_internet(client):
     assert "/api/v1/contacts" in spec["paths"] and "/api/v1/touchpoints" in spec["paths"]
     assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     assert {"HTTPBearer": []} in spec["paths"]["/api/v1/contacts"]["get"]["security"]
+
+
+def test_one_log_line_per_request_without_personal_data(client, session, caplog):
+    import json
+    import logging
+
+    from tests.conftest import login
+    from tests.factories import make_contact, make_user
+
+    rep = make_user(session)
+    contact = make_contact(session)
+    login(client, rep.email)
+    caplog.set_level(logging.INFO, logger="crm.request")
+    caplog.clear()
+    answer = client.get(f"/contacts/{contact.id}?q=secret.person@example.com")
+    assert answer.status_code == 200 and answer.headers["x-request-id"]
+    (line,) = [json.loads(r.message) for r in caplog.records if r.name == "crm.request"]
+    assert line == {
+        "request_id": answer.headers["x-request-id"],
+        "user_id": rep.id,
+        "method": "GET",
+        "route": "/contacts/{contact_id}",
+        "status": 200,
+        "ms": line["ms"],
+    }
+    assert "secret.person" not in caplog.text
+    given = client.get("/healthz", headers={"X-Request-ID": "from-the-proxy-1"})
+    assert given.headers["x-request-id"] == "from-the-proxy-1"
+
+
+def test_metrics_in_prometheus_format_for_admins(client, session):
+    from crm.users.models import Role
+    from tests.conftest import login
+    from tests.factories import make_user
+
+    rep, admin = make_user(session), make_user(session, roles=(Role.ADMIN,))
+    login(client, rep.email)
+    assert client.get("/metrics").status_code == 403
+    login(client, admin.email)
+    client.get("/contacts")
+    text = client.get("/metrics").text
+    assert 'crm_requests_total{method="GET",route="/contacts",status="200"}' in text
+    assert 'crm_request_duration_seconds_bucket{method="GET",route="/contacts",le="+Inf"}' in text
+    assert "crm_followup_runs_total " in text
