@@ -5,6 +5,8 @@ schema comes from the migrations; each test runs inside a transaction that is ro
 back at its end, and the app's request sessions join it through savepoints.
 """
 
+import io
+import logging
 import os
 import re
 from collections.abc import Iterator
@@ -152,3 +154,25 @@ def fresh_database(tmp_path: Any, name: str) -> Iterator[str]:
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         admin.dispose()
+
+
+# Every address the tests make ends in one of these; none may reach a log.
+TEST_ADDRESS = re.compile(r"[\w.+-]+@(?:[\w-]+\.)*example(?:\.com)?\b", re.IGNORECASE)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_personal_data_in_logs() -> Iterator[None]:
+    """Reads everything the CRM logs during the whole run, and fails the run when a
+    test's e-mail address shows up in it (logs never hold personal data)."""
+    written = io.StringIO()
+    handler = logging.StreamHandler(written)
+    handler.setLevel(logging.INFO)
+    handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+    watched = [logging.getLogger(name) for name in ("crm", "uvicorn", "apscheduler")]
+    for logger in watched:
+        logger.addHandler(handler)
+    yield
+    for logger in watched:
+        logger.removeHandler(handler)
+    leaked = sorted(set(TEST_ADDRESS.findall(written.getvalue())))
+    assert leaked == [], f"personal data in the logs: {leaked[:5]}"
