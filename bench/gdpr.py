@@ -120,7 +120,9 @@ def _timed(call: Callable[[], tuple[int, str, int]]) -> float:
 
 def measure(engine: Engine, api: Any, rss: Callable[[], float], exports: Path) -> dict:
     headers = {"Authorization": f"Bearer {dpo_token(engine)}"}
-    post = lambda path: api.request("POST", path, headers=headers)  # noqa: E731
+
+    def post(path: str) -> tuple[int, str, int]:
+        return api.request("POST", path, headers=headers)
 
     access = subject_with_touchpoints(engine, 1_000, "access")
     export_path = f"/api/v1/privacy-requests/{access}/export"
