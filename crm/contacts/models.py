@@ -16,7 +16,7 @@ from pydantic import AfterValidator, StringConstraints, field_validator
 from sqlalchemy import Index
 from sqlmodel import Field, Relationship, SQLModel
 
-from crm.core.db import Privacy, column, timestamp, utcnow
+from crm.core.db import Privacy, column, timestamp, utcnow, version_column
 from crm.core.schemas import blank_is_none
 from crm.core.settings import get_settings
 
@@ -108,12 +108,16 @@ class CompanyTag(SQLModel, table=True):
     )
 
 
+_CONTACT_VERSION = version_column()
+
+
 class Contact(SQLModel, table=True):
     __tablename__ = "contact"
     __table_args__ = (
         Index("ix_contact_sort_name", "last_name", "first_name", "id"),
         Index("ix_contact_sort_created", "created_at", "id"),
     )
+    __mapper_args__ = {"version_id_col": _CONTACT_VERSION}
 
     id: int | None = column(Privacy.NONE, default=None, primary_key=True)
     first_name: str = column(Privacy.PERSONAL, max_length=100)
@@ -144,6 +148,7 @@ class Contact(SQLModel, table=True):
     # Created again after an objection or an erasure: held back from marketing until the
     # person consents anew.
     suppressed_at: datetime | None = timestamp(default=None)
+    version: int = Field(default=1, sa_column=_CONTACT_VERSION)
     created_at: datetime = timestamp(default_factory=utcnow)
     updated_at: datetime = timestamp(default_factory=utcnow)
 
@@ -363,6 +368,9 @@ class ContactUpdate(ContactBase):
     last_name: Name | None = None
     emails: Emails | None = None
     phones: Phones | None = None
+    version: int | None = Field(
+        default=None, description="The version you edited; if it changed since: 409."
+    )
 
 
 class ContactPublic(ContactBase):
@@ -372,6 +380,7 @@ class ContactPublic(ContactBase):
     restricted_at: datetime | None
     objected_at: datetime | None
     suppressed_at: datetime | None
+    version: int
     created_at: datetime
     updated_at: datetime
 

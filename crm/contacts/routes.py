@@ -28,7 +28,7 @@ from crm.contacts.models import (
     MergeRequest,
 )
 from crm.core.db import SessionDep, utcnow
-from crm.core.errors import N_, CRMError
+from crm.core.errors import N_, CRMError, Stale
 from crm.core.exports import csv_lines
 from crm.core.forms import FormErrors
 from crm.core.schemas import blank_is_none
@@ -272,12 +272,16 @@ class ContactForm(BaseModel):
     emails: str = ""
     phones: str = ""
     tags: str = ""
+    # The version the form showed: an edit of an older one is refused.
+    version: str = ""
 
     def values(self) -> dict[str, Any]:
-        values: dict[str, Any] = self.model_dump()
+        values: dict[str, Any] = self.model_dump(exclude={"version"})
         for name in ("emails", "phones"):
             values[name] = [line.strip() for line in values[name].splitlines() if line.strip()]
         values["tags"] = split_tags(self.tags)
+        if self.version.isdigit():
+            values["version"] = int(self.version)
         return values
 
     @classmethod
@@ -365,6 +369,7 @@ def _contact_form(
     form: ContactForm,
     errors: FormErrors,
     existing_id: int | None = None,
+    changed: list[tuple[str, str, str]] | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
     return render(
@@ -373,6 +378,7 @@ def _contact_form(
         {
             "contact": contact,
             "existing_id": existing_id,
+            "changed": changed or [],
             "form": form,
             "errors": errors,
             "buying_roles": list(BuyingRole),
@@ -542,6 +548,26 @@ def update_contact(
     try:
         data = ContactUpdate(**form.values())
         contact_service.update_contact(session, contact=contact, data=data, actor_id=user.id)
+    except Stale as exc:
+        # Both versions side by side; saving again (with the version now shown) keeps
+        # the user's, leaving the page keeps the other's.
+        errors.add_error(exc)
+        saved = ContactForm.of(contact)
+        changed = [
+            (name, getattr(saved, name), getattr(form, name))
+            for name in ContactForm.model_fields
+            if name != "version" and getattr(saved, name).strip() != getattr(form, name).strip()
+        ]
+        form = form.model_copy(update={"version": saved.version})
+        return _contact_form(
+            request,
+            session,
+            contact=contact,
+            form=form,
+            errors=errors,
+            changed=changed,
+            status_code=409,
+        )
     except (ValidationError, CRMError) as exc:
         errors.add_error(exc)
     if errors:

@@ -27,7 +27,7 @@ from crm.contacts.models import (
 )
 from crm.core import audit
 from crm.core.db import insert_rows, utcnow
-from crm.core.errors import N_, Conflict, Invalid, NotFound
+from crm.core.errors import N_, Conflict, Invalid, NotFound, check_version
 from crm.core.merge import repoint_references
 from crm.core.pagination import MAX_LIMIT, keyset_page
 from crm.deals import figures as deal_figures
@@ -344,6 +344,7 @@ def update_contact(
 ) -> Contact:
     check_not_restricted(contact)
     changes = data.model_dump(exclude_unset=True)
+    check_version(contact, changes.pop("version", None))
     for required in ("first_name", "last_name"):
         if required in changes and changes[required] is None:
             raise Invalid(N_("This field is required."), field=required)

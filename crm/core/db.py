@@ -20,8 +20,10 @@ from psycopg.types.json import Json
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Column,
     DateTime,
     Engine,
+    Integer,
     Table,
     create_engine,
     event,
@@ -247,12 +249,22 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
         convert = [
             table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in order
         ]
+        # Columns the rows leave out but the statement names take their scalar default.
+        defaults = {
+            name: table.c[name].default.arg
+            for name in order
+            if name not in rows[0] and table.c[name].default is not None
+        }
         connection.exec_driver_sql(
             str(statement),
             [
                 tuple(
-                    row[name] if to_db is None else to_db(row[name])
-                    for name, to_db in zip(order, convert, strict=True)
+                    value if to_db is None else to_db(value)
+                    for value, to_db in zip(
+                        (row[name] if name in row else defaults[name] for name in order),
+                        convert,
+                        strict=True,
+                    )
                 )
                 for row in rows
             ],
@@ -287,3 +299,18 @@ def ping(engine: Engine) -> bool:
     except Exception:  # any failure means "not reachable" to a health check
         return False
     return True
+
+
+def version_column() -> Any:
+    """The edit counter of a record two people may change at once: the ORM adds it to
+    every UPDATE's WHERE and raises StaleDataError when someone else changed the row in
+    between, and forms send the version they showed, so a stale edit is refused (409)
+    instead of silently overwriting the other. Use it with ``__mapper_args__``."""
+    return Column(
+        "version",
+        Integer,
+        nullable=False,
+        default=1,
+        server_default=text("1"),
+        info={"privacy": Privacy.NONE},
+    )

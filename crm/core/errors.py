@@ -43,6 +43,22 @@ class Conflict(CRMError):
     status_code = 409
 
 
+class Stale(Conflict):
+    """An edit of a version that someone else has changed since."""
+
+    def __init__(self, *, current_version: int) -> None:
+        super().__init__(
+            N_("Someone else changed this record since you opened it; nothing was changed.")
+        )
+        self.details["current_version"] = current_version
+
+
+def check_version(row: Any, expected: int | None) -> None:
+    """Refuse an edit made to an older version of ``row`` (None: the caller did not say)."""
+    if expected is not None and expected != row.version:
+        raise Stale(current_version=row.version)
+
+
 class Invalid(CRMError):
     """Input that fails a rule; ``field`` names the form field it belongs to."""
 

@@ -10,9 +10,10 @@ from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from crm.core.errors import N_, CRMError, NotAuthenticated, TooManyRequests
+from crm.core.errors import N_, Conflict, CRMError, NotAuthenticated, TooManyRequests
 from crm.core.i18n import translations
 from crm.core.templating import render
 
@@ -128,8 +129,15 @@ async def server_error(request: Request, exc: Exception) -> Response:
         return HTMLResponse("<h1>500</h1><p>Something went wrong on our side.</p>", status_code=500)
 
 
+async def concurrent_edit(request: Request, exc: Exception) -> Response:
+    """Two writers changed one versioned row at the same moment: the later one lost."""
+    message = N_("Someone else changed this record at the same moment; nothing was changed.")
+    return await crm_error(request, Conflict(message))
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(CRMError, crm_error)
+    app.add_exception_handler(StaleDataError, concurrent_edit)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(OperationalError, database_unavailable)

@@ -16,7 +16,7 @@ from pydantic import StringConstraints, field_validator
 from sqlalchemy import CheckConstraint, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel, col, select
 
-from crm.core.db import Money, Privacy, column, timestamp, utcnow
+from crm.core.db import Money, Privacy, column, timestamp, utcnow, version_column
 from crm.core.errors import N_
 from crm.core.lists import ListEntry
 from crm.core.schemas import blank_is_none, past_or_now
@@ -102,8 +102,12 @@ class DealStage(SQLModel, table=True):
     is_archived: bool = column(Privacy.NONE, default=False)
 
 
+_DEAL_VERSION = version_column()
+
+
 class Deal(SQLModel, table=True):
     __tablename__ = "deal"
+    __mapper_args__ = {"version_id_col": _DEAL_VERSION}
     __table_args__ = (
         CheckConstraint("amount >= 0", name="amount_not_negative"),
         CheckConstraint("probability BETWEEN 0 AND 100", name="probability_range"),
@@ -148,6 +152,7 @@ class Deal(SQLModel, table=True):
     lost_note: str | None = column(Privacy.FREE_TEXT, default=None, max_length=2000)
     # When the contract this deal won comes up for renewal.
     renewal_date: date | None = column(Privacy.NONE, default=None, index=True)
+    version: int = Field(default=1, sa_column=_DEAL_VERSION)
     # Kept for the books after its only contact was erased: the tombstone.
     erasure_id: int | None = column(
         Privacy.NONE, default=None, foreign_key="erasure.id", ondelete="SET NULL"
@@ -327,6 +332,10 @@ class DealCreate(DealFields):
 class DealUpdate(DealFields):
     """Only the fields sent change; ``contacts``, when sent, replaces them all."""
 
+    version: int | None = Field(
+        default=None, description="The version you edited; if it changed since: 409."
+    )
+
 
 class DealContactPublic(SQLModel):
     contact_id: int
@@ -336,6 +345,7 @@ class DealContactPublic(SQLModel):
 
 class DealPublic(SQLModel):
     id: int
+    version: int
     pipeline_id: int
     stage_id: int
     title: str

@@ -57,6 +57,7 @@ class DealForm(BaseModel):
     owner_id: str = ""
     contact_id: str = ""  # a contact's page creates the deal with that contact
     next: str = ""
+    version: str = ""  # the version the edit form showed: an older one is refused
 
     def values(self) -> dict[str, Any]:
         fields = self.model_dump(exclude={"next", "pipeline_id", "contact_id"})

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from crm.contacts.models import Company, Contact
 from crm.core import audit, lists
 from crm.core.db import utcnow
-from crm.core.errors import N_, Conflict, Invalid, NotFound
+from crm.core.errors import N_, Conflict, Invalid, NotFound, check_version
 from crm.core.pagination import keyset_page
 from crm.core.schemas import key_for
 from crm.deals.models import (
@@ -376,6 +376,7 @@ def create_deal(session: Session, *, data: DealCreate, actor_id: int | None) -> 
 
 def update_deal(session: Session, *, deal: Deal, data: DealUpdate, actor_id: int | None) -> Deal:
     changes = data.model_dump(exclude_unset=True)
+    check_version(deal, changes.pop("version", None))
     contacts = changes.pop("contacts", None)
     for required in ("title", "amount", "currency"):
         if required in changes and changes[required] is None:
