@@ -5,7 +5,6 @@ The feed is a few lines of RFC 5545 (events with a start, a length, a title, a l
 written by hand like our vCards rather than with a library.
 """
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -19,6 +18,7 @@ from crm.core.contentlines import escape, fold
 from crm.core.db import utcnow
 from crm.core.errors import N_, NotFound
 from crm.followups.models import PENDING, CalendarFeed, Followup, FollowupStatus
+from crm.users import service as user_service
 from crm.users.models import User
 
 # What a feed holds: what is still to do, and what was due lately (done or not).
@@ -57,15 +57,11 @@ def week(session: Session, *, assignee_id: int, time_zone: ZoneInfo, start: date
     return days
 
 
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def create_feed(session: Session, *, user: User) -> str:
     """A new secret link token for the user; an older one stops working."""
     session.execute(delete(CalendarFeed).where(col(CalendarFeed.user_id) == user.id))
     token = secrets.token_urlsafe(32)
-    feed = CalendarFeed(user_id=user.id, token_hash=_hash(token))
+    feed = CalendarFeed(user_id=user.id, token_hash=user_service.hash_token(token))
     audit.save(session, feed, actor_id=user.id, action="calendar_feed.create")
     return token
 
@@ -84,7 +80,9 @@ def has_feed(session: Session, *, user_id: int) -> bool:
 
 def feed_user(session: Session, *, token: str) -> User:
     """The active user whose link this is; any other token is unknown."""
-    feed = session.exec(select(CalendarFeed).where(CalendarFeed.token_hash == _hash(token)))
+    feed = session.exec(
+        select(CalendarFeed).where(CalendarFeed.token_hash == user_service.hash_token(token))
+    )
     found = feed.first()
     user = session.get(User, found.user_id) if found else None
     if user is None or not user.is_active:

@@ -55,7 +55,8 @@ from crm.followups.models import (
     Trigger,
 )
 from crm.followups.rules import phase_ids_of
-from crm.gdpr.models import ConsentAction, ConsentEvent, LegalBasis, Purpose
+from crm.gdpr import service as gdpr_service
+from crm.gdpr.models import ConsentAction, LegalBasis, Purpose
 from crm.journeys import service as journey_service
 from crm.journeys.models import Cause, Enrollment, EnrollmentStatus, MoveRequest, TouchpointPhase
 from crm.journeys.models import PhaseTransition as Transition
@@ -106,18 +107,8 @@ def _legal_basis(session: Session, rule: FollowupRule) -> Any:
     if purpose is not None and purpose.is_marketing:
         barred += [col(Contact.objected_at).is_not(None), col(Contact.suppressed_at).is_not(None)]
     if purpose is not None and purpose.legal_basis == LegalBasis.CONSENT:
-        decision = (
-            select(ConsentEvent.action)
-            .where(
-                ConsentEvent.contact_id == Contact.id,
-                ConsentEvent.purpose_id == purpose.id,
-                col(ConsentEvent.action).in_([ConsentAction.GRANTED, ConsentAction.WITHDRAWN]),
-            )
-            .order_by(col(ConsentEvent.occurred_at).desc(), col(ConsentEvent.id).desc())
-            .limit(1)
-            .scalar_subquery()
-        )
-        barred.append(func.coalesce(decision, "") != ConsentAction.GRANTED)
+        consent = gdpr_service.decision(Contact.id, purpose.id)
+        barred.append(func.coalesce(consent, "") != ConsentAction.GRANTED)
     person = select(Contact.id).where(Contact.id == Enrollment.contact_id, or_(*barred))
     return ~exists(person)
 

@@ -76,7 +76,7 @@ class Erased:
 
 def erase_request(
     session: Session, *, found: PrivacyRequest, data: ErasureRequest, actor_id: int | None
-) -> Erasure:
+) -> Erased:
     """Carry out an erasure request: refused unless it is an open erasure request, with
     the identity verified, for a contact still there."""
     if found.kind != RequestKind.ERASURE:
@@ -230,11 +230,9 @@ def _list_mentions(session: Session, tombstone: Erasure, needles: list[str]) -> 
     if not needles:
         return
     postgres = session.get_bind().dialect.name == "postgresql"
+    patterns = [f"%{n.replace('/', '//').replace('%', '/%').replace('_', '/_')}%" for n in needles]
 
     def names(column: Any) -> Any:
-        patterns = [
-            f"%{n.replace('/', '//').replace('%', '/%').replace('_', '/_')}%" for n in needles
-        ]
         match = column.ilike if postgres else column.like
         return or_(*(match(p, escape="/") for p in patterns))
 
@@ -272,8 +270,8 @@ def log_erasure(tombstone: Erasure, *, log_path: Path) -> None:
         "contact_id": tombstone.contact_id,
         "erased_at": tombstone.erased_at.isoformat(),
     }
-    with log_path.open("a", encoding="utf-8") as log:
-        log.write(json.dumps(entry) + "\n")
+    with log_path.open("a", encoding="utf-8") as out:
+        out.write(json.dumps(entry) + "\n")
 
 
 def scrub_files(engine: Engine, *, wait_ms: int = 1000) -> bool:
@@ -310,8 +308,8 @@ def after_commit(engine: Engine, erased: Erased, *, log_path: Path, export_dir: 
 def logged_erasures(log_path: Path) -> list[dict[str, Any]]:
     if not log_path.exists():
         return []
-    with log_path.open(encoding="utf-8") as log:
-        return [json.loads(line) for line in log if line.strip()]
+    with log_path.open(encoding="utf-8") as lines:
+        return [json.loads(line) for line in lines if line.strip()]
 
 
 def replay(session: Session, *, entries: list[dict[str, Any]]) -> list[Erased]:

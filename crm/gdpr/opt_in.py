@@ -4,13 +4,11 @@ their click on it records the consent, with the click's evidence (time, IP, brow
 from collections.abc import Callable
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from crm.contacts.models import Contact
-from crm.core import audit
 from crm.core.errors import N_, Invalid, NotFound
 from crm.core.i18n import translations
-from crm.gdpr import rights
 from crm.gdpr.models import (
     ConsentAction,
     ConsentChange,
@@ -19,7 +17,7 @@ from crm.gdpr.models import (
     ConsentText,
     Purpose,
 )
-from crm.gdpr.service import last_decision, record_consent
+from crm.gdpr.service import DECISIONS, record_consent, save_event
 
 SALT = "crm.double-opt-in"
 VALID_DAYS = 7
@@ -88,8 +86,13 @@ def confirm(
     """The contact's click: their consent, to the text they were sent. A second click
     records nothing more."""
     sent = _sent(session, secret_key, token)
-    last = last_decision(session, sent.contact_id, sent.purpose_id)
-    if last is not None and last.occurred_at >= sent.occurred_at:
+    decided_since = select(ConsentEvent.id).where(
+        ConsentEvent.contact_id == sent.contact_id,
+        ConsentEvent.purpose_id == sent.purpose_id,
+        col(ConsentEvent.action).in_(DECISIONS),
+        ConsentEvent.occurred_at >= sent.occurred_at,
+    )
+    if session.exec(decided_since).first() is not None:
         return None  # confirmed already, or withdrawn since: the newer decision stands
     contact = session.get(Contact, sent.contact_id)
     evidence = {
@@ -101,8 +104,6 @@ def confirm(
         "user_agent": (user_agent or "")[:500] or None,
     }
     confirmed = ConsentEvent(action=ConsentAction.OPT_IN_CONFIRMED, **evidence)
-    audit.save(session, confirmed, actor_id=None, action="consent.opt_in_confirmed")
+    save_event(session, contact=contact, event=confirmed, actor_id=None)
     granted = ConsentEvent(action=ConsentAction.GRANTED, **evidence)
-    if contact.suppressed_at is not None:
-        rights.lift_suppression(session, contact=contact)
-    return audit.save(session, granted, actor_id=None, action="consent.granted")
+    return save_event(session, contact=contact, event=granted, actor_id=None)

@@ -136,6 +136,7 @@ def request_page(
         else None
     )
     erased = erasure.of_request(session, request_id=found.id)
+    handlers = user_service.active_user_choices(session)
     return render(
         request,
         "gdpr/request.html",
@@ -143,10 +144,10 @@ def request_page(
             "found": found,
             "contact": contact,
             "overdue": cases.is_overdue(found),
-            "handlers": user_service.active_user_choices(session),
+            "handlers": handlers,
             "history": audit.events_for(session, entity_type="privacy_request", entity_id=found.id),
             "erased": erased and erasure.public(session, erased),
-            "users": dict(user_service.active_user_choices(session)),
+            "users": dict(handlers),
         },
     )
 

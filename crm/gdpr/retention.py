@@ -10,7 +10,7 @@ retention period of the customer relationship purpose.
 
 from datetime import UTC, datetime, time
 
-from sqlalchemy import and_, case, exists, func, literal, or_, select, update
+from sqlalchemy import case, exists, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
@@ -20,6 +20,7 @@ from crm.core.db import UTCDateTime, utcnow
 from crm.core.sql import greatest
 from crm.deals.models import Deal, DealContact, DealStatus
 from crm.gdpr import cases
+from crm.gdpr import service as gdpr_service
 from crm.gdpr.erasure import Erased, erase_contact
 from crm.gdpr.models import (
     OPEN_STATUSES,
@@ -42,24 +43,9 @@ def _months_before(now: datetime, months: int) -> datetime:
 
 
 def _holds_consent() -> object:
-    """Some grant of theirs is still their latest decision for its purpose."""
-    grant, later = ConsentEvent.__table__.alias("g"), ConsentEvent.__table__.alias("w")
-    superseded = select(later.c.id).where(
-        later.c.contact_id == grant.c.contact_id,
-        later.c.purpose_id == grant.c.purpose_id,
-        later.c.action.in_([ConsentAction.GRANTED, ConsentAction.WITHDRAWN]),
-        or_(
-            later.c.occurred_at > grant.c.occurred_at,
-            and_(later.c.occurred_at == grant.c.occurred_at, later.c.id > grant.c.id),
-        ),
-    )
-    return exists(
-        select(grant.c.id).where(
-            grant.c.contact_id == Contact.id,
-            grant.c.action == ConsentAction.GRANTED,
-            ~exists(superseded),
-        )
-    )
+    """For some purpose, their latest decision is a grant."""
+    latest = gdpr_service.decision(Contact.id, Purpose.id)
+    return exists(select(Purpose.id).where(latest == ConsentAction.GRANTED))
 
 
 def propose(session: Session, *, now: datetime | None = None) -> int:

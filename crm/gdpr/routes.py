@@ -143,7 +143,7 @@ def api_record_consent(
 ) -> ConsentEventPublic:
     """Grant or withdraw a consent; the log keeps every change."""
     ip, user_agent = client_of(request)
-    gdpr_service.record_consent(
+    event = gdpr_service.record_consent(
         session,
         contact=contact,
         data=data,
@@ -152,7 +152,7 @@ def api_record_consent(
         user_agent=user_agent,
         default_language=request.app.state.settings.default_language,
     )
-    return gdpr_service.consents_of(session, contact=contact).log[0]
+    return gdpr_service.event_public(session, event)
 
 
 @api_router.post("/contacts/{contact_id}/restriction", response_model=PrivacyFlags)
@@ -198,7 +198,7 @@ def api_double_opt_in(
 ) -> ConsentEventPublic:
     """E-mail the consent text with a confirmation link; the consent counts once the
     contact opens it. 503 when no mail server takes the message (nothing is recorded)."""
-    opt_in.start(
+    sent = opt_in.start(
         session,
         contact=contact,
         purpose=data.purpose,
@@ -208,7 +208,7 @@ def api_double_opt_in(
         send=mailer(request),
         default_language=request.app.state.settings.default_language,
     )
-    return gdpr_service.consents_of(session, contact=contact).log[0]
+    return gdpr_service.event_public(session, sent)
 
 
 def _public(found: PrivacyRequest) -> RequestPublic:

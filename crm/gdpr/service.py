@@ -3,6 +3,7 @@ No HTTP in here."""
 
 import hashlib
 from datetime import timedelta
+from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import func
@@ -172,19 +173,41 @@ def _latest_text(session: Session, purpose: Purpose, language: str) -> ConsentTe
 # --- consent --------------------------------------------------------------------------
 
 
-def last_decision(session: Session, contact_id: int, purpose_id: int) -> ConsentEvent | None:
-    """The latest grant or withdrawal: what the consent is now."""
-    query = (
-        select(ConsentEvent)
+DECISIONS = (ConsentAction.GRANTED, ConsentAction.WITHDRAWN)
+
+
+def decision(contact_id: Any, purpose_id: Any) -> Any:
+    """The action of the latest grant or withdrawal for a contact and purpose, as a SQL
+    expression (columns or values): what the consent is now."""
+    return (
+        select(ConsentEvent.action)
         .where(
             ConsentEvent.contact_id == contact_id,
             ConsentEvent.purpose_id == purpose_id,
-            col(ConsentEvent.action).in_([ConsentAction.GRANTED, ConsentAction.WITHDRAWN]),
+            col(ConsentEvent.action).in_(DECISIONS),
         )
         .order_by(col(ConsentEvent.occurred_at).desc(), col(ConsentEvent.id).desc())
         .limit(1)
+        # the contact and purpose come from whichever enclosing query names them
+        .correlate_except(ConsentEvent)
+        .scalar_subquery()
     )
-    return session.exec(query).first()
+
+
+def is_granted(session: Session, contact_id: int, purpose_id: int) -> bool:
+    return session.execute(select(decision(contact_id, purpose_id))).scalar() == (
+        ConsentAction.GRANTED
+    )
+
+
+def save_event(
+    session: Session, *, contact: Contact, event: ConsentEvent, actor_id: int | None
+) -> ConsentEvent:
+    """Append to the log; a grant lifts the hold on someone entered again after an
+    objection or erasure."""
+    if event.action == ConsentAction.GRANTED and contact.suppressed_at is not None:
+        rights.lift_suppression(session, contact=contact)
+    return audit.save(session, event, actor_id=actor_id, action=f"consent.{event.action}")
 
 
 def record_consent(
@@ -213,12 +236,8 @@ def record_consent(
                 field="language",
                 language=language,
             )
-    if data.action == ConsentAction.WITHDRAWN:
-        last = last_decision(session, contact.id, purpose.id)
-        if last is None or last.action != ConsentAction.GRANTED:
-            raise Conflict(N_("There is no consent to this purpose to withdraw."))
-    if data.action == ConsentAction.GRANTED and contact.suppressed_at is not None:
-        rights.lift_suppression(session, contact=contact)
+    if data.action == ConsentAction.WITHDRAWN and not is_granted(session, contact.id, purpose.id):
+        raise Conflict(N_("There is no consent to this purpose to withdraw."))
     event = ConsentEvent(
         contact_id=contact.id,
         purpose_id=purpose.id,
@@ -231,7 +250,7 @@ def record_consent(
         user_agent=(user_agent or "")[:500] or None,
         note=data.note,
     )
-    return audit.save(session, event, actor_id=actor_id, action=f"consent.{data.action}")
+    return save_event(session, contact=contact, event=event, actor_id=actor_id)
 
 
 def consents_of(session: Session, *, contact: Contact) -> Consents:
@@ -280,23 +299,28 @@ def consents_of(session: Session, *, contact: Contact) -> Consents:
                 needs_renewal=bool(granted and text and current and current > text.version),
             )
         )
-    log = [
-        ConsentEventPublic(
-            id=e.id,
-            purpose=purposes[e.purpose_id].key,
-            action=ConsentAction(e.action),
-            source=ConsentSource(e.source),
-            text_version=texts[e.consent_text_id].version if e.consent_text_id else None,
-            text_sha256=texts[e.consent_text_id].sha256 if e.consent_text_id else None,
-            occurred_at=e.occurred_at,
-            recorded_by_id=e.recorded_by_id,
-            ip=e.ip,
-            user_agent=e.user_agent,
-            note=e.note,
-        )
-        for e in events
-    ]
+    log = [_event_public(e, purposes[e.purpose_id], texts.get(e.consent_text_id)) for e in events]
     return Consents(states=states, log=log)
+
+
+def _event_public(
+    event: ConsentEvent, purpose: Purpose, text: ConsentText | None
+) -> ConsentEventPublic:
+    return ConsentEventPublic.model_validate(
+        event,
+        from_attributes=True,
+        update={
+            "purpose": purpose.key,
+            "text_version": text.version if text else None,
+            "text_sha256": text.sha256 if text else None,
+        },
+    )
+
+
+def event_public(session: Session, event: ConsentEvent) -> ConsentEventPublic:
+    """One line of the log as the API shows it."""
+    text = session.get(ConsentText, event.consent_text_id) if event.consent_text_id else None
+    return _event_public(event, session.get(Purpose, event.purpose_id), text)
 
 
 def withdrawal_token(secret_key: str, *, contact_id: int, purpose: str) -> str:
@@ -321,8 +345,7 @@ def withdraw_by_link(
     contact = session.get(Contact, contact_id)
     if contact is None:
         raise NotFound(N_("This link is not valid."))
-    last = last_decision(session, contact.id, purpose_by_key(session, purpose).id)
-    if last is None or last.action != ConsentAction.GRANTED:
+    if not is_granted(session, contact.id, purpose_by_key(session, purpose).id):
         return None
     change = ConsentChange(
         purpose=purpose, action=ConsentAction.WITHDRAWN, source=ConsentSource.LINK

@@ -248,7 +248,8 @@ def purge_login_attempts(session: Session, *, before: datetime) -> int:
     return result.rowcount
 
 
-def _hash_token(token: str) -> str:
+def hash_token(token: str) -> str:
+    """How secrets handed out (API tokens, calendar links) are kept: never as they are."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -256,7 +257,7 @@ def create_token(session: Session, *, user: User, name: str) -> tuple[ApiToken, 
     """A new API token and its secret, which is not stored and cannot be shown again."""
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
-        user_id=user.id, name=name.strip(), token_hash=_hash_token(secret), prefix=secret[:10]
+        user_id=user.id, name=name.strip(), token_hash=hash_token(secret), prefix=secret[:10]
     )
     audit.save(session, token, actor_id=user.id, action="api_token.create", fields=["name"])
     return token, secret
@@ -282,7 +283,7 @@ TOKEN_USE_RESOLUTION = timedelta(minutes=1)
 
 def token_for_secret(session: Session, *, secret: str) -> tuple[ApiToken, User]:
     """The live token with this secret and its active user; reads only."""
-    token = session.exec(select(ApiToken).where(ApiToken.token_hash == _hash_token(secret))).first()
+    token = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(secret))).first()
     if token is None or token.revoked_at is not None:
         raise NotAuthenticated(N_("The API token is unknown or revoked."))
     user = session.get(User, token.user_id)
