@@ -1,9 +1,10 @@
 """Generate benchmark data into an empty database.
 
-    .venv/bin/python bench/generate.py --size S|M --database-url URL
+    .venv/bin/python bench/generate.py --size S|M|L --database-url URL
 
 Sizes: S is 5k contacts, 1k companies and 50k touchpoints; M is 100k contacts, 10k
-companies and 1M touchpoints. Every company gets two deals (20k at M). A fixed seed
+companies and 1M touchpoints; L is 1M contacts, 100k companies and 10M touchpoints (meant
+for PostgreSQL). Every company gets two deals (20k at M). A fixed seed
 makes every run produce the same data (crm/demo.py does the loading).
 """
 
@@ -19,7 +20,11 @@ from crm.core.db import job_session, make_engine
 from crm.users import service as user_service
 from crm.users.models import Role, UserCreate
 
-SIZES = {"S": (5_000, 1_000, 50_000), "M": (100_000, 10_000, 1_000_000)}
+SIZES = {
+    "S": (5_000, 1_000, 50_000),
+    "M": (100_000, 10_000, 1_000_000),
+    "L": (1_000_000, 100_000, 10_000_000),
+}
 BENCH_EMAIL, BENCH_PASSWORD = "bench@example.com", "bench password"
 # The first contacts get this many touchpoints each, for the contact-page measurement.
 BUSY_CONTACTS, BUSY_TOUCHPOINTS = 200, 50

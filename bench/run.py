@@ -1,6 +1,6 @@
 """Benchmark the CRM's hot paths against a real `crm serve` on 127.0.0.1.
 
-    .venv/bin/python bench/run.py --size S|M --db sqlite|postgres [--requests 200]
+    .venv/bin/python bench/run.py --size S|M|L --db sqlite|postgres [--requests 200]
 
 Generates the data set once (bench/generate.py; SQLite under var/bench/, PostgreSQL in
 the database crm_bench_<size> on 127.0.0.1:5432), starts the CRM with one uvicorn worker,
@@ -345,7 +345,7 @@ def measure(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", choices=["S", "M"], default="S")
+    parser.add_argument("--size", choices=["S", "M", "L"], default="S")
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=20)
@@ -358,7 +358,7 @@ def main() -> None:
 
     url = database_url(options.db, options.size)
     ensure_data(url, options.size)
-    cursor_1000 = page_cursor(url, 1000) if options.size == "M" else page_cursor(url, 50)
+    cursor_1000 = page_cursor(url, 1000) if options.size != "S" else page_cursor(url, 50)
     rule_followups = rules_setup(url)
     server, port = start_server(url)
     try:
@@ -380,7 +380,7 @@ def main() -> None:
             "X-CSRF-Token": csrf,
             "Content-Type": "application/x-www-form-urlencoded",
         }
-        deep = "1,000" if options.size == "M" else "50"
+        deep = "1,000" if options.size != "S" else "50"
         journey_id, phases, in_phase = journey_setup(url)
         enrollments = list(in_phase)
 

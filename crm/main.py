@@ -44,6 +44,31 @@ from crm.users import routes as user_routes
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
+# Every router the app serves, in the order they are matched; the authorisation test walks it.
+ROUTERS = (
+    core_routes.router,
+    user_routes.router,
+    user_routes.api_router,
+    contact_routes.router,
+    contact_routes.api_router,
+    touchpoint_routes.router,
+    touchpoint_routes.api_router,
+    import_routes.router,
+    import_routes.api_router,
+    journey_pages.router,
+    journey_routes.api_router,
+    deal_pages.router,
+    deal_routes.api_router,
+    followup_pages.router,
+    followup_rule_pages.router,
+    followup_routes.api_router,
+    gdpr_pages.router,
+    gdpr_consent_pages.router,
+    gdpr_register_pages.router,
+    gdpr_routes.api_router,
+)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -106,28 +131,7 @@ def create_app(
         app.add_middleware(StatementCounter)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for router in (
-        core_routes.router,
-        user_routes.router,
-        user_routes.api_router,
-        contact_routes.router,
-        contact_routes.api_router,
-        touchpoint_routes.router,
-        touchpoint_routes.api_router,
-        import_routes.router,
-        import_routes.api_router,
-        journey_pages.router,
-        journey_routes.api_router,
-        deal_pages.router,
-        deal_routes.api_router,
-        followup_pages.router,
-        followup_rule_pages.router,
-        followup_routes.api_router,
-        gdpr_pages.router,
-        gdpr_consent_pages.router,
-        gdpr_register_pages.router,
-        gdpr_routes.api_router,
-    ):
+    for router in ROUTERS:
         app.include_router(router)
     handlers.install(app)
     logging.getLogger("crm").setLevel(logging.INFO)

@@ -79,6 +79,7 @@ def require_role(*roles: Role) -> Any:
             raise Forbidden(N_("You do not have permission to do this."))
         return user
 
+    check.roles = frozenset(roles)  # read by the authorisation test's route table
     return Depends(check)
 
 
