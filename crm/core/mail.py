@@ -13,6 +13,8 @@ def send(settings: Settings, *, to: str, subject: str, body: str) -> None:
     if not settings.smtp_host:
         raise Unavailable(N_("No mail server is configured (CRM_SMTP_HOST): nothing was sent."))
     message = EmailMessage()
+    # A line break in a subject made of a user's text must not start a header of its own.
+    subject = " ".join(subject.split())
     message["From"], message["To"], message["Subject"] = settings.smtp_from, to, subject
     message.set_content(body)
     try:

@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
 from jinja2_fragments import render_block
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from pydantic import ValidationError
 from sqlmodel import Session
 
@@ -32,14 +32,17 @@ from crm.core.settings import ROOT
 TEMPLATES_DIR = ROOT / "templates"
 
 
+# Jinja's newstyle _() marks what it returns as safe markup. Names from the database (a
+# journey's, a phase's, a channel's) go through _() too, so that the seeded ones appear
+# translated: their text is escaped here, before Jinja trusts it.
 @pass_context
-def _gettext(context: Context, message: str) -> str:
-    return context["translations"].gettext(message)
+def _gettext(context: Context, message: str) -> Markup:
+    return escape(context["translations"].gettext(message))
 
 
 @pass_context
-def _ngettext(context: Context, singular: str, plural: str, count: int) -> str:
-    return context["translations"].ngettext(singular, plural, count)
+def _ngettext(context: Context, singular: str, plural: str, count: int) -> Markup:
+    return escape(context["translations"].ngettext(singular, plural, count))
 
 
 @lru_cache

@@ -413,6 +413,7 @@ def update_pipeline(
     admin: AdminUser,
     name: Annotated[str, Form()] = "",
     journey_id: Annotated[str, Form()] = "",
+    description: Annotated[str, Form()] = "",
     move_on_won: Annotated[bool, Form()] = False,
     is_archived: Annotated[bool, Form()] = False,
 ) -> Response:
@@ -424,6 +425,7 @@ def update_pipeline(
             pipeline=pipeline,
             data=PipelineUpdate(
                 name=name,
+                description=description,
                 journey_id=int(journey_id) if journey_id.isdigit() else None,
                 move_on_won=move_on_won,
                 is_archived=is_archived,

@@ -219,16 +219,18 @@ def test_admins_edit_pipelines_and_stages(client, session):
     post_form(
         client,
         f"/pipelines/{pipeline_id}/settings",
-        {"name": "Contract renewals", "journey_id": ""},
+        {"name": "Contract renewals", "journey_id": "", "description": "Yearly contracts"},
         form_page=settings,
     )
     session.expire_all()
     renamed = deal_service.get_pipeline(session, pipeline_id=pipeline_id)
-    assert (renamed.name, renamed.journey_id, renamed.move_on_won) == (
+    assert (renamed.name, renamed.journey_id, renamed.move_on_won, renamed.description) == (
         "Contract renewals",
         None,
         False,
+        "Yearly contracts",
     )
+    assert "Yearly contracts" in client.get("/pipelines").text
 
 
 def test_only_admins_edit_pipelines(client, session, pipeline):

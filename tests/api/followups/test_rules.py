@@ -110,7 +110,7 @@ def test_admins_create_edit_and_delete_rules_on_their_pages(client, session):
     assert created.status_code == 303
     rule = session.exec(select(FollowupRule).where(FollowupRule.name == "Renewals")).one()
     listing = client.get("/followups/rules")
-    assert "45 days before the company's renewal date" in listing.text
+    assert "45 days before the company&#39;s renewal date" in listing.text
     edited = post_form(
         client,
         f"/followups/rules/{rule.id}",
