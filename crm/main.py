@@ -14,6 +14,7 @@ from crm.contacts import routes as contact_routes
 from crm.core import handlers
 from crm.core import routes as core_routes
 from crm.core.db import StatementCounter, count_statements, job_session, make_engine, read_only
+from crm.core.errors import ERROR_RESPONSES
 from crm.core.i18n import LocaleMiddleware
 from crm.core.observe import Metrics, RequestLog
 from crm.core.security import (
@@ -132,7 +133,7 @@ def create_app(
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for router in ROUTERS:
-        app.include_router(router)
+        app.include_router(router, responses=ERROR_RESPONSES)
     handlers.install(app)
     logging.getLogger("crm").setLevel(logging.INFO)
     return app

@@ -44,7 +44,9 @@ def domain_of(website: str | None) -> str | None:
     if not website:
         return None
     host = website.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0].lower()
-    return host.removeprefix("www.") or None
+    host = host.removeprefix("www.")
+    # No real host name is longer than the domain column (200); such a website has none.
+    return host if 0 < len(host) <= 200 else None
 
 
 def _check_owner(session: Session, owner_id: int | None) -> None:

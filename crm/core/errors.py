@@ -6,6 +6,8 @@ that services stay free of the request's language.
 
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 
 def N_(message: str) -> str:
     """Mark a message for extraction; it is translated where it is shown."""
@@ -81,3 +83,32 @@ class TooManyRequests(CRMError):
 
 class Unavailable(CRMError):
     status_code = 503
+
+
+class Problem(BaseModel):
+    """What the API answers when it refuses a request."""
+
+    model_config = ConfigDict(extra="allow")
+
+    detail: str | list[dict[str, Any]] = Field(
+        description="What went wrong; for a body or parameter the API could not read, "
+        "the list of the fields at fault."
+    )
+    field: str | None = Field(default=None, description="The input field at fault, if one is.")
+
+
+# Documented on every API operation: the document says what a client may meet.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": Problem, "description": description}
+    for code, description in (
+        (400, "The request could not be understood (a broken cursor, say)."),
+        (401, "No valid API token was sent."),
+        (403, "The token's user may not do this."),
+        (404, "The record does not exist."),
+        (409, "The change conflicts with the record's state or a newer version."),
+        (413, "The upload is too large."),
+        (422, "The input is not valid."),
+        (429, "Too many requests; try again after Retry-After seconds."),
+        (503, "The database or the mail server cannot be reached at the moment."),
+    )
+}

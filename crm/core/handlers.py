@@ -9,11 +9,11 @@ from fastapi import FastAPI, Request
 from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from crm.core.errors import N_, Conflict, CRMError, NotAuthenticated, TooManyRequests
+from crm.core.errors import N_, Conflict, CRMError, Invalid, NotAuthenticated, TooManyRequests
 from crm.core.i18n import translations
 from crm.core.templating import render
 
@@ -135,10 +135,23 @@ async def concurrent_edit(request: Request, exc: Exception) -> Response:
     return await crm_error(request, Conflict(message))
 
 
+async def out_of_range(request: Request, exc: Exception) -> Response:
+    """A value the database cannot hold: a number too large for SQLite's driver to bind
+    or for a PostgreSQL integer column, a NUL character in a text for PostgreSQL."""
+    log.info(
+        "value out of range on %s %s: %s", request.method, request.url.path, type(exc).__name__
+    )
+    return await crm_error(
+        request, Invalid(N_("A number or a text in the request is out of range."))
+    )
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(CRMError, crm_error)
     app.add_exception_handler(StaleDataError, concurrent_edit)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(OperationalError, database_unavailable)
+    app.add_exception_handler(OverflowError, out_of_range)
+    app.add_exception_handler(DataError, out_of_range)
     app.add_exception_handler(Exception, server_error)

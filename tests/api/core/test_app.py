@@ -15,7 +15,7 @@ from crm.main import create_app
 from crm.users import service as user_service
 from crm.users.models import Role, UserCreate
 from tests.conftest import login
-from tests.factories import make_user
+from tests.factories import make_token, make_user
 
 
 def test_security_headers_are_on_every_answer(client):
@@ -91,6 +91,18 @@ def test_a_failed_request_writes_nothing(settings, engine):
     assert response.status_code == 409 and response.json() == {"detail": "late"}
     with Session(engine) as fresh:
         assert user_service.get_user_by_email(fresh, email="late@example.com") is None
+
+
+def test_a_number_the_database_cannot_hold_is_refused_with_a_message(client, session):
+    bearer = {"Authorization": f"Bearer {make_token(session, make_user(session))}"}
+    answer = client.post(
+        "/api/v1/touchpoints", json={"summary": "x", "contact_id": 2**70}, headers=bearer
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["detail"] in (
+        "A number or a text in the request is out of range.",  # SQLite cannot bind it
+        "No such contact.",  # PostgreSQL compares it and finds none
+    )
 
 
 def test_static_files_include_vendored_htmx_with_its_licence(client):
@@ -176,7 +188,7 @@ def test_one_log_line_per_request_without_personal_data(client, session, caplog)
 def test_metrics_in_prometheus_format_for_admins(client, session):
     from crm.users.models import Role
     from tests.conftest import login
-    from tests.factories import make_user
+    from tests.factories import make_token, make_user
 
     rep, admin = make_user(session), make_user(session, roles=(Role.ADMIN,))
     login(client, rep.email)

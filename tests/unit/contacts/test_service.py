@@ -37,6 +37,13 @@ class TestValidation:
 
 
 class TestCompanies:
+    @pytest.mark.parametrize(
+        ("website", "domain"),
+        [("https://www.mueller.de/x", "mueller.de"), ("https://" + "a" * 250, None), ("", None)],
+    )
+    def test_a_domain_is_a_plausible_host_or_none(self, website, domain):
+        assert service.domain_of(website) == domain
+
     def test_the_domain_is_taken_from_the_website(self, session):
         company = service.create_company(
             session,
