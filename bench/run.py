@@ -166,7 +166,7 @@ def deal_setup(url: str) -> tuple[int, list[int], dict[int, int]]:
     return pipeline_id, stages, dict(open_deals)
 
 
-def start_server(url: str) -> tuple[subprocess.Popen, int]:
+def start_server(url: str, var_dir: Path = OUT) -> tuple[subprocess.Popen, int]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -175,13 +175,13 @@ def start_server(url: str) -> tuple[subprocess.Popen, int]:
         "CRM_DATABASE_URL": url,
         "CRM_RUN_SCHEDULER": "false",
         "CRM_COUNT_STATEMENTS": "true",
-        "CRM_VAR_DIR": str(OUT),
+        "CRM_VAR_DIR": str(var_dir),
     }
     server = subprocess.Popen(
         [BIN / "crm", "serve", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=open(OUT / "server.log", "w"),  # noqa: SIM115 (lives as long as the server)
+        stderr=open(var_dir / "server.log", "w"),  # noqa: SIM115 (lives as long as the server)
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -188,7 +188,7 @@ def test_one_log_line_per_request_without_personal_data(client, session, caplog)
 def test_metrics_in_prometheus_format_for_admins(client, session):
     from crm.users.models import Role
     from tests.conftest import login
-    from tests.factories import make_token, make_user
+    from tests.factories import make_user
 
     rep, admin = make_user(session), make_user(session, roles=(Role.ADMIN,))
     login(client, rep.email)

@@ -1,0 +1,22 @@
+"""The load test of bench/load.py in a short form: eight users at once for a few seconds."""
+
+from bench import load, run
+
+
+def test_eight_users_at_once_lose_nothing_and_overwrite_nothing(database, tmp_path):
+    url, engine = database
+    server, port = run.start_server(url, var_dir=tmp_path)
+    try:
+        result = load.run_mixed(engine, port, users=8, seconds=6)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert result["server_errors"] == {}
+    assert result["lost"] == {
+        "touchpoints": 0,
+        "enrollment moves": 0,
+        "contact edits": 0,
+        "deal changes": 0,
+    }
+    # Every kind of write happened, so that the count above counted something.
+    assert all(count > 0 for count in result["acknowledged"].values()), result["acknowledged"]
