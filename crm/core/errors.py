@@ -110,5 +110,6 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (422, "The input is not valid."),
         (429, "Too many requests; try again after Retry-After seconds."),
         (503, "The database or the mail server cannot be reached at the moment."),
+        (507, "The server's disk is full; nothing was saved."),
     )
 }

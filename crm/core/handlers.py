@@ -29,6 +29,7 @@ STATUS_MESSAGES = {
     429: N_("Too many requests. Please wait a moment."),
     500: N_("Something went wrong on our side. The error has been logged."),
     503: N_("The database cannot be reached at the moment. Please try again shortly."),
+    507: N_("The disk is full: nothing was saved. Free some space, then try again."),
 }
 
 
@@ -115,6 +116,8 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 async def database_unavailable(request: Request, exc: Exception) -> Response:
     log.warning("database error on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+    if "disk is full" in str(getattr(exc, "orig", exc)):  # SQLite's SQLITE_FULL
+        return error_response(request, 507, translate(request, STATUS_MESSAGES[507]))
     return error_response(
         request, 503, translate(request, STATUS_MESSAGES[503]), headers={"Retry-After": "5"}
     )
