@@ -399,7 +399,7 @@ def contacts_page(
     query: Annotated[ContactQuery, Query()],
 ) -> HTMLResponse:
     contacts, cursor = contact_service.list_contacts(session, **query.model_dump())
-    companies = contact_service.companies_by_id(
+    companies = contact_service.company_names(
         session, {c.company_id for c in contacts if c.company_id}
     )
     return render(
@@ -508,7 +508,7 @@ def contact_page(
     user: CurrentUser,
     cursor: str | None = None,
 ) -> HTMLResponse:
-    companies = contact_service.companies_by_id(
+    companies = contact_service.company_names(
         session, {contact.company_id} if contact.company_id else set()
     )
     return render(
@@ -516,7 +516,7 @@ def contact_page(
         "contacts/detail.html",
         {
             "contact": contact,
-            "company": companies.get(contact.company_id),
+            "company_name": companies.get(contact.company_id),
             **_timeline(session, user, f"/contacts/{contact.id}", cursor, contact_id=contact.id),
         },
     )
@@ -583,7 +583,7 @@ def merge_contact_page(
     request: Request, session: SessionDep, contact: ContactDep, user: Editor, other: str = ""
 ) -> HTMLResponse:
     duplicate = contact_service.find_duplicate(session, of=contact, other=other)
-    companies = contact_service.companies_by_id(
+    companies = contact_service.company_names(
         session, {c.company_id for c in (contact, duplicate) if c.company_id}
     )
     return render(

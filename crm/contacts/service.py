@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import Integer, delete, func, literal_column, text, update
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import defer, joinedload, selectinload
 from sqlmodel import Session, col, select
 
 from crm.contacts import vcard
@@ -406,7 +406,8 @@ def list_contacts(
     """A page of contacts with their tags; ``with_addresses`` loads all their e-mail
     addresses and numbers too (pages show only the primary ones)."""
     _check_sort(sort)
-    query = select(Contact).options(selectinload(Contact.tag_rows))
+    # The search column is the longest and no list shows it.
+    query = select(Contact).options(selectinload(Contact.tag_rows), defer(Contact.search_text))
     if with_addresses:
         query = query.options(selectinload(Contact.email_rows), selectinload(Contact.phone_rows))
     if tag:
@@ -428,11 +429,13 @@ def list_contacts(
     return _page(session, query, keys, sort=sort, cursor=cursor, limit=limit, sort_in_memory=few)
 
 
-def companies_by_id(session: Session, ids: set[int]) -> dict[int, Company]:
-    """The companies of a page of contacts, fetched in one query."""
+def company_names(session: Session, ids: set[int]) -> dict[int, str]:
+    """The names of a page of contacts' companies, in one query (whole rows would cost
+    a list page more than its contacts do)."""
     if not ids:
         return {}
-    return {c.id: c for c in session.exec(select(Company).where(col(Company.id).in_(ids)))}
+    query = select(Company.id, Company.name).where(col(Company.id).in_(ids))
+    return dict(session.exec(query).all())
 
 
 EXPORT_COLUMNS = [
@@ -457,14 +460,14 @@ EXPORT_COLUMNS = [
 
 def _export_pages(
     session: Session, **filters: Any
-) -> Iterator[tuple[list[Contact], dict[int, Company]]]:
-    """Every contact the filters select, a page at a time, with the page's companies."""
+) -> Iterator[tuple[list[Contact], dict[int, str]]]:
+    """Every contact the filters select, a page at a time, with its companies' names."""
     cursor = None
     while True:
         contacts, cursor = list_contacts(
             session, cursor=cursor, limit=MAX_LIMIT, with_addresses=True, **filters
         )
-        yield contacts, companies_by_id(session, {c.company_id for c in contacts if c.company_id})
+        yield contacts, company_names(session, {c.company_id for c in contacts if c.company_id})
         session.expunge_all()  # keep memory flat over a long export
         if cursor is None:
             return
@@ -475,13 +478,12 @@ def export_rows(session: Session, **filters: Any) -> Iterator[list[Any]]:
     owners = dict(session.exec(select(User.id, User.email)).all())
     for contacts, companies in _export_pages(session, **filters):
         for c in contacts:
-            company = companies.get(c.company_id)
             yield [
                 c.id,
                 c.first_name,
                 c.last_name,
                 c.job_title,
-                company.name if company else "",
+                companies.get(c.company_id, ""),
                 c.buying_role,
                 (c.emails or [""])[0],
                 ", ".join(c.emails[1:]),
@@ -500,8 +502,7 @@ def export_cards(session: Session, **filters: Any) -> Iterator[str]:
     """Every contact the filters select as a vCard."""
     for contacts, companies in _export_pages(session, **filters):
         for c in contacts:
-            company = companies.get(c.company_id)
-            yield vcard.card(c, company_name=company.name if company else None)
+            yield vcard.card(c, company_name=companies.get(c.company_id))
 
 
 def contact_card(session: Session, *, contact: Contact) -> str:
