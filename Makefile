@@ -5,7 +5,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test demo lint install chromium migrate messages bench
+.PHONY: run test demo lint install chromium migrate messages bench load
 
 $(BIN)/crm: pyproject.toml
 	python3 -m venv $(VENV)
@@ -35,11 +35,15 @@ chromium:
 test: install chromium
 	$(BIN)/pytest
 
-# The benchmark: SIZE=S|M, DB=sqlite|postgres. Data is generated once, then reused.
+# The benchmark: SIZE=S|M|L, DB=sqlite|postgres. Data is generated once, then reused.
 SIZE ?= S
 DB ?= sqlite
 bench: install
 	$(BIN)/python bench/run.py --size $(SIZE) --db $(DB)
+
+# The load test on the benchmark's data: 8 users for 60 s.
+load: install
+	$(BIN)/python bench/load.py --size $(SIZE) --db $(DB)
 
 lint: install
 	$(BIN)/ruff check crm tests migrations bench

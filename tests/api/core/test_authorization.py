@@ -365,3 +365,37 @@ def test_every_role_gets_exactly_what_its_rule_allows(app, session, connection: 
             if method == "POST" and template == "/logout" and actor.role is not None:
                 actor.sign_in()
     assert wrong == [], "\n".join(wrong)
+
+
+def test_records_that_are_a_users_own_stay_theirs(client, session):
+    """Where a record belongs to one user (an import, an API token), another user of the
+    same role finds nothing there: 404, as for a record that does not exist."""
+    owner, stranger = make_user(session), make_user(session)
+    admin = make_user(session, roles=(Role.ADMIN,))
+    mine = {"Authorization": f"Bearer {make_token(session, owner)}"}
+    theirs = {"Authorization": f"Bearer {make_token(session, stranger)}"}
+    upload = client.post(
+        "/api/v1/contacts/import",
+        files={"file": ("people.csv", b"first_name;last_name\r\nIma;Port\r\n")},
+        headers=mine,
+    )
+    job = upload.json()["id"]
+    token_id = client.get("/api/v1/me/tokens", headers=mine).json()[0]["id"]
+    for method, path in (
+        ("GET", f"/api/v1/imports/{job}"),
+        ("GET", f"/api/v1/imports/{job}/problems.csv"),
+        ("DELETE", f"/api/v1/imports/{job}"),
+        ("DELETE", f"/api/v1/me/tokens/{token_id}"),
+    ):
+        assert client.request(method, path, headers=theirs).status_code == 404, path
+    assert client.get("/api/v1/imports", headers=theirs).json() == []
+    admin_bearer = {"Authorization": f"Bearer {make_token(session, admin)}"}
+    assert client.get(f"/api/v1/imports/{job}", headers=admin_bearer).status_code == 200
+    login(client, stranger.email)
+    assert client.get(f"/imports/{job}").status_code == 404
+    revoke = client.post(
+        f"/profile/tokens/{token_id}/revoke",
+        headers={"X-CSRF-Token": csrf_token(client, "/profile")},
+    )
+    assert revoke.status_code == 404
+    assert client.get("/api/v1/me", headers=mine).status_code == 200  # the token still works
