@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import Integer, delete, func, literal_column, text, update
-from sqlalchemy.orm import defer, joinedload, selectinload
+from sqlalchemy.orm import joinedload, selectinload
 from sqlmodel import Session, col, select
 
 from crm.contacts import vcard
@@ -406,8 +406,7 @@ def list_contacts(
     """A page of contacts with their tags; ``with_addresses`` loads all their e-mail
     addresses and numbers too (pages show only the primary ones)."""
     _check_sort(sort)
-    # The search column is the longest and no list shows it.
-    query = select(Contact).options(selectinload(Contact.tag_rows), defer(Contact.search_text))
+    query = select(Contact).options(selectinload(Contact.tag_rows))
     if with_addresses:
         query = query.options(selectinload(Contact.email_rows), selectinload(Contact.phone_rows))
     if tag:
