@@ -267,12 +267,7 @@ def run_mixed(engine: Engine, port: int, *, users: int, seconds: float) -> dict[
         )
         for n, secret in enumerate(secrets)
     ]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
+    elapsed = run_together(threads)
 
     with engine.connect() as conn:
         landed_touchpoints = conn.scalar(
@@ -296,15 +291,8 @@ def run_mixed(engine: Engine, port: int, *, users: int, seconds: float) -> dict[
             tally.deal_edits[d] - (deals_after[d] - deals_before[d]) for d in found.deals
         ),
     }
-    server_errors = {
-        f"{op} {status}": n for (op, status), n in tally.statuses.items() if status >= 500
-    }
-    total = sum(tally.statuses.values())
     return {
-        "users": users,
-        "seconds": round(elapsed, 1),
-        "requests": total,
-        "requests_per_s": round(total / elapsed, 1),
+        **totals(tally, users, elapsed),
         "acknowledged": {
             "touchpoints": tally.touchpoints,
             "enrollment moves": tally.moves,
@@ -313,8 +301,6 @@ def run_mixed(engine: Engine, port: int, *, users: int, seconds: float) -> dict[
         },
         "refused as stale (409)": tally.conflicts,
         "lost": lost,
-        "server_errors": server_errors,
-        "operations": summary(tally),
     }
 
 
@@ -328,19 +314,27 @@ def run_list(port: int, login: Callable[[int], str], *, users: int, seconds: flo
         )
         for n in range(users)
     ]
+    return totals(tally, users, run_together(threads))
+
+
+def run_together(threads: list[threading.Thread]) -> float:
+    """Start the users at once and wait for all; the seconds it took."""
     started = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    elapsed = time.perf_counter() - started
+    return time.perf_counter() - started
+
+
+def totals(tally: Tally, users: int, elapsed: float) -> dict[str, Any]:
     total = sum(tally.statuses.values())
     return {
         "users": users,
         "seconds": round(elapsed, 1),
         "requests": total,
         "requests_per_s": round(total / elapsed, 1),
-        "server_errors": {f"{s}": n for (_, s), n in tally.statuses.items() if s >= 500},
+        "server_errors": {f"{op} {s}": n for (op, s), n in tally.statuses.items() if s >= 500},
         "operations": summary(tally),
     }
 
