@@ -30,7 +30,7 @@ from crm.contacts.models import (
 from crm.core.db import SessionDep, utcnow
 from crm.core.errors import N_, CRMError, Stale
 from crm.core.exports import csv_lines
-from crm.core.forms import FormErrors
+from crm.core.forms import FormErrors, changed_fields
 from crm.core.schemas import blank_is_none
 from crm.core.security import safe_next
 from crm.core.templating import flash, render
@@ -553,11 +553,7 @@ def update_contact(
         # the user's, leaving the page keeps the other's.
         errors.add_error(exc)
         saved = ContactForm.of(contact)
-        changed = [
-            (name, getattr(saved, name), getattr(form, name))
-            for name in ContactForm.model_fields
-            if name != "version" and getattr(saved, name).strip() != getattr(form, name).strip()
-        ]
+        changed = changed_fields(saved, form, skip={"version"})
         form = form.model_copy(update={"version": saved.version})
         return _contact_form(
             request,

@@ -70,3 +70,13 @@ class FormErrors(dict[str, str]):
         self.add(
             exc.field if isinstance(exc, Invalid) and exc.field else "", exc.message, **exc.params
         )
+
+
+def changed_fields(saved: Any, sent: Any, *, skip: set[str]) -> list[tuple[str, str, str]]:
+    """(field, saved value, sent value) where two versions of one form differ: what a
+    user who edited an older version sees side by side with what was saved meanwhile."""
+    return [
+        (name, getattr(saved, name), getattr(sent, name))
+        for name in type(saved).model_fields
+        if name not in skip and getattr(saved, name).strip() != getattr(sent, name).strip()
+    ]

@@ -6,14 +6,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel
+from sqlmodel import Session
 
 from crm.contacts.deps import EDITOR_ROLES, CompanyDep, ContactDep, Editor
 from crm.core import lists
 from crm.core.db import SessionDep
-from crm.core.errors import N_, NotFound
+from crm.core.errors import N_, NotFound, Stale, check_version
+from crm.core.forms import changed_fields
 from crm.core.periods import FormPeriod
 from crm.core.security import safe_next
-from crm.core.templating import render, run_change
+from crm.core.templating import flash, render, run_change
 from crm.deals import board as deal_board
 from crm.deals import figures
 from crm.deals import service as deal_service
@@ -21,6 +23,7 @@ from crm.deals.deps import DealDep, PipelineDep, StageDep
 from crm.deals.models import (
     CURRENCIES,
     DEFAULT_CURRENCY,
+    Deal,
     DealCreate,
     DealStatus,
     DealUpdate,
@@ -35,8 +38,13 @@ from crm.deals.routes import deal_public, deals_public
 from crm.journeys import service as journey_service
 from crm.users import service as user_service
 from crm.users.deps import AdminUser, CurrentUser
+from crm.users.models import User
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
+
+
+# Fields of the form that creates a deal, not of the one that edits it.
+NOT_EDITED = {"next", "pipeline_id", "contact_id"}
 
 
 class DealForm(BaseModel):
@@ -59,8 +67,14 @@ class DealForm(BaseModel):
     next: str = ""
     version: str = ""  # the version the edit form showed: an older one is refused
 
+    @classmethod
+    def of(cls, deal: Deal) -> "DealForm":
+        """The edit form as the deal stands (its own probability, empty for the stage's)."""
+        fields = set(cls.model_fields) - NOT_EDITED
+        return cls(**{name: str(v) for name in fields if (v := getattr(deal, name)) is not None})
+
     def values(self) -> dict[str, Any]:
-        fields = self.model_dump(exclude={"next", "pipeline_id", "contact_id"})
+        fields = self.model_dump(exclude=NOT_EDITED)
         values = {name: value for name, value in fields.items() if value.strip()}
         if self.contact_id.isdigit():
             values["contacts"] = [{"contact_id": int(self.contact_id)}]
@@ -198,6 +212,19 @@ def more_cards(
 def deal_page(
     request: Request, session: SessionDep, deal: DealDep, user: CurrentUser
 ) -> HTMLResponse:
+    return _deal_page(request, session, deal, user, edit=DealForm.of(deal))
+
+
+def _deal_page(
+    request: Request,
+    session: Session,
+    deal: Deal,
+    user: User,
+    *,
+    edit: DealForm,
+    changed: list[tuple[str, str, str]] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
     pipeline = deal_service.get_pipeline(session, pipeline_id=deal.pipeline_id)
     stages = deal_service.stages_of(session, pipeline, archived=True)
     return render(
@@ -205,6 +232,8 @@ def deal_page(
         "deals/deal.html",
         {
             "deal": deal_public(session, deal),
+            "edit": edit,
+            "changed": changed or [],
             "pipeline": pipeline,
             "stages": [s for s in stages if not s.is_archived],
             "stage_names": {s.id: s.name for s in stages},
@@ -214,6 +243,7 @@ def deal_page(
             "owners": user_service.active_user_choices(session),
             "may_change": user.has_role(*EDITOR_ROLES),
         },
+        status_code=status_code,
     )
 
 
@@ -226,9 +256,24 @@ def update_deal(
     form: Annotated[DealForm, Form()],
 ) -> Response:
     values = {
-        name: value.strip() or None
-        for name, value in form.model_dump(exclude={"next", "pipeline_id", "contact_id"}).items()
+        name: value.strip() or None for name, value in form.model_dump(exclude=NOT_EDITED).items()
     }
+    try:
+        check_version(deal, int(form.version) if form.version.isdigit() else None)
+    except Stale as exc:
+        # Both versions side by side; saving again (with the version now shown) keeps
+        # the user's, leaving the page keeps the other's.
+        saved = DealForm.of(deal)
+        flash(request, "error", exc.message)
+        return _deal_page(
+            request,
+            session,
+            deal,
+            user,
+            edit=form.model_copy(update={"version": saved.version}),
+            changed=changed_fields(saved, form, skip=NOT_EDITED | {"version"}),
+            status_code=409,
+        )
     return run_change(
         request,
         session,

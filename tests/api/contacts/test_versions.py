@@ -8,7 +8,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from crm.contacts import service as contact_service
 from crm.contacts.models import Contact, ContactUpdate
 from crm.deals import service as deal_service
-from crm.deals.models import DealCreate
+from crm.deals.models import DealCreate, DealUpdate
 from crm.users.models import Role
 from tests.api.followups.test_followups import bearer
 from tests.conftest import login, post_form
@@ -69,6 +69,32 @@ def test_the_form_shows_both_versions_and_saving_again_keeps_yours(client, sessi
     assert kept.status_code == 303
     session.refresh(contact)
     assert contact.job_title == "CEO"
+
+
+def test_the_deal_page_shows_both_versions_and_saving_again_keeps_yours(client, session):
+    rep = make_user(session, roles=(Role.SALES_REP,))
+    deal = deal_service.create_deal(
+        session, data=DealCreate(title="Licence", next_step="Call"), actor_id=None
+    )
+    session.commit()
+    login(client, rep.email)
+    page = f"/deals/{deal.id}"
+    version = client.get(page).text.split('name="version" value="')[1].split('"')[0]
+    deal_service.update_deal(  # a colleague, meanwhile
+        session, deal=deal, data=DealUpdate(next_step="Send the offer"), actor_id=None
+    )
+    session.commit()
+    form = {"title": "Licence", "amount": "500", "next_step": "Visit", "version": version}
+    refused = post_form(client, page, form, form_page=page)
+    assert refused.status_code == 409
+    assert "Both versions" in refused.text and "Someone else changed" in refused.text
+    assert "Send the offer" in refused.text and 'value="Visit"' in refused.text
+    assert 'value="500"' in refused.text  # the user's input is kept
+    newer = refused.text.split('name="version" value="')[1].split('"')[0]
+    assert int(newer) == int(version) + 1
+    assert post_form(client, page, {**form, "version": newer}, form_page=page).status_code == 303
+    session.refresh(deal)
+    assert (deal.next_step, deal.amount) == ("Visit", 500)
 
 
 def test_two_writers_at_the_same_moment_cannot_both_win(session):
