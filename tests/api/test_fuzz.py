@@ -62,6 +62,6 @@ def bearer(app, session) -> dict[str, str]:
 
 
 @schema.parametrize()
-@settings(max_examples=1, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=1, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 def test_the_api_keeps_its_word(case, bearer):
     case.call_and_validate(headers=bearer, checks=CHECKS)
