@@ -1,6 +1,7 @@
 """Faults: a server killed during an import, a rule run killed before it committed, the
 database away for a moment, and a full disk under SQLite."""
 
+import contextlib
 import signal
 import socket
 import subprocess
@@ -146,14 +147,12 @@ class Gate:
 
     @staticmethod
     def _pipe(source: socket.socket, sink: socket.socket) -> None:
-        try:
+        # Shutting the gate closes the sockets under this loop: that ends the relay.
+        with contextlib.suppress(OSError):
             while data := source.recv(65536):
                 sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for end in (source, sink):
-                end.close()
+        for end in (source, sink):
+            end.close()
 
     def shut(self) -> None:
         self.open = False
