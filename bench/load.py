@@ -370,7 +370,7 @@ def main() -> None:
     url = run.database_url(options.db, options.size)
     run.ensure_data(url, options.size)
     engine = make_engine(url)
-    server, port = run.start_server(url)
+    server, port = run.start_server(url, count_statements=False)
     results: dict[str, Any] = {"size": options.size, "db": options.db}
     try:
         if options.only in (None, "list"):

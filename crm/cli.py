@@ -164,11 +164,11 @@ def serve(
     settings = get_settings()
     options = {"host": host, "port": port, "proxy_headers": True, "log_config": server_log_config()}
     if workers == 1:
-        from crm.main import create_app
+        from crm.main import serving_app
 
-        uvicorn.run(create_app(settings, with_scheduler=settings.run_scheduler), **options)
+        uvicorn.run(serving_app(with_scheduler=settings.run_scheduler), **options)
     else:
-        uvicorn.run("crm.main:create_app", factory=True, workers=workers, **options)
+        uvicorn.run("crm.main:serving_app", factory=True, workers=workers, **options)
 
 
 @app.command()

@@ -1,10 +1,12 @@
 """The application factory: middleware, routers, error handlers and static files."""
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio.to_thread
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
@@ -70,6 +72,16 @@ ROUTERS = (
 )
 
 
+def serving_app(*, with_scheduler: bool = False) -> FastAPI:
+    """The app as `crm serve` runs it (also uvicorn's factory for several workers)."""
+    app = create_app(with_scheduler=with_scheduler)
+    # The objects made at start-up live as long as the process: keeping them out of the
+    # garbage collector's full runs takes 100 ms pauses out of the slowest requests.
+    gc.collect()
+    gc.freeze()
+    return app
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -81,6 +93,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         scheduler = EmbeddedScheduler(settings) if with_scheduler else None
         if scheduler is not None:
             scheduler.start()

@@ -398,17 +398,11 @@ def contacts_page(
     user: CurrentUser,
     query: Annotated[ContactQuery, Query()],
 ) -> HTMLResponse:
-    contacts, cursor = contact_service.list_contacts(session, **query.model_dump())
-    companies = contact_service.company_names(
-        session, {c.company_id for c in contacts if c.company_id}
-    )
     return render(
         request,
         "contacts/list.html",
         {
-            "contacts": contacts,
-            "companies": companies,
-            "next_cursor": cursor,
+            "contacts": contact_service.contact_list(session, **query.model_dump()),
             "query": query,
             "owner_options": _owner_options(session),
         },

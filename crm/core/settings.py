@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     smtp_from: str = "crm@localhost"
     # The largest file an import accepts.
     import_max_mb: int = 25
+    # Requests served at once by one process; 0 chooses: 2 on SQLite, where the database
+    # runs inside the process and more threads only take turns at the interpreter lock
+    # (each turn costs), 10 on PostgreSQL, where threads wait for the server.
+    threads: int = Field(default=0, ge=0, le=200)
     # For the benchmark: answer each request with X-SQL-Statements, the statements it ran.
     count_statements: bool = False
 
@@ -50,6 +54,8 @@ class Settings(BaseSettings):
     def _defaults(self) -> "Settings":
         if not self.database_url:
             self.database_url = f"sqlite:///{self.var_dir / 'crm.sqlite3'}"
+        if not self.threads:
+            self.threads = 2 if self.is_sqlite else 10
         if self.secret_key.strip().lower() in PLACEHOLDER_SECRETS:
             if self.environment != "development":
                 raise ValueError(

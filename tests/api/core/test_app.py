@@ -1,8 +1,10 @@
 """Cross-cutting behaviour of the app: headers, errors, health, static files."""
 
+import gc
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+import anyio.to_thread
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 from sqlmodel import Session
@@ -11,11 +13,29 @@ from crm.core.db import SessionDep
 from crm.core.errors import Conflict
 from crm.core.i18n import translations
 from crm.core.templating import environment
+from crm import main
 from crm.main import create_app
 from crm.users import service as user_service
 from crm.users.models import Role, UserCreate
 from tests.conftest import login
 from tests.factories import make_token, make_user
+
+
+def test_the_app_serves_as_many_requests_at_once_as_configured(app, settings):
+    settings.threads = 3
+    with TestClient(app) as client:
+        limiter = client.portal.call(anyio.to_thread.current_default_thread_limiter)
+        assert limiter.total_tokens == 3
+
+
+def test_the_served_app_keeps_its_start_up_objects_out_of_full_collections(monkeypatch):
+    monkeypatch.setattr(main, "create_app", lambda **_: "the app")
+    gc.unfreeze()
+    try:
+        assert main.serving_app() == "the app"
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
 
 
 def test_security_headers_are_on_every_answer(client):

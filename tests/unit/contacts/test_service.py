@@ -196,6 +196,27 @@ class TestListing:
         assert [c.last_name for c in service.list_contacts(session, q="0%")[0]] == ["100% Winter"]
         assert service.list_contacts(session, q="_")[0] == []
 
+    def test_the_list_page_reads_what_the_records_hold(self, session):
+        company = make_company(session, name="Sonnen GmbH")
+        made = [
+            make_contact(session, last_name="Adams", company_id=company.id, tags=["VIP", "fair"]),
+            make_contact(session, last_name="Becker", phones=["+493012345"]),
+            make_contact(session, last_name="Adams", first_name="Zoe", tags=["fair"]),
+        ]
+        for filters in ({}, {"tag": "fair"}, {"sort": "-created", "limit": 2}, {"q": "adams"}):
+            records, cursor = service.list_contacts(session, **filters)
+            listed = service.contact_list(session, **filters)
+            assert [row.id for row in listed.rows] == [c.id for c in records]
+            assert listed.next_cursor == cursor
+            for row, record in zip(listed.rows, records, strict=True):
+                assert row._asdict() == {
+                    field: getattr(record, field) for field in service.ListedContact._fields
+                }
+                assert listed.tags.get(row.id, []) == record.tags
+        listed = service.contact_list(session)
+        assert listed.companies == {company.id: "Sonnen GmbH"}
+        assert listed.tags[made[0].id] == ["fair", "VIP"]
+
     def test_a_broken_cursor_is_a_clear_error(self, session):
         with pytest.raises(BadRequest):
             service.list_contacts(session, cursor="bm90IGpzb24")

@@ -45,3 +45,12 @@ def test_settings_come_from_the_environment(tmp_path, monkeypatch):
 def test_unknown_time_zone_is_refused(tmp_path):
     with pytest.raises(ValidationError, match="unknown time zone"):
         Settings(var_dir=tmp_path, time_zone="Mars/Olympus")
+
+
+def test_threads_suit_the_database(tmp_path):
+    assert Settings(var_dir=tmp_path).threads == 2
+    pg = Settings(var_dir=tmp_path, database_url="postgresql+psycopg://u@h/db")
+    assert pg.threads == 10
+    assert Settings(var_dir=tmp_path, threads=1).threads == 1
+    with pytest.raises(ValidationError):
+        Settings(var_dir=tmp_path, threads=-1)
