@@ -15,7 +15,14 @@ from sqlmodel import Session
 from crm.contacts import routes as contact_routes
 from crm.core import handlers
 from crm.core import routes as core_routes
-from crm.core.db import StatementCounter, count_statements, job_session, make_engine, read_only
+from crm.core.db import (
+    StatementCounter,
+    admitted,
+    count_statements,
+    job_session,
+    make_engine,
+    read_only,
+)
 from crm.core.errors import ERROR_RESPONSES
 from crm.core.i18n import LocaleMiddleware
 from crm.core.observe import Metrics, RequestLog
@@ -36,6 +43,7 @@ from crm.gdpr import consent_pages as gdpr_consent_pages
 from crm.gdpr import pages as gdpr_pages
 from crm.gdpr import register_pages as gdpr_register_pages
 from crm.gdpr import routes as gdpr_routes
+from crm.home import routes as home_routes
 from crm.imports import routes as import_routes
 from crm.imports.runner import ImportRunner
 from crm.journeys import pages as journey_pages
@@ -50,6 +58,8 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 # Every router the app serves, in the order they are matched; the authorisation test walks it.
 ROUTERS = (
     core_routes.router,
+    home_routes.router,
+    home_routes.api_router,
     user_routes.router,
     user_routes.api_router,
     contact_routes.router,
@@ -94,6 +104,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
+        app.state.admission = anyio.Semaphore(settings.threads)
         scheduler = EmbeddedScheduler(settings) if with_scheduler else None
         if scheduler is not None:
             scheduler.start()
@@ -109,7 +120,7 @@ def create_app(
         summary="Customer journeys, touchpoints, deals, follow-ups and privacy.",
         version="0.1.0",
         lifespan=lifespan,
-        dependencies=[Depends(csrf_protect)],
+        dependencies=[Depends(admitted, scope="function"), Depends(csrf_protect)],
         openapi_url="/api/openapi.json",
         # The interactive docs load their scripts from a CDN; the JSON document suffices.
         docs_url=None,

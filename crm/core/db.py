@@ -4,7 +4,7 @@ One user action is one transaction: the request's session commits when the route
 returns and rolls back when anything raises; services only flush.
 """
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -204,6 +204,20 @@ def committing(session: Session) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+async def admitted(request: Request) -> AsyncIterator[None]:
+    """Let at most ``threads`` requests work at once; the others wait here, holding
+    nothing. A request's transaction spans several worker threads (its dependencies and
+    its route each take one), so without this, waiting requests could take every thread
+    while the one holding the database (SQLite's write lock, a pooled connection) waits
+    for a thread to finish in."""
+    limit = getattr(request.app.state, "admission", None)
+    if limit is None:  # a test app started without its lifespan
+        yield
+        return
+    async with limit:
+        yield
 
 
 def get_session(request: Request) -> Iterator[Session]:

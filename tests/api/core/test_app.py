@@ -26,6 +26,9 @@ def test_the_app_serves_as_many_requests_at_once_as_configured(app, settings):
     with TestClient(app) as client:
         limiter = client.portal.call(anyio.to_thread.current_default_thread_limiter)
         assert limiter.total_tokens == 3
+        # As many requests are let in as there are threads: the deadlock of too few
+        # threads for the requests holding the database is in tests/system/test_load.py.
+        assert app.state.admission.value == 3
 
 
 def test_the_served_app_keeps_its_start_up_objects_out_of_full_collections(monkeypatch):
