@@ -4,7 +4,7 @@ from functools import cache
 from io import BytesIO
 from pathlib import Path
 from typing import Any
-from zoneinfo import available_timezones
+from zoneinfo import ZoneInfo, available_timezones
 
 from babel import Locale, UnknownLocaleError
 from babel.messages.mofile import write_mo
@@ -14,6 +14,11 @@ from babel.support import NullTranslations, Translations
 LANGUAGES = {"en": "English", "de": "Deutsch"}
 TIME_ZONES = sorted(zone for zone in available_timezones() if "/" in zone)
 TRANSLATIONS_DIR = Path(__file__).resolve().parents[1] / "translations"
+
+
+def request_zone(request: Any) -> ZoneInfo:
+    """The time zone a request's dates are read and shown in: the user's, else the site's."""
+    return ZoneInfo(getattr(request.state, "time_zone", "UTC"))
 
 
 @cache

@@ -1,4 +1,4 @@
-"""Pages and endpoints that belong to no domain: home and health."""
+"""Pages and endpoints that belong to no domain: API docs, health and metrics."""
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -6,14 +6,9 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from crm.core import db
 from crm.core.db import SessionDep
 from crm.core.templating import render
-from crm.users.deps import AdminUser, CurrentUser
+from crm.users.deps import AdminUser
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
-
-
-@router.get("/", response_class=HTMLResponse)
-def home(request: Request, user: CurrentUser) -> HTMLResponse:
-    return render(request, "home.html")
 
 
 @router.get("/docs", response_class=HTMLResponse)

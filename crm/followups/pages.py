@@ -2,7 +2,6 @@
 
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse
@@ -12,7 +11,7 @@ from crm.contacts.deps import EDITOR_ROLES, CompanyDep, ContactDep, Editor
 from crm.core import lists
 from crm.core.db import SessionDep
 from crm.core.errors import N_, Invalid
-from crm.core.i18n import translations
+from crm.core.i18n import request_zone, translations
 from crm.core.security import safe_next
 from crm.core.templating import Options, render, run_change
 from crm.followups import calendar, rules
@@ -35,16 +34,12 @@ def _local_time(request: Request, day: str, at: str = "09:00") -> datetime:
         moment = datetime.combine(date.fromisoformat(day), time.fromisoformat(at or "09:00"))
     except ValueError as exc:
         raise Invalid(N_("Give the date as YYYY-MM-DD."), field="due") from exc
-    return moment.replace(tzinfo=ZoneInfo(getattr(request.state, "time_zone", "UTC")))
+    return moment.replace(tzinfo=request_zone(request))
 
 
 def _shown(user: User, user_id: int | None) -> int:
     """Whose follow-ups: my own, or (for admins and account managers) a colleague's."""
     return user_id if user_id and user.has_role(*MANAGER_ROLES) else user.id
-
-
-def _zone(request: Request) -> ZoneInfo:
-    return ZoneInfo(getattr(request.state, "time_zone", "UTC"))
 
 
 @router.get("/planner", response_class=HTMLResponse)
@@ -58,7 +53,7 @@ def planner_page(
 ) -> HTMLResponse:
     """My follow-ups, or (for admins and account managers) a colleague's: every group's
     first page, or further pages of one group."""
-    shown, zone = _shown(user, user_id), _zone(request)
+    shown, zone = _shown(user, user_id), request_zone(request)
     team_view = user.has_role(*MANAGER_ROLES)
     groups = followup_service.planner(
         session, assignee_id=shown, time_zone=zone, only=group, cursor=cursor
@@ -91,7 +86,7 @@ def week_page(
     user_id: int | None = None,
 ) -> HTMLResponse:
     """A week of follow-ups, Monday to Sunday, a column a day."""
-    shown, zone = _shown(user, user_id), _zone(request)
+    shown, zone = _shown(user, user_id), request_zone(request)
     days = calendar.week(
         session, assignee_id=shown, time_zone=zone, start=start or datetime.now(zone).date()
     )

@@ -3,7 +3,6 @@ consents, and the page where a contact withdraws consent by their link."""
 
 from datetime import date, datetime, time
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -16,6 +15,7 @@ from crm.core import audit
 from crm.core.db import SessionDep
 from crm.core.errors import N_, CRMError, Invalid
 from crm.core.forms import FormErrors
+from crm.core.i18n import request_zone
 from crm.core.security import safe_next
 from crm.core.templating import flash, render, run_change
 from crm.gdpr import cases, erasure, export, retention
@@ -40,7 +40,7 @@ def _received_at(request: Request, day: str) -> datetime | None:
     """A date from a form, read as the start of that day in the user's zone."""
     if not day:
         return None
-    zone = ZoneInfo(getattr(request.state, "time_zone", "UTC"))
+    zone = request_zone(request)
     try:
         return datetime.combine(date.fromisoformat(day), time(9), tzinfo=zone)
     except ValueError:

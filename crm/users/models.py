@@ -47,6 +47,8 @@ class User(SQLModel, table=True):
     created_at: datetime = timestamp(default_factory=utcnow)
     updated_at: datetime = timestamp(default_factory=utcnow)
     last_login_at: datetime | None = timestamp(default=None)
+    # An administrator who put the first-run checklist away.
+    checklist_dismissed_at: datetime | None = timestamp(default=None)
 
     role_rows: list[UserRole] = Relationship(
         back_populates="user",

@@ -33,7 +33,7 @@ def test_search_a_contact_and_log_a_call_with_the_quick_log(live_server, page: P
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Contacts").click()
     expect(page.get_by_role("link", name="Ilgner, Ines")).to_be_visible()
-    page.get_by_label("Search").press_sequentially("haber", delay=30)
+    page.get_by_label("Search", exact=True).press_sequentially("haber", delay=30)
     expect(page.get_by_role("link", name="Ilgner, Ines")).to_be_hidden()
     expect(page).to_have_url(re.compile(r"/contacts\?q=haber&sort=name"))
     page.get_by_role("link", name="Habermann, Hans").click()

@@ -37,7 +37,8 @@ RULES: dict[object, str] = {
         GET /consent/withdraw/{token}  POST /consent/withdraw/{token}
     """,
     SIGNED_IN: """
-        GET /  POST /logout  GET /profile  POST /profile/preferences  POST /profile/password
+        GET /  GET /api/v1/home  GET /search  GET /api/v1/search  GET /help
+        POST /logout  GET /profile  POST /profile/preferences  POST /profile/password
         POST /profile/tokens  POST /profile/tokens/{token_id}/revoke
         GET /api/v1/me  PATCH /api/v1/me  POST /api/v1/me/password  GET /api/v1/me/tokens
         POST /api/v1/me/tokens  DELETE /api/v1/me/tokens/{token_id}
@@ -77,6 +78,7 @@ RULES: dict[object, str] = {
         GET /api/v1/contacts/{contact_id}/consents
     """,
     ADMIN: """
+        POST /home/checklist/dismiss  POST /api/v1/home/checklist/dismiss
         GET /metrics  GET /users  GET /users/new  POST /users  GET /users/{user_id}
         POST /users/{user_id}  POST /users/{user_id}/password  GET /api/v1/users
         POST /api/v1/users  GET /api/v1/users/{user_id}  PATCH /api/v1/users/{user_id}

@@ -1,0 +1,47 @@
+// Keyboard shortcuts (listed on /help): "/" search, "n" new, "l" log a touchpoint,
+// "?" help, Escape leaves the search. Keys typed into a field are never taken.
+(function () {
+  "use strict";
+
+  function typing(target) {
+    return target.closest("input, textarea, select, [contenteditable]") !== null;
+  }
+
+  // A link is followed; a form field gets the focus.
+  function use(element) {
+    if (element.tagName === "A") {
+      element.click();
+    } else {
+      element.scrollIntoView({block: "center"});
+      element.focus();
+    }
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey) {
+      return;
+    }
+    const search = document.getElementById("global-search");
+    if (event.key === "Escape" && search && event.target === search) {
+      search.value = "";
+      document.getElementById("search-results").replaceChildren();
+      search.blur();
+      return;
+    }
+    if (typing(event.target)) {
+      return;
+    }
+    if (event.key === "/" && search) {
+      event.preventDefault();
+      search.focus();
+    } else if (event.key === "?") {
+      window.location.assign("/help");
+    } else if (event.key === "n" || event.key === "l") {
+      const element = document.querySelector('[data-shortcut="' + event.key + '"]');
+      if (element) {
+        event.preventDefault();
+        use(element);
+      }
+    }
+  });
+})();
