@@ -9,11 +9,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 from sqlmodel import Session
 
+from crm import main
 from crm.core.db import SessionDep
 from crm.core.errors import Conflict
 from crm.core.i18n import translations
 from crm.core.templating import environment
-from crm import main
 from crm.main import create_app
 from crm.users import service as user_service
 from crm.users.models import Role, UserCreate
