@@ -2,6 +2,7 @@
 
 from collections import Counter
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -13,6 +14,7 @@ from crm.core import lists
 from crm.core.db import SessionDep
 from crm.core.errors import N_, NotFound, Stale, check_version
 from crm.core.forms import changed_fields
+from crm.core.handlers import is_htmx
 from crm.core.periods import FormPeriod
 from crm.core.security import safe_next
 from crm.core.templating import flash, render, run_change
@@ -188,9 +190,14 @@ def more_cards(
     cursor: str | None = None,
     owner: Annotated[str, Query()] = "",
     stale: bool = False,
-) -> HTMLResponse:
+) -> Response:
     if stage.pipeline_id != pipeline.id:
         raise NotFound(N_("No such stage."))
+    if not is_htmx(request):  # a bookmark or a new tab: the whole board, not bare cards
+        shown = urlencode(
+            {k: v for k, v in {"owner": owner, "stale": stale and "true"}.items() if v}
+        )
+        return RedirectResponse(f"/pipelines/{pipeline.id}?{shown}", status_code=303)
     filters = deal_board.BoardFilter(owner_id=int(owner) if owner.isdigit() else None, stale=stale)
     cards, next_cursor = deal_board.column_page(
         session, stage=stage, filters=filters, cursor=cursor

@@ -2,6 +2,7 @@
 move subjects from the contact and company pages."""
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
@@ -12,6 +13,7 @@ from crm.core import lists
 from crm.core.db import SessionDep
 from crm.core.errors import N_, NotFound
 from crm.core.exports import csv_lines
+from crm.core.handlers import is_htmx
 from crm.core.periods import FormPeriod
 from crm.core.security import safe_next
 from crm.core.templating import render, run_change
@@ -215,10 +217,8 @@ class BoardQuery(BaseModel):
         )
 
     def query_string(self) -> str:
-        parts = [f"owner={self.owner}"] if self.owner else []
-        parts += [f"segment={self.segment}"] if self.segment else []
-        parts += ["stale=true"] if self.stale else []
-        return "&".join(parts)
+        shown = {"owner": self.owner, "segment": self.segment, "stale": self.stale and "true"}
+        return urlencode({key: value for key, value in shown.items() if value})
 
 
 def _board_context(session: SessionDep, journey: Any, query: BoardQuery) -> dict[str, Any]:
@@ -255,9 +255,11 @@ def more_cards(
     user: CurrentUser,
     query: Annotated[BoardQuery, Query()],
     cursor: str | None = None,
-) -> HTMLResponse:
+) -> Response:
     if phase.journey_id != journey.id:
         raise NotFound(N_("No such phase."))
+    if not is_htmx(request):  # a bookmark or a new tab: the whole board, not bare cards
+        return RedirectResponse(f"/journeys/{journey.id}?{query.query_string()}", status_code=303)
     cards, next_cursor = journey_board.column_page(
         session, phase=phase, filters=query.filters(), cursor=cursor
     )

@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -75,9 +76,9 @@ class LiveServer:
         page.get_by_role("button", name="Log in").click()
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    var_dir = tmp_path_factory.mktemp("live")
+@contextmanager
+def running_server(var_dir: Path) -> Iterator[LiveServer]:
+    """A CRM on a fresh database of its own, served on a free port until the block ends."""
     with fresh_database(var_dir, "live") as database_url:
         command.upgrade(alembic_config(database_url), "head")
         live = LiveServer(database_url)
@@ -105,6 +106,12 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
             server.should_exit = True
             thread.join(timeout=10)
             live.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    with running_server(tmp_path_factory.mktemp("live")) as live:
+        yield live
 
 
 @pytest.fixture(scope="session")

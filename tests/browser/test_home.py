@@ -116,7 +116,7 @@ def test_a_dpo_opens_the_request_due_first(live_server, page: Page):
                 actor_id=None,
             )
         session.commit()
-    live_server.log_in_as_new_user(page, email="dora@example.com", name="Dora DPO", role=Role.DPO)
+    live_server.log_in_as_new_user(page, email="dora.home@example.com", name="Dora DPO", role=Role.DPO)
     requests = page.locator("#privacy-title").locator("..")
     expect(requests.get_by_text("overdue")).to_be_visible()
     requests.get_by_role("link").filter(has_text="Urgent Uma").click()

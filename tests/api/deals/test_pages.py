@@ -74,8 +74,13 @@ def test_board_shows_stages_counts_sums_and_cards(client, session, pipeline, sta
     assert re.search(r"Qualified\s*<span class=\"count\"[^>]*>2</span>", html)
     assert "€150.25" in html and "$7.00" in html
     assert "Brauhaus Nord" in html and html.count('data-move-url="/deals/') == 3
-    more = client.get(f"/pipelines/{pipeline.id}/stages/{stages['qualified'].id}/cards")
+    cards = f"/pipelines/{pipeline.id}/stages/{stages['qualified'].id}/cards"
+    more = client.get(cards, headers={"HX-Request": "true"})
     assert more.status_code == 200 and more.text.count("board-card") == 2
+    # Loaded directly (a new tab), the cards' address shows the board they belong to.
+    direct = client.get(cards, params={"owner": "7", "stale": "true"})
+    assert direct.status_code == 303
+    assert direct.headers["location"] == f"/pipelines/{pipeline.id}?owner=7&stale=true"
     other = deal_service.create_pipeline(session, data=PipelineCreate(name="Other"), actor_id=None)
     session.commit()
     assert (

@@ -53,6 +53,13 @@ def test_board_shows_columns_counts_and_cards(client, session, journey, phases):
     assert re.search(r"Consideration\s*<span class=\"count\"[^>]*>2</span>", html)
     assert "Anna Board" in html and "Brauhaus Nord" in html
     assert html.count("Last touchpoint") == 2 and html.count("No touchpoint yet") == 1
+    cards = f"/journeys/{journey.id}/phases/{phases['consideration'].id}/cards"
+    more = client.get(cards, headers={"HX-Request": "true"})
+    assert more.status_code == 200 and "Anna Board" in more.text and "<html" not in more.text
+    # Loaded directly (a new tab), the cards' address shows the board they belong to.
+    direct = client.get(cards, params={"segment": "B2B & more", "stale": "true"})
+    assert direct.status_code == 303
+    assert direct.headers["location"] == f"/journeys/{journey.id}?segment=B2B+%26+more&stale=true"
 
 
 def test_board_filters_and_stale(client, session, journey, phases):
