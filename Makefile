@@ -5,7 +5,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test demo lint install chromium migrate messages bench load
+.PHONY: run test demo lint install chromium migrate messages bench load screenshots
 
 $(BIN)/crm: pyproject.toml
 	python3 -m venv $(VENV)
@@ -34,6 +34,10 @@ chromium:
 
 test: install chromium
 	$(BIN)/pytest
+
+# The user guide's pictures (docs/images), taken by the browser tests.
+screenshots: install chromium
+	CRM_GUIDE_SCREENSHOTS=1 $(BIN)/pytest -m browser tests/browser/test_home.py tests/browser/test_accessibility.py
 
 # The benchmark: SIZE=S|M|L, DB=sqlite|postgres. Data is generated once, then reused.
 SIZE ?= S

@@ -43,6 +43,7 @@ from crm.gdpr import consent_pages as gdpr_consent_pages
 from crm.gdpr import pages as gdpr_pages
 from crm.gdpr import register_pages as gdpr_register_pages
 from crm.gdpr import routes as gdpr_routes
+from crm.home import guide
 from crm.home import routes as home_routes
 from crm.imports import routes as import_routes
 from crm.imports.runner import ImportRunner
@@ -156,6 +157,7 @@ def create_app(
         app.add_middleware(StatementCounter)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/help/guide/images", StaticFiles(directory=guide.IMAGES_DIR), name="guide-images")
     for router in ROUTERS:
         app.include_router(router, responses=ERROR_RESPONSES)
     handlers.install(app)

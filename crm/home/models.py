@@ -109,7 +109,7 @@ class RequestItem(SQLModel):
     overdue: bool
 
 
-class ConsentChange(SQLModel):
+class Withdrawal(SQLModel):
     contact_id: int
     name: str
     purpose: str
@@ -125,7 +125,7 @@ class Objection(SQLModel):
 class PrivacyHome(SQLModel):
     requests: list[RequestItem]
     retention_proposals: int
-    withdrawals: list[ConsentChange]
+    withdrawals: list[Withdrawal]
     objections: list[Objection]
     purposes: int
 

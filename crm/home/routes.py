@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from crm.core.db import SessionDep
 from crm.core.i18n import request_zone
 from crm.core.templating import render
+from crm.home import guide
 from crm.home import search as search_service
 from crm.home import service as home_service
 from crm.home.models import Home, SearchResults
@@ -46,6 +47,15 @@ def search_page(
 @router.get("/help", response_class=HTMLResponse)
 def help_page(request: Request, user: CurrentUser) -> HTMLResponse:
     return render(request, "home/help.html")
+
+
+@router.get("/help/guide/{language}", response_class=HTMLResponse)
+def guide_page(request: Request, user: CurrentUser, language: str) -> HTMLResponse:
+    return render(
+        request,
+        "home/guide.html",
+        {"guide": guide.guide_html(language), "guide_language": language},
+    )
 
 
 @api_router.get("/search", response_model=SearchResults)

@@ -26,7 +26,6 @@ from crm.home.models import (
     AccountHome,
     AdminHome,
     ChecklistStep,
-    ConsentChange,
     DealItem,
     FollowupItem,
     Home,
@@ -45,6 +44,7 @@ from crm.home.models import (
     StaleEnrollment,
     Subject,
     UserItem,
+    Withdrawal,
 )
 from crm.imports import service as import_service
 from crm.journeys.models import Enrollment, EnrollmentStatus, Phase, PhaseKind
@@ -419,7 +419,7 @@ def privacy_home(session: Session, *, now: datetime) -> PrivacyHome:
         ],
         retention_proposals=session.exec(proposals).one(),
         withdrawals=[
-            ConsentChange(contact_id=c, name=f"{first} {last}", purpose=purpose, occurred_at=at)
+            Withdrawal(contact_id=c, name=f"{first} {last}", purpose=purpose, occurred_at=at)
             for c, first, last, purpose, at in session.exec(withdrawals)
         ],
         objections=[

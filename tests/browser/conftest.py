@@ -4,10 +4,11 @@ The browser is Debian's /usr/bin/chromium (``make test`` installs it); Playwrigh
 downloads one of its own.
 """
 
+import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -29,6 +30,8 @@ from crm.users.models import Role, UserCreate
 from tests.conftest import fresh_database, make_settings
 
 CHROMIUM = Path("/usr/bin/chromium")
+# `make screenshots` sets this: the user guide's pictures are taken by the browser tests.
+GUIDE_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 PASSWORD = "browser password"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -124,6 +127,23 @@ def browser() -> Iterator[Browser]:
         )
         yield browser
         browser.close()
+
+
+@pytest.fixture(scope="session")
+def screenshot(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Page, str], None]:
+    """Take a picture for the user guide: into docs/images when CRM_GUIDE_SCREENSHOTS is
+    set (`make screenshots`), elsewhere into a temporary folder, so that every test run
+    proves the pictures can still be taken."""
+    folder = (
+        GUIDE_IMAGES
+        if os.environ.get("CRM_GUIDE_SCREENSHOTS")
+        else tmp_path_factory.mktemp("screenshots")
+    )
+
+    def take(page: Page, name: str) -> None:
+        page.screenshot(path=folder / f"{name}.png", animations="disabled")
+
+    return take
 
 
 @pytest.fixture

@@ -143,6 +143,7 @@ def seed(live_server) -> dict[str, str]:
             "request_id": request.id,
             "import_id": job.id,
             "token": "not-a-real-token",
+            "language": "en",
         }
         session.commit()
     return {key: str(value) for key, value in ids.items()}
@@ -179,7 +180,7 @@ def checked_page(browser: Browser):
     context.close()
 
 
-def test_every_page_passes_the_accessibility_check(own_server, checked_page: Page):
+def test_every_page_passes_the_accessibility_check(own_server, checked_page: Page, screenshot):
     live_server = own_server
     ids = seed(live_server)
     page = checked_page
@@ -189,6 +190,7 @@ def test_every_page_passes_the_accessibility_check(own_server, checked_page: Pag
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(live_server.url + "/")
+    screenshot(page, "home-admin")
     checked = []
     for path in page_paths():
         if path == "/login":
@@ -198,6 +200,8 @@ def test_every_page_passes_the_accessibility_check(own_server, checked_page: Pag
         assert response is not None and response.status < 500, (url, response and response.status)
         found[url] = violations(page)
         checked.append(url)
+    page.goto(live_server.url + "/help/guide/de")
+    found["/help/guide/de"] = violations(page)
     assert len(checked) > 40  # the route table was read
     failing = {url: v for url, v in found.items() if v}
     assert not failing, "\n".join(f"{url}: {v}" for url, v in failing.items())

@@ -22,7 +22,7 @@ def _user_id(live_server, email: str) -> int:
         return session.exec(select(User.id).where(User.email == email)).one()
 
 
-def test_a_rep_finds_the_person_from_home_and_logs_the_call(live_server, page: Page):
+def test_a_rep_finds_the_person_from_home_and_logs_the_call(live_server, page: Page, screenshot):
     with live_server.session() as session:
         company = contact_service.create_company(
             session, data=CompanyCreate(name="Kaffeerösterei Morgenrot"), actor_id=None
@@ -40,18 +40,22 @@ def test_a_rep_finds_the_person_from_home_and_logs_the_call(live_server, page: P
     expect(page.get_by_text("You have logged no touchpoints lately.")).to_be_visible()
 
     page.get_by_label("Find the person").press_sequentially("jablon", delay=30)
-    page.locator("#quick-find-results").get_by_role("link", name="Jana Jablonski").click()
+    found = page.locator("#quick-find-results").get_by_role("link", name="Jana Jablonski")
+    expect(found).to_be_visible()
+    screenshot(page, "home-sales")
+    found.click()
     expect(page).to_have_url(re.compile(r"/contacts/\d+#quick-log$"))
     page.get_by_label("What happened?").fill("Called about the roaster, she wants a demo")
     page.get_by_role("button", name="Log it").click()
     expect(page.locator("#timeline").get_by_text("she wants a demo")).to_be_visible()
+    screenshot(page, "quick-log")
 
     page.get_by_role("link", name="Home").click()
     recent = page.locator("#sales-title").locator("..")
     expect(recent.get_by_role("link", name="Jana Jablonski")).to_be_visible()
 
 
-def test_the_keys_search_create_and_log(live_server, page: Page):
+def test_the_keys_search_create_and_log(live_server, page: Page, screenshot):
     with live_server.session() as session:
         contact_service.create_company(
             session, data=CompanyCreate(name="Sägewerk Abendrot"), actor_id=None
@@ -67,6 +71,7 @@ def test_the_keys_search_create_and_log(live_server, page: Page):
     search.press_sequentially("abendr", delay=30)
     results = page.locator("#search-results")
     expect(results.get_by_role("link", name="Sägewerk Abendrot")).to_be_visible()
+    screenshot(page, "search")
     search.press("Escape")
     expect(results.get_by_role("link")).to_have_count(0)
 
@@ -76,9 +81,10 @@ def test_the_keys_search_create_and_log(live_server, page: Page):
     expect(page).to_have_url(live_server.url + "/contacts/new")
     page.keyboard.press("?")  # typed in no field: the help page
     expect(page.get_by_role("heading", name="Keyboard shortcuts")).to_be_visible()
+    screenshot(page, "help")
 
 
-def test_an_account_manager_starts_from_the_planner_counts(live_server, page: Page):
+def test_an_account_manager_starts_from_the_planner_counts(live_server, page: Page, screenshot):
     live_server.log_in_as_new_user(
         page, email="ada.am@example.com", name="Ada Account", role=Role.ACCOUNT_MANAGER
     )
@@ -100,12 +106,14 @@ def test_an_account_manager_starts_from_the_planner_counts(live_server, page: Pa
         session.commit()
     page.reload()
     expect(page.get_by_role("heading", name="After-sales")).to_be_visible()
+    screenshot(page, "home-account")
     page.get_by_role("link", name="1 overdue").click()
     expect(page.get_by_role("strong").filter(has_text="Check in after onboarding")).to_be_visible()
     expect(page).to_have_url(re.compile(r"/planner#group-overdue$"))
+    screenshot(page, "planner")
 
 
-def test_a_dpo_opens_the_request_due_first(live_server, page: Page):
+def test_a_dpo_opens_the_request_due_first(live_server, page: Page, screenshot):
     with live_server.session() as session:
         for name, days in (("Later Lutz", 1), ("Urgent Uma", 40)):
             cases.create_request(
@@ -116,8 +124,12 @@ def test_a_dpo_opens_the_request_due_first(live_server, page: Page):
                 actor_id=None,
             )
         session.commit()
-    live_server.log_in_as_new_user(page, email="dora.home@example.com", name="Dora DPO", role=Role.DPO)
+    live_server.log_in_as_new_user(
+        page, email="dora.home@example.com", name="Dora DPO", role=Role.DPO
+    )
     requests = page.locator("#privacy-title").locator("..")
     expect(requests.get_by_text("overdue")).to_be_visible()
+    screenshot(page, "home-privacy")
     requests.get_by_role("link").filter(has_text="Urgent Uma").click()
     expect(page.get_by_role("heading", name=re.compile("Urgent Uma"))).to_be_visible()
+    screenshot(page, "privacy-request")

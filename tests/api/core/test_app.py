@@ -222,3 +222,10 @@ def test_metrics_in_prometheus_format_for_admins(client, session):
     assert 'crm_requests_total{method="GET",route="/contacts",status="200"}' in text
     assert 'crm_request_duration_seconds_bucket{method="GET",route="/contacts",le="+Inf"}' in text
     assert "crm_followup_runs_total " in text
+
+
+def test_every_schema_of_the_api_has_a_name_of_its_own(client):
+    # Two models of one name get mangled names (Name-Input, crm__module__Name): clients
+    # would see those instead of the model's name.
+    names = client.get("/api/openapi.json").json()["components"]["schemas"]
+    assert [name for name in names if "-" in name or name.startswith("crm__")] == []

@@ -1,5 +1,6 @@
 """The home per role, the search and the help page, as pages and through the API."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -178,3 +179,21 @@ class TestShortcuts:
         contact = make_contact(session)
         assert 'data-shortcut="l"' in client.get(f"/contacts/{contact.id}").text
         assert client.get("/static/js/shortcuts.js").status_code == 200
+
+
+class TestGuide:
+    @pytest.mark.parametrize(("language", "heading"), [("en", "A sales rep"), ("de", "Vertrieb")])
+    def test_the_guide_and_its_pictures(self, client, session, language, heading):
+        login(client, make_user(session).email)
+        assert f'href="/help/guide/{language}"' in client.get("/help").text
+        page = client.get(f"/help/guide/{language}")
+        assert page.status_code == 200 and heading in page.text
+        pictures = re.findall(r'<img src="([^"]+)"', page.text)
+        assert len(pictures) >= 8
+        for picture in pictures:
+            image = client.get(f"/help/guide/{picture}")
+            assert image.status_code == 200 and image.headers["content-type"] == "image/png"
+
+    def test_no_guide_in_other_languages(self, client, session):
+        login(client, make_user(session).email)
+        assert client.get("/help/guide/fr").status_code == 404
