@@ -22,7 +22,7 @@ def search(session: Session, *, q: str, limit: int = PER_GROUP) -> SearchResults
         SearchHit(
             id=row.id,
             title=f"{row.first_name} {row.last_name}",
-            detail=listed.companies.get(row.company_id) or row.email,
+            detail=row.company_name or row.email,
             url=f"/contacts/{row.id}",
         )
         for row in listed.rows

@@ -210,12 +210,10 @@ class TestListing:
             assert listed.next_cursor == cursor
             for row, record in zip(listed.rows, records, strict=True):
                 assert row._asdict() == {
-                    field: getattr(record, field) for field in service.ListedContact._fields
-                }
+                    field: getattr(record, field) for field in service.ListedContact._fields[:-1]
+                } | {"company_name": company.name if record.company_id else None}
                 assert listed.tags.get(row.id, []) == record.tags
-        listed = service.contact_list(session)
-        assert listed.companies == {company.id: "Sonnen GmbH"}
-        assert listed.tags[made[0].id] == ["fair", "VIP"]
+        assert service.contact_list(session).tags[made[0].id] == ["fair", "VIP"]
 
     def test_a_broken_cursor_is_a_clear_error(self, session):
         with pytest.raises(BadRequest):
