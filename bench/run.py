@@ -497,6 +497,7 @@ def main() -> None:
                 200,
                 1,
             ),
+            "home page": (lambda n: web.request("GET", "/"), 200, 1),
             "planner page": (lambda n: web.request("GET", "/planner"), 200, 1),
             "planner week": (lambda n: web.request("GET", "/planner/week"), 200, 1),
             "login (Argon2)": (lambda n: (login(Client(port)), (303, "", -1))[1], 303, 0),

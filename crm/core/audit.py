@@ -4,7 +4,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import JSON
+from sqlalchemy import JSON, Index
 from sqlmodel import Session, SQLModel, col, select
 
 from crm.core.db import Privacy, column, insert_rows, timestamp, utcnow
@@ -13,6 +13,8 @@ from crm.core.pagination import keyset_page
 
 class AuditEvent(SQLModel, table=True):
     __tablename__ = "audit_event"
+    # A record's history, and whether anyone has changed records of a kind yet.
+    __table_args__ = (Index("ix_audit_event_entity", "entity_type", "entity_id"),)
 
     id: int | None = column(Privacy.NONE, default=None, primary_key=True)
     occurred_at: datetime = timestamp(default_factory=utcnow, index=True)

@@ -4,7 +4,7 @@ section. No HTTP in here."""
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, or_
+from sqlalchemy import and_, func, or_
 from sqlmodel import Session, col, select
 
 from crm.contacts.models import Company, Contact
@@ -55,6 +55,8 @@ from crm.users.models import Role, User
 # Each list on a home shows at most this many; its own page shows the rest.
 SHOWN = 10
 RECENT_DAYS = 90
+# "Recently touched" looks at this many of the user's latest touchpoints.
+RECENT_TOUCHPOINTS = 200
 RENEWAL_DAYS = 90
 NPS_DAYS = 30
 PRIVACY_DAYS = 30
@@ -152,22 +154,28 @@ def sales_home(session: Session, *, user: User, time_zone: ZoneInfo, now: dateti
 
 
 def _recent_contacts(session: Session, *, user_id: int, now: datetime) -> list[RecentContact]:
-    """The people the user logged touchpoints with lately, the latest first."""
-    last = func.max(Touchpoint.occurred_at).label("last")
-    query = (
-        select(Contact.id, Contact.first_name, Contact.last_name, last)
-        .join(Contact, Contact.id == Touchpoint.contact_id)
+    """The people the user logged touchpoints with lately, the latest first: read from
+    their latest touchpoints only (an index range), however many they ever logged."""
+    latest = session.exec(
+        select(Touchpoint.contact_id, Touchpoint.occurred_at)
         .where(
             Touchpoint.logged_by_id == user_id,
             Touchpoint.occurred_at >= now - timedelta(days=RECENT_DAYS),
+            col(Touchpoint.contact_id).is_not(None),
         )
-        .group_by(Contact.id, Contact.first_name, Contact.last_name)
-        .order_by(last.desc())
-        .limit(SHOWN)
+        .order_by(col(Touchpoint.logged_by_id).desc(), col(Touchpoint.occurred_at).desc())
+        .limit(RECENT_TOUCHPOINTS)
     )
+    last_touch: dict[int, datetime] = {}
+    for contact_id, at in latest:
+        last_touch.setdefault(contact_id, at)
+        if len(last_touch) == SHOWN:
+            break
+    subjects = _subjects(session, [(contact_id, None) for contact_id in last_touch])
     return [
-        RecentContact(id=id_, name=f"{first} {last_name}", last_touch_at=at)
-        for id_, first, last_name, at in session.exec(query)
+        RecentContact(id=contact_id, name=subjects[("contact", contact_id)].name, last_touch_at=at)
+        for contact_id, at in last_touch.items()
+        if ("contact", contact_id) in subjects
     ]
 
 
@@ -212,29 +220,43 @@ def _open_deals(session: Session, *, owner_id: int, now: datetime) -> list[Stage
     return list(columns.values())
 
 
+def _phases_with_targets(session: Session, *kinds: PhaseKind) -> list[Phase]:
+    query = select(Phase).where(col(Phase.target_days).is_not(None))
+    if kinds:
+        query = query.where(col(Phase.kind).in_(kinds))
+    return list(session.exec(query))
+
+
 def _stale_enrollments(session: Session, *, owner_id: int, now: datetime) -> list[StaleEnrollment]:
     """Active enrollments of the owner's contacts and companies that stay in their phase
-    longer than its target, the longest over first."""
+    longer than its target, the longest over first. One index range per phase, so the
+    size of the journeys does not matter."""
+    # Probed per enrollment (a key lookup), not collected: an owner may own thousands.
     owned = or_(
-        col(Enrollment.contact_id).in_(select(Contact.id).where(Contact.owner_id == owner_id)),
-        col(Enrollment.company_id).in_(select(Company.id).where(Company.owner_id == owner_id)),
+        select(Contact.id)
+        .where(Contact.id == Enrollment.contact_id, Contact.owner_id == owner_id)
+        .correlate(Enrollment)
+        .exists(),
+        select(Company.id)
+        .where(Company.id == Enrollment.company_id, Company.owner_id == owner_id)
+        .correlate(Enrollment)
+        .exists(),
     )
-    query = (
-        select(Enrollment, Phase)
-        .join(Phase, Phase.id == Enrollment.phase_id)
-        .where(
-            Enrollment.status == EnrollmentStatus.ACTIVE,
-            col(Phase.target_days).is_not(None),
-            owned,
+    stale: list[tuple[Enrollment, Phase]] = []
+    for phase in _phases_with_targets(session):
+        query = (
+            select(Enrollment)
+            .where(
+                Enrollment.journey_id == phase.journey_id,
+                Enrollment.status == EnrollmentStatus.ACTIVE,
+                Enrollment.phase_id == phase.id,
+                Enrollment.phase_since < now - timedelta(days=phase.target_days),
+                owned,
+            )
+            .order_by(Enrollment.phase_since)
+            .limit(SHOWN)
         )
-        .order_by(Enrollment.phase_since)
-        .limit(200)
-    )
-    stale = [
-        (enrollment, phase)
-        for enrollment, phase in session.exec(query)
-        if enrollment.phase_since < now - timedelta(days=phase.target_days)
-    ]
+        stale += [(enrollment, phase) for enrollment in session.exec(query)]
     stale.sort(key=lambda pair: pair[0].phase_since + timedelta(days=pair[1].target_days))
     stale = stale[:SHOWN]
     subjects = _subjects(session, [(e.contact_id, e.company_id) for e, _ in stale])
@@ -275,44 +297,51 @@ def account_home(
 
 
 def _quiet_customers(session: Session, *, now: datetime) -> list[QuietCustomer]:
-    """Customers in an after-sales phase with a target, whose last touchpoint (or, with
-    none, whose arrival in the phase) lies further back than that target; the quietest
-    first."""
-    last_touch = (
-        select(func.max(Touchpoint.occurred_at))
-        .where(
-            or_(
-                and_(
-                    col(Enrollment.contact_id).is_not(None),
-                    Touchpoint.contact_id == Enrollment.contact_id,
+    """Customers in an after-sales phase with a target, in it longer than that and with
+    no touchpoint within it; the quietest first. Per phase, the enrollments longest in it
+    are tried first (an index range) and each is probed for a recent touchpoint (an index
+    seek), until enough are found."""
+    candidates: list[tuple[Enrollment, Phase]] = []
+    for phase in _phases_with_targets(session, PhaseKind.POST_PURCHASE):
+        cutoff = now - timedelta(days=phase.target_days)
+        touched = (
+            select(Touchpoint.id)
+            .where(
+                or_(
+                    and_(
+                        col(Enrollment.contact_id).is_not(None),
+                        Touchpoint.contact_id == Enrollment.contact_id,
+                    ),
+                    and_(
+                        col(Enrollment.company_id).is_not(None),
+                        Touchpoint.company_id == Enrollment.company_id,
+                    ),
                 ),
-                and_(
-                    col(Enrollment.company_id).is_not(None),
-                    Touchpoint.company_id == Enrollment.company_id,
-                ),
+                Touchpoint.occurred_at >= cutoff,
             )
+            .correlate(Enrollment)
+            .exists()
         )
-        .correlate(Enrollment)
-        .scalar_subquery()
-    )
-    since = func.coalesce(last_touch, Enrollment.phase_since).label("since")
-    query = (
-        select(Enrollment, Phase, last_touch.label("last_touch"), since)
-        .join(Phase, Phase.id == Enrollment.phase_id)
-        .where(
-            Enrollment.status == EnrollmentStatus.ACTIVE,
-            Phase.kind == PhaseKind.POST_PURCHASE,
-            col(Phase.target_days).is_not(None),
-            Enrollment.phase_since < now - timedelta(days=1),
+        query = (
+            select(Enrollment)
+            .where(
+                Enrollment.journey_id == phase.journey_id,
+                Enrollment.status == EnrollmentStatus.ACTIVE,
+                Enrollment.phase_id == phase.id,
+                Enrollment.phase_since < cutoff,
+                ~touched,
+            )
+            .order_by(Enrollment.phase_since)
+            .limit(SHOWN)
         )
-        .order_by(since)
-        .limit(500)
-    )
+        candidates += [(enrollment, phase) for enrollment in session.exec(query)]
+    last_touches = _last_touches(session, [e for e, _ in candidates])
     quiet = []
-    for enrollment, phase, touched, since_at in session.exec(query):
-        since_at = _aware(since_at)
-        if since_at < now - timedelta(days=phase.target_days):
-            quiet.append((enrollment, phase, _aware(touched) if touched else None, since_at))
+    for enrollment, phase in candidates:
+        touched_at = last_touches.get(_subject_key(enrollment))
+        since = max(touched_at, enrollment.phase_since) if touched_at else enrollment.phase_since
+        quiet.append((enrollment, phase, touched_at, since))
+    quiet.sort(key=lambda item: item[3])
     quiet = quiet[:SHOWN]
     subjects = _subjects(session, [(e.contact_id, e.company_id) for e, *_ in quiet])
     return [
@@ -321,10 +350,10 @@ def _quiet_customers(session: Session, *, now: datetime) -> list[QuietCustomer]:
             subject=_subject_of(subjects, enrollment.contact_id, enrollment.company_id),
             phase=phase.name,
             target_days=phase.target_days,
-            last_touch_at=touched,
-            quiet_days=(now - since_at).days,
+            last_touch_at=touched_at,
+            quiet_days=(now - since).days,
         )
-        for enrollment, phase, touched, since_at in quiet
+        for enrollment, phase, touched_at, since in quiet
     ]
 
 
@@ -333,6 +362,30 @@ def _aware(value: datetime | str) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value if value.tzinfo else value.replace(tzinfo=ZoneInfo("UTC"))
+
+
+def _subject_key(enrollment: Enrollment) -> tuple[str, int]:
+    if enrollment.contact_id:
+        return ("contact", enrollment.contact_id)
+    return ("company", enrollment.company_id)
+
+
+def _last_touches(
+    session: Session, enrollments: list[Enrollment]
+) -> dict[tuple[str, int], datetime]:
+    """The latest touchpoint of each enrollment's subject, one grouped query per kind."""
+    found: dict[tuple[str, int], datetime] = {}
+    for kind, column in (("contact", Touchpoint.contact_id), ("company", Touchpoint.company_id)):
+        ids = {key[1] for key in map(_subject_key, enrollments) if key[0] == kind}
+        if ids:
+            query = (
+                select(column, func.max(Touchpoint.occurred_at))
+                .where(col(column).in_(ids))
+                .group_by(column)
+            )
+            for id_, at in session.exec(query):
+                found[(kind, id_)] = _aware(at)
+    return found
 
 
 def _renewals(session: Session, *, now: datetime) -> list[Renewal]:
@@ -359,17 +412,25 @@ def nps_category(score: int) -> str:
 
 def _nps_answers(session: Session, *, now: datetime) -> list[NpsAnswer]:
     """The latest answers of the last weeks, detractors first: they need a call."""
-    query = (
-        select(Touchpoint.id, Touchpoint.contact_id, Touchpoint.company_id, Touchpoint.nps)
-        .add_columns(Touchpoint.occurred_at)
-        .where(
-            col(Touchpoint.nps).is_not(None),
-            Touchpoint.occurred_at >= now - timedelta(days=NPS_DAYS),
-        )
-        .order_by(case((col(Touchpoint.nps) <= 6, 0), else_=1), col(Touchpoint.occurred_at).desc())
-        .limit(SHOWN)
-    )
-    rows = list(session.exec(query))
+    rows = []
+    for score in (col(Touchpoint.nps) <= 6, col(Touchpoint.nps) > 6):
+        rows += session.exec(
+            select(
+                Touchpoint.id,
+                Touchpoint.contact_id,
+                Touchpoint.company_id,
+                Touchpoint.nps,
+                Touchpoint.occurred_at,
+            )
+            .where(
+                col(Touchpoint.nps).is_not(None),
+                score,
+                Touchpoint.occurred_at >= now - timedelta(days=NPS_DAYS),
+            )
+            .order_by(col(Touchpoint.occurred_at).desc())
+            .limit(SHOWN)
+        ).all()
+    rows = rows[:SHOWN]
     subjects = _subjects(session, [(row.contact_id, row.company_id) for row in rows])
     return [
         NpsAnswer(

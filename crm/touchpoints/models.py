@@ -5,7 +5,7 @@ from enum import StrEnum
 from typing import Annotated
 
 from pydantic import field_validator, model_validator
-from sqlalchemy import CheckConstraint, Index
+from sqlalchemy import CheckConstraint, Index, text
 from sqlmodel import Field, SQLModel
 
 from crm.core.db import Privacy, column, timestamp, utcnow
@@ -66,6 +66,15 @@ class Touchpoint(SQLModel, table=True):
         # Timelines read newest first per subject: these make each page an index range.
         Index("ix_touchpoint_contact_timeline", "contact_id", "occurred_at", "id"),
         Index("ix_touchpoint_company_timeline", "company_id", "occurred_at", "id"),
+        # A user's latest touchpoints (their home's "recently touched").
+        Index("ix_touchpoint_logged_by", "logged_by_id", "occurred_at"),
+        # The latest NPS answers: the few touchpoints that carry one.
+        Index(
+            "ix_touchpoint_nps",
+            "occurred_at",
+            sqlite_where=text("nps IS NOT NULL"),
+            postgresql_where=text("nps IS NOT NULL"),
+        ),
         CheckConstraint("sentiment BETWEEN -2 AND 2", name="sentiment_range"),
         CheckConstraint("nps BETWEEN 0 AND 10", name="nps_range"),
         CheckConstraint("contact_id IS NOT NULL OR company_id IS NOT NULL", name="has_subject"),

@@ -133,3 +133,19 @@ def test_a_dpo_opens_the_request_due_first(live_server, page: Page, screenshot):
     requests.get_by_role("link").filter(has_text="Urgent Uma").click()
     expect(page.get_by_role("heading", name=re.compile("Urgent Uma"))).to_be_visible()
     screenshot(page, "privacy-request")
+
+
+def test_an_administrator_follows_the_checklist_then_puts_it_away(live_server, page: Page):
+    live_server.log_in_as_new_user(
+        page, email="ada.admin@example.com", name="Ada Admin", role=Role.ADMIN
+    )
+    checklist = page.locator("#checklist-title").locator("..")
+    expect(checklist).to_be_visible()
+    checklist.get_by_role("link", name="Invite your colleagues").click()
+    expect(page).to_have_url(live_server.url + "/users")
+    page.get_by_role("link", name="Home").click()
+    expect(page.get_by_role("heading", name="Administration")).to_be_visible()
+    page.get_by_role("button", name="Put the checklist away").click()
+    expect(page).to_have_url(live_server.url + "/")
+    expect(page.locator("#checklist-title")).to_have_count(0)
+    expect(page.get_by_role("heading", name="Administration")).to_be_visible()
