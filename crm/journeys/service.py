@@ -70,6 +70,14 @@ def phases_of(session: Session, journey: Journey, *, archived: bool = False) -> 
     return list(session.exec(query))
 
 
+def phases_with_targets(session: Session, *kinds: PhaseKind) -> list[Phase]:
+    """Phases that set a target of days (of ``kinds``, or any)."""
+    query = select(Phase).where(col(Phase.target_days).is_not(None))
+    if kinds:
+        query = query.where(col(Phase.kind).in_(kinds))
+    return list(session.exec(query))
+
+
 def phases_by_journey(session: Session, journey_ids: set[int]) -> dict[int, list[Phase]]:
     """The live phases of several journeys, in one query, each journey's in order."""
     found: dict[int, list[Phase]] = {journey_id: [] for journey_id in journey_ids}

@@ -11,7 +11,8 @@ from crm.followups.models import FollowupCreate, FollowupRun
 from crm.gdpr import cases
 from crm.gdpr import service as gdpr_service
 from crm.gdpr.models import ConsentAction, ConsentEvent, RequestCreate, RetentionProposal
-from crm.home import search, service
+from crm.home import aftersales, search, service
+from crm.home import sales as sales_service
 from crm.journeys import service as journey_service
 from crm.journeys.models import EnrollmentCreate
 from crm.touchpoints import service as touchpoint_service
@@ -55,7 +56,7 @@ class TestSales:
         today = followup(session, rep, due=NOW + timedelta(hours=3), contact_id=contact.id)
         followup(session, rep, due=NOW + timedelta(days=3), contact_id=contact.id)
         followup(session, other, due=NOW - timedelta(days=1), contact_id=contact.id)
-        sales = service.sales_home(session, user=rep, time_zone=BERLIN, now=NOW)
+        sales = sales_service.sales_home(session, user=rep, time_zone=BERLIN, now=NOW)
         assert [f.id for f in sales.overdue] == [late.id]
         assert [f.id for f in sales.today] == [today.id]
         assert sales.overdue[0].subject.name == "Ada Lovelace"
@@ -68,8 +69,8 @@ class TestSales:
         touch(session, rep, at=NOW - timedelta(days=3), contact_id=first.id)
         touch(session, rep, at=NOW - timedelta(days=200), contact_id=old.id)
         touch(session, other, at=NOW, contact_id=old.id)
-        recent = service.sales_home(session, user=rep, time_zone=BERLIN, now=NOW).recent_contacts
-        assert [c.id for c in recent] == [second.id, first.id]
+        sales = sales_service.sales_home(session, user=rep, time_zone=BERLIN, now=NOW)
+        assert [c.id for c in sales.recent_contacts] == [second.id, first.id]
 
     def test_open_deals_by_stage_with_the_stale_ones_marked(self, session):
         rep = make_user(session)
@@ -89,7 +90,7 @@ class TestSales:
         fresh.stage_since = NOW - timedelta(days=2)
         deal_service.create_deal(session, data=DealCreate(title="Not mine"), actor_id=None)
         session.flush()
-        sales = service.sales_home(session, user=rep, time_zone=BERLIN, now=NOW)
+        sales = sales_service.sales_home(session, user=rep, time_zone=BERLIN, now=NOW)
         assert [(c.stage_id, [d.title for d in c.deals]) for c in sales.open_deals] == [
             (stage.id, ["Fresh", "Stuck"])
         ]
@@ -108,8 +109,10 @@ class TestSales:
         enroll(session, journey, "retention", at=NOW - timedelta(days=95), company_id=company.id)
         stranger = make_contact(session)
         enroll(session, journey, "awareness", at=NOW - timedelta(days=60), contact_id=stranger.id)
-        stale = service.sales_home(session, user=rep, time_zone=BERLIN, now=NOW).stale_enrollments
-        assert [(e.subject.kind, e.subject.id, e.days_in_phase) for e in stale] == [
+        sales = sales_service.sales_home(session, user=rep, time_zone=BERLIN, now=NOW)
+        assert [
+            (e.subject.kind, e.subject.id, e.days_in_phase) for e in sales.stale_enrollments
+        ] == [
             ("company", company.id, 95),
             ("contact", mine.id, 31),
         ]
@@ -129,7 +132,7 @@ class TestAccount:
         enroll(session, journey, "awareness", at=NOW - timedelta(days=300), contact_id=prospect.id)
         touch(session, rep, at=NOW - timedelta(days=120), contact_id=quiet.id)
         touch(session, rep, at=NOW - timedelta(days=10), contact_id=touched.id)
-        found = service.account_home(session, user=rep, time_zone=BERLIN, now=NOW)
+        found = aftersales.account_home(session, user=rep, time_zone=BERLIN, now=NOW)
         assert [(q.subject.id, q.quiet_days, q.target_days) for q in found.quiet_customers] == [
             (quiet.id, 120, 90)
         ]
@@ -145,7 +148,7 @@ class TestAccount:
         contact = make_contact(session)
         for days, score in ((1, 10), (2, 3), (3, 8), (40, 0)):
             touch(session, manager, at=NOW - timedelta(days=days), contact_id=contact.id, nps=score)
-        found = service.account_home(session, user=manager, time_zone=BERLIN, now=NOW)
+        found = aftersales.account_home(session, user=manager, time_zone=BERLIN, now=NOW)
         assert [(r.kind, r.id) for r in found.renewals] == [("deal", deal.id), ("company", soon.id)]
         assert [(a.score, a.category) for a in found.nps] == [
             (3, "detractor"),
@@ -158,7 +161,7 @@ class TestAccount:
         contact = make_contact(session)
         for due in (NOW - timedelta(days=1), NOW - timedelta(days=2), NOW + timedelta(hours=2)):
             followup(session, manager, due=due, contact_id=contact.id)
-        found = service.account_home(session, user=manager, time_zone=BERLIN, now=NOW)
+        found = aftersales.account_home(session, user=manager, time_zone=BERLIN, now=NOW)
         assert (found.planner.overdue, found.planner.today) == (2, 1)
         assert len(found.due) == 3
 

@@ -1,0 +1,132 @@
+"""The sales rep's home: what is due, who was touched lately, own deals, what is stuck."""
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
+
+from crm.contacts.models import Company, Contact
+from crm.deals.models import Deal, DealStage, DealStatus, Pipeline, StageKind
+from crm.followups import service as followup_service
+from crm.home.models import DealItem, RecentContact, SalesHome, StageDeals, StaleEnrollment
+from crm.home.subjects import SHOWN, followup_items, subject_of, subjects_named
+from crm.journeys import service as journey_service
+from crm.journeys.models import Enrollment, EnrollmentStatus, Phase
+from crm.touchpoints.models import Touchpoint
+from crm.users.models import User
+
+RECENT_DAYS = 90
+# "Recently touched" looks at this many of the user's latest touchpoints.
+RECENT_TOUCHPOINTS = 200
+
+
+def sales_home(session: Session, *, user: User, time_zone: ZoneInfo, now: datetime) -> SalesHome:
+    groups = followup_service.planner(
+        session, assignee_id=user.id, time_zone=time_zone, now=now, limit=SHOWN
+    )
+    deals = _open_deals(session, owner_id=user.id, now=now)
+    return SalesHome(
+        overdue=followup_items(session, groups["overdue"].followups),
+        today=followup_items(session, groups["today"].followups),
+        recent_contacts=_recent_contacts(session, user_id=user.id, now=now),
+        open_deals=deals,
+        stale_deals=[deal for stage in deals for deal in stage.deals if deal.stale][:SHOWN],
+        stale_enrollments=_stale_enrollments(session, owner_id=user.id, now=now),
+    )
+
+
+def _recent_contacts(session: Session, *, user_id: int, now: datetime) -> list[RecentContact]:
+    """The people the user logged touchpoints with lately, the latest first: read from
+    their latest touchpoints only (an index range), however many they ever logged."""
+    latest = session.exec(
+        select(Touchpoint.contact_id, Touchpoint.occurred_at)
+        .where(
+            Touchpoint.logged_by_id == user_id,
+            Touchpoint.occurred_at >= now - timedelta(days=RECENT_DAYS),
+            col(Touchpoint.contact_id).is_not(None),
+        )
+        .order_by(col(Touchpoint.logged_by_id).desc(), col(Touchpoint.occurred_at).desc())
+        .limit(RECENT_TOUCHPOINTS)
+    )
+    last_touch: dict[int, datetime] = {}
+    for contact_id, at in latest:
+        last_touch.setdefault(contact_id, at)
+        if len(last_touch) == SHOWN:
+            break
+    subjects = subjects_named(session, [(contact_id, None) for contact_id in last_touch])
+    return [
+        RecentContact(id=contact_id, name=subjects[("contact", contact_id)].name, last_touch_at=at)
+        for contact_id, at in last_touch.items()
+        if ("contact", contact_id) in subjects
+    ]
+
+
+def _open_deals(session: Session, *, owner_id: int, now: datetime) -> list[StageDeals]:
+    """The owner's open deals by pipeline and stage, the next step soonest first; a deal
+    longer in its stage than the stage's target is stale."""
+    query = (
+        select(Deal, DealStage, Pipeline.name)
+        .join(DealStage, DealStage.id == Deal.stage_id)
+        .join(Pipeline, Pipeline.id == Deal.pipeline_id)
+        .where(Deal.owner_id == owner_id, Deal.status == DealStatus.OPEN)
+        .order_by(
+            Pipeline.name,
+            DealStage.position,
+            col(Deal.next_step_date).is_(None),
+            Deal.next_step_date,
+            Deal.id,
+        )
+        .limit(100)
+    )
+    columns: dict[int, StageDeals] = {}
+    for deal, stage, pipeline in session.exec(query):
+        column = columns.setdefault(
+            stage.id, StageDeals(pipeline=pipeline, stage_id=stage.id, stage=stage.name, deals=[])
+        )
+        stale = bool(
+            stage.kind == StageKind.OPEN
+            and stage.target_days
+            and deal.stage_since < now - timedelta(days=stage.target_days)
+        )
+        column.deals.append(DealItem.model_validate(deal, update={"stale": stale}))
+    return list(columns.values())
+
+
+def _stale_enrollments(session: Session, *, owner_id: int, now: datetime) -> list[StaleEnrollment]:
+    """Active enrollments of the owner's contacts and companies that stay in their phase
+    longer than its target, the longest over first. One index range per phase, so the
+    size of the journeys does not matter."""
+    # Joined by key and tested per enrollment, never collected: an owner may own thousands.
+    owned = or_(Contact.owner_id == owner_id, Company.owner_id == owner_id)
+    stale: list[tuple[Enrollment, Phase]] = []
+    for phase in journey_service.phases_with_targets(session):
+        query = (
+            select(Enrollment)
+            .outerjoin(Contact, Contact.id == Enrollment.contact_id)
+            .outerjoin(Company, Company.id == Enrollment.company_id)
+            .where(
+                Enrollment.journey_id == phase.journey_id,
+                Enrollment.status == EnrollmentStatus.ACTIVE,
+                Enrollment.phase_id == phase.id,
+                Enrollment.phase_since < now - timedelta(days=phase.target_days),
+                owned,
+            )
+            .order_by(Enrollment.phase_since)
+            .limit(SHOWN)
+        )
+        stale += [(enrollment, phase) for enrollment in session.exec(query)]
+    stale.sort(key=lambda pair: pair[0].phase_since + timedelta(days=pair[1].target_days))
+    stale = stale[:SHOWN]
+    subjects = subjects_named(session, [(e.contact_id, e.company_id) for e, _ in stale])
+    return [
+        StaleEnrollment(
+            id=enrollment.id,
+            subject=subject_of(subjects, enrollment.contact_id, enrollment.company_id),
+            journey_id=enrollment.journey_id,
+            phase=phase.name,
+            days_in_phase=(now - enrollment.phase_since).days,
+            target_days=phase.target_days,
+        )
+        for enrollment, phase in stale
+    ]
