@@ -38,6 +38,7 @@ RULES: dict[object, str] = {
     """,
     SIGNED_IN: """
         GET /  GET /api/v1/home  GET /search  GET /api/v1/search  GET /help
+        GET /help/guide/{language}
         POST /logout  GET /profile  POST /profile/preferences  POST /profile/password
         POST /profile/tokens  POST /profile/tokens/{token_id}/revoke
         GET /api/v1/me  PATCH /api/v1/me  POST /api/v1/me/password  GET /api/v1/me/tokens
@@ -331,6 +332,7 @@ def world(client, session) -> dict[str, object]:
         "entry_id": channel["id"],
         "mention_id": 1,  # no erasure has named anybody: these answer 404 to whoever may ask
         "token": "not-a-real-token",
+        "language": "de",
     }
 
 
