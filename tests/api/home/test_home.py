@@ -172,6 +172,7 @@ class TestShortcuts:
     def test_the_help_page_lists_them_and_every_page_loads_them(self, client, session):
         login(client, make_user(session).email)
         help_page = client.get("/help").text
+        assert "<title>Help · CRM</title>" in help_page
         for key in ("/", "n", "l", "?"):
             assert f"<kbd>{key}</kbd>" in help_page
         assert '<script src="/static/js/shortcuts.js" defer></script>' in help_page
