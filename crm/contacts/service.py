@@ -495,6 +495,23 @@ def company_names(session: Session, ids: set[int]) -> dict[int, str]:
     return dict(session.exec(query).all())
 
 
+def subject_names(
+    session: Session, *, contact_ids: set[int], company_ids: set[int]
+) -> dict[tuple[str, int], str]:
+    """Contacts' and companies' names by ("contact" or "company", id), one light query
+    per kind, for lists that name what they are about (follow-ups, homes)."""
+    names = {("company", id_): name for id_, name in company_names(session, company_ids).items()}
+    if contact_ids:
+        query = select(Contact.id, Contact.first_name, Contact.last_name).where(
+            col(Contact.id).in_(contact_ids)
+        )
+        names.update(
+            (("contact", id_), f"{first} {last}".strip())
+            for id_, first, last in session.exec(query)
+        )
+    return names
+
+
 EXPORT_COLUMNS = [
     "id",
     "first_name",

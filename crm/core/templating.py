@@ -9,7 +9,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import phonenumbers
 from babel import Locale
@@ -26,7 +25,7 @@ from sqlmodel import Session
 
 from crm.core.errors import N_, CRMError
 from crm.core.forms import FormErrors
-from crm.core.i18n import LANGUAGES, translations
+from crm.core.i18n import LANGUAGES, request_zone, translations
 from crm.core.settings import ROOT
 
 TEMPLATES_DIR = ROOT / "templates"
@@ -126,7 +125,7 @@ def base_context(request: Request, *, with_messages: bool = True) -> dict[str, A
         "csrf_token": request.scope.get("crm_session", {}).get("csrf", ""),
         "language": language,
         "translations": translations(language),
-        "time_zone": ZoneInfo(getattr(state, "time_zone", "UTC")),
+        "time_zone": request_zone(request),
         # A fragment leaves queued messages for the next full page.
         "messages": pop_messages(request) if with_messages else [],
     }

@@ -60,7 +60,7 @@ class BoardFilter:
     stale: bool = False
 
 
-def _stale_since(stage: DealStage, now: datetime) -> datetime | None:
+def stale_since(stage: DealStage, now: datetime) -> datetime | None:
     """Open deals that entered the stage before this are stale."""
     if stage.kind != StageKind.OPEN or not stage.target_days:
         return None
@@ -79,7 +79,7 @@ def _filtered(filters: BoardFilter, stages: list[DealStage], now: datetime) -> l
                 *(
                     and_(Deal.stage_id == stage.id, col(Deal.stage_since) < since)
                     for stage in stages
-                    if (since := _stale_since(stage, now))
+                    if (since := stale_since(stage, now))
                 ),
             )
         )
@@ -164,7 +164,7 @@ def column_page(
         cursor=cursor,
         limit=CARDS_PER_COLUMN,
     )
-    stale_since = _stale_since(stage, now)
+    stale_after = stale_since(stage, now)
     cards = [
         DealCard(
             deal_id=row.id,
@@ -174,7 +174,7 @@ def column_page(
             amount=in_currency(row.amount, row.currency),
             currency=row.currency,
             days=(now - row.stage_since).total_seconds() / SECONDS_PER_DAY,
-            stale=bool(stale_since and row.stage_since < stale_since),
+            stale=bool(stale_after and row.stage_since < stale_after),
             next_step=row.next_step,
             next_step_date=row.next_step_date,
             expected_close_date=row.expected_close_date,

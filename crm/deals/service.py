@@ -603,7 +603,7 @@ def list_deals(
     if contact_id is not None:
         query = query.where(with_contact(contact_id))
     if q:
-        query = query.where(func.lower(Deal.title).contains(q.lower()))
+        query = query.where(func.lower(Deal.title).contains(q.lower(), autoescape=True))
     return keyset_page(session, query, [col(Deal.id)], descending=True, cursor=cursor, limit=limit)
 
 

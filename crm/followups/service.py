@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, case, func
 from sqlmodel import Session, col, select
 
+from crm.contacts import service as contact_service
 from crm.contacts.models import Company, Contact
 from crm.core import audit
 from crm.core.db import utcnow
@@ -247,14 +248,9 @@ def pending_for(
 
 
 def subject_names(session: Session, followups: list[Followup]) -> dict[tuple[str, int], str]:
-    """The names of the follow-ups' subjects by ("contact" or "company", id), in two
-    queries for all of them."""
-    names: dict[tuple[str, int], str] = {}
-    for kind, model, ids in (
-        ("contact", Contact, {f.contact_id for f in followups if f.contact_id}),
-        ("company", Company, {f.company_id for f in followups if f.company_id}),
-    ):
-        if ids:
-            for row in session.exec(select(model).where(col(model.id).in_(ids))):
-                names[(kind, row.id)] = row.name
-    return names
+    """The names of the follow-ups' subjects by ("contact" or "company", id)."""
+    return contact_service.subject_names(
+        session,
+        contact_ids={f.contact_id for f in followups if f.contact_id},
+        company_ids={f.company_id for f in followups if f.company_id},
+    )

@@ -3,16 +3,17 @@
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_
+from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from crm.contacts.models import Company
 from crm.deals.models import Deal, DealStatus
 from crm.followups import service as followup_service
 from crm.home.models import AccountHome, NpsAnswer, PlannerCounts, QuietCustomer, Renewal
-from crm.home.subjects import SHOWN, aware, followup_items, subject_of, subjects_named
+from crm.home.subjects import SHOWN, followup_items, subject_of, subjects_named
 from crm.journeys import service as journey_service
 from crm.journeys.models import Enrollment, EnrollmentStatus, Phase, PhaseKind
+from crm.touchpoints import service as touchpoint_service
 from crm.touchpoints.models import Touchpoint
 from crm.users.models import User
 
@@ -79,7 +80,11 @@ def _quiet_customers(session: Session, *, now: datetime) -> list[QuietCustomer]:
             .limit(SHOWN)
         )
         candidates += [(enrollment, phase) for enrollment in session.exec(query)]
-    last_touches = _last_touches(session, [e for e, _ in candidates])
+    last_touches = touchpoint_service.last_touches(
+        session,
+        contact_ids={e.contact_id for e, _ in candidates if e.contact_id},
+        company_ids={e.company_id for e, _ in candidates if e.company_id},
+    )
     quiet = []
     for enrollment, phase in candidates:
         touched_at = last_touches.get(_subject_key(enrollment))
@@ -105,24 +110,6 @@ def _subject_key(enrollment: Enrollment) -> tuple[str, int]:
     if enrollment.contact_id:
         return ("contact", enrollment.contact_id)
     return ("company", enrollment.company_id)
-
-
-def _last_touches(
-    session: Session, enrollments: list[Enrollment]
-) -> dict[tuple[str, int], datetime]:
-    """The latest touchpoint of each enrollment's subject, one grouped query per kind."""
-    found: dict[tuple[str, int], datetime] = {}
-    for kind, column in (("contact", Touchpoint.contact_id), ("company", Touchpoint.company_id)):
-        ids = {key[1] for key in map(_subject_key, enrollments) if key[0] == kind}
-        if ids:
-            query = (
-                select(column, func.max(Touchpoint.occurred_at))
-                .where(col(column).in_(ids))
-                .group_by(column)
-            )
-            for id_, at in session.exec(query):
-                found[(kind, id_)] = aware(at)
-    return found
 
 
 def _renewals(session: Session, *, now: datetime) -> list[Renewal]:

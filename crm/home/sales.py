@@ -7,10 +7,12 @@ from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from crm.contacts.models import Company, Contact
-from crm.deals.models import Deal, DealStage, DealStatus, Pipeline, StageKind
+from crm.deals import board as deal_board
+from crm.deals.models import Deal, DealStage, DealStatus, Pipeline
 from crm.followups import service as followup_service
 from crm.home.models import DealItem, RecentContact, SalesHome, StageDeals, StaleEnrollment
 from crm.home.subjects import SHOWN, followup_items, subject_of, subjects_named
+from crm.journeys import board as journey_board
 from crm.journeys import service as journey_service
 from crm.journeys.models import Enrollment, EnrollmentStatus, Phase
 from crm.touchpoints.models import Touchpoint
@@ -84,11 +86,8 @@ def _open_deals(session: Session, *, owner_id: int, now: datetime) -> list[Stage
         column = columns.setdefault(
             stage.id, StageDeals(pipeline=pipeline, stage_id=stage.id, stage=stage.name, deals=[])
         )
-        stale = bool(
-            stage.kind == StageKind.OPEN
-            and stage.target_days
-            and deal.stage_since < now - timedelta(days=stage.target_days)
-        )
+        since = deal_board.stale_since(stage, now)
+        stale = bool(since and deal.stage_since < since)
         column.deals.append(DealItem.model_validate(deal, update={"stale": stale}))
     return list(columns.values())
 
@@ -109,7 +108,7 @@ def _stale_enrollments(session: Session, *, owner_id: int, now: datetime) -> lis
                 Enrollment.journey_id == phase.journey_id,
                 Enrollment.status == EnrollmentStatus.ACTIVE,
                 Enrollment.phase_id == phase.id,
-                Enrollment.phase_since < now - timedelta(days=phase.target_days),
+                Enrollment.phase_since < journey_board.stale_since(phase, now),
                 owned,
             )
             .order_by(Enrollment.phase_since)

@@ -1,11 +1,8 @@
 """Naming the contacts and companies a home lists, a page of them at once."""
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
+from sqlmodel import Session
 
-from sqlmodel import Session, col, select
-
-from crm.contacts.models import Company, Contact
+from crm.contacts import service as contact_service
 from crm.followups.models import Followup
 from crm.home.models import FollowupItem, Subject
 
@@ -17,21 +14,13 @@ def subjects_named(
     session: Session, pairs: list[tuple[int | None, int | None]]
 ) -> dict[tuple[str, int], Subject]:
     """Contacts and companies by ("contact" | "company", id), for (contact_id, company_id)
-    pairs, in one query per kind."""
-    found: dict[tuple[str, int], Subject] = {}
-    contact_ids = {c for c, _ in pairs if c}
-    company_ids = {c for _, c in pairs if c}
-    if contact_ids:
-        query = select(Contact.id, Contact.first_name, Contact.last_name).where(
-            col(Contact.id).in_(contact_ids)
-        )
-        for id_, first, last in session.exec(query):
-            found[("contact", id_)] = Subject(kind="contact", id=id_, name=f"{first} {last}")
-    if company_ids:
-        query = select(Company.id, Company.name).where(col(Company.id).in_(company_ids))
-        for id_, name in session.exec(query):
-            found[("company", id_)] = Subject(kind="company", id=id_, name=name)
-    return found
+    pairs."""
+    names = contact_service.subject_names(
+        session,
+        contact_ids={contact_id for contact_id, _ in pairs if contact_id},
+        company_ids={company_id for _, company_id in pairs if company_id},
+    )
+    return {key: Subject(kind=key[0], id=key[1], name=name) for key, name in names.items()}
 
 
 def subject_of(
@@ -53,10 +42,3 @@ def followup_items(session: Session, followups: list[Followup]) -> list[Followup
         )
         for f in followups
     ]
-
-
-def aware(value: datetime | str) -> datetime:
-    """A max() over a UTC column comes back naive (SQLite: as text); it is UTC."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=ZoneInfo("UTC"))

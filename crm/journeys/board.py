@@ -15,7 +15,7 @@ from crm.core.pagination import keyset_page
 from crm.journeys.models import Enrollment, EnrollmentStatus, Journey, Phase
 from crm.journeys.models import PhaseTransition as Transition
 from crm.journeys.service import SECONDS_PER_DAY, list_journeys, phases_by_journey, phases_of
-from crm.touchpoints.models import Touchpoint
+from crm.touchpoints import service as touchpoint_service
 from crm.users.models import User
 
 CARDS_PER_COLUMN = 20
@@ -69,7 +69,7 @@ def _subjects(filters: BoardFilter) -> Any:
     return or_(*conditions) if conditions else None
 
 
-def _stale_since(phase: Phase, now: datetime) -> datetime | None:
+def stale_since(phase: Phase, now: datetime) -> datetime | None:
     return now - timedelta(days=phase.target_days) if phase.target_days else None
 
 
@@ -82,7 +82,7 @@ def _in_column(phase: Phase, filters: BoardFilter, now: datetime) -> list[Any]:
     if (subjects := _subjects(filters)) is not None:
         conditions.append(subjects)
     if filters.stale:
-        since = _stale_since(phase, now)
+        since = stale_since(phase, now)
         conditions.append(col(Enrollment.phase_since) < since if since else false())
     return conditions
 
@@ -122,7 +122,7 @@ def _counts(
                 *(
                     and_(Enrollment.phase_id == p.id, col(Enrollment.phase_since) < since)
                     for p in phases
-                    if (since := _stale_since(p, now))
+                    if (since := stale_since(p, now))
                 ),
             )
         )
@@ -199,8 +199,10 @@ def _cards(
         else {}
     )
     owners = dict(session.exec(select(User.id, User.name)).all())
-    last_touch = _last_touches(
-        session, contact_ids, {e.company_id for e in enrollments if e.company_id}
+    last_touch = touchpoint_service.last_touches(
+        session,
+        contact_ids=contact_ids,
+        company_ids={e.company_id for e in enrollments if e.company_id},
     )
     targets = {p.id: p.target_days for p in phases}
     cards = {}
@@ -224,22 +226,6 @@ def _cards(
             ),
         )
     return cards
-
-
-def _last_touches(
-    session: Session, contact_ids: set[int], company_ids: set[int]
-) -> dict[tuple[str, int], datetime]:
-    found: dict[tuple[str, int], datetime] = {}
-    for kind, key, ids in (
-        ("contact", Touchpoint.contact_id, contact_ids),
-        ("company", Touchpoint.company_id, company_ids),
-    ):
-        if ids:
-            query = (
-                select(key, func.max(Touchpoint.occurred_at)).where(col(key).in_(ids)).group_by(key)
-            )
-            found.update(((kind, id_), at) for id_, at in session.exec(query).all())
-    return found
 
 
 # --- a subject's journeys and moves --------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from crm.contacts import service as contact_service
@@ -150,3 +151,20 @@ def timeline_window(
     before = decode_cursor(cursor, kinds=[datetime, int])[0] if cursor else None
     since = touchpoints[-1].occurred_at if next_cursor else None
     return since, before
+
+
+def last_touches(
+    session: Session, *, contact_ids: set[int], company_ids: set[int]
+) -> dict[tuple[str, int], datetime]:
+    """When each contact and company was last touched, by ("contact" | "company", id)."""
+    found: dict[tuple[str, int], datetime] = {}
+    for kind, key, ids in (
+        ("contact", Touchpoint.contact_id, contact_ids),
+        ("company", Touchpoint.company_id, company_ids),
+    ):
+        if ids:
+            query = (
+                select(key, func.max(Touchpoint.occurred_at)).where(col(key).in_(ids)).group_by(key)
+            )
+            found.update(((kind, id_), at) for id_, at in session.exec(query).all())
+    return found
