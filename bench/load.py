@@ -3,6 +3,9 @@
     .venv/bin/python bench/load.py --size M --db sqlite|postgres [--users 8] [--seconds 60]
     .venv/bin/python bench/load.py --size M --db sqlite --only list [--users 8]
 
+The server runs as `crm serve --cpu N` on the last CPU (`--cpu` chooses another,
+`--unpinned` none), as README recommends for one worker on a machine of its own.
+
 The mixed run has every user log touchpoints, edit contacts and deals (each edit sends
 the version it read, from a small shared pool so that users collide), move enrollments
 and deals, and read the contact list. Afterwards the database is counted: every write
@@ -15,6 +18,7 @@ second and latency percentiles). Uses the data sets of bench/run.py.
 import argparse
 import http.client
 import json
+import os
 import statistics
 import sys
 import threading
@@ -365,13 +369,21 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--only", choices=["mixed", "list"], default=None)
+    parser.add_argument(
+        "--cpu",
+        type=int,
+        default=max(os.sched_getaffinity(0)),
+        help="the CPU the server is kept on (crm serve --cpu); the last one unless told",
+    )
+    parser.add_argument("--unpinned", action="store_true", help="leave the server unpinned")
     options = parser.parse_args()
+    cpu = None if options.unpinned else options.cpu
     run.OUT.mkdir(parents=True, exist_ok=True)
     url = run.database_url(options.db, options.size)
     run.ensure_data(url, options.size)
     engine = make_engine(url)
-    server, port = run.start_server(url, count_statements=False)
-    results: dict[str, Any] = {"size": options.size, "db": options.db}
+    server, port = run.start_server(url, count_statements=False, cpu=cpu)
+    results: dict[str, Any] = {"size": options.size, "db": options.db, "cpu": cpu}
     try:
         if options.only in (None, "list"):
             results["list"] = run_list(
@@ -385,7 +397,8 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=10)
         engine.dispose()
-    path = run.OUT / f"load-{options.size}-{options.db}.json"
+    unpinned = "-unpinned" if cpu is None else ""
+    path = run.OUT / f"load-{options.size}-{options.db}{unpinned}.json"
     path.write_text(json.dumps(results, indent=2))
     print(f"JSON: {path}")
     broken = results.get("mixed", {}).get("lost", {})

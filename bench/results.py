@@ -10,6 +10,7 @@ import os
 import platform
 import sqlite3
 from datetime import UTC, datetime
+from itertools import product
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ COMMANDS = [
     "make bench SIZE=M DB=postgres",
     "make load SIZE=M DB=sqlite",
     "make load SIZE=M DB=postgres",
+    ".venv/bin/python bench/load.py --size M --db sqlite --only list --unpinned",
     ".venv/bin/python bench/run.py --size L --db postgres --no-import --requests 20 --warmup 2",
     ".venv/bin/python bench/results.py",
 ]
@@ -129,16 +131,22 @@ def main() -> None:
         lines.append(f"| {title} | {' | '.join(row)} |")
 
     lines += ["", "## Load test (bench/load.py, 8 users, 60 s each)", ""]
-    for db in ("sqlite", "postgres"):
-        run = load(f"load-M-{db}.json")
+    for db, unpinned in product(("sqlite", "postgres"), ("", "-unpinned")):
+        run = load(f"load-M-{db}{unpinned}.json")
         if not run:
             continue
+        server = (
+            f"the server kept on CPU {run['cpu']} (`crm serve --cpu {run['cpu']}`)"
+            if run.get("cpu") is not None
+            else "the server unpinned (`--unpinned`)"
+        )
         for part in ("list", "mixed"):
             if part not in run:
                 continue
             result = run[part]
             lines += [
-                f"**M, {db}, {'the contact list page' if part == 'list' else 'mixed work'}:** "
+                f"**M, {db}, {'the contact list page' if part == 'list' else 'mixed work'}, "
+                f"{server}:** "
                 f"{result['requests']:,} requests in {result['seconds']} s, "
                 f"{result['requests_per_s']} requests/s, 5xx answers: "
                 f"{sum(result['server_errors'].values()) if result['server_errors'] else 0}.",

@@ -167,10 +167,11 @@ def deal_setup(url: str) -> tuple[int, list[int], dict[int, int]]:
 
 
 def start_server(
-    url: str, var_dir: Path = OUT, *, count_statements: bool = True
+    url: str, var_dir: Path = OUT, *, count_statements: bool = True, cpu: int | None = None
 ) -> tuple[subprocess.Popen, int]:
     """``crm serve`` on a free port; ``count_statements`` adds X-SQL-Statements to every
-    answer, which costs a little: the load test runs without it, as production does."""
+    answer, which costs a little: the load test runs without it, as production does.
+    ``cpu``: keep the server on that CPU (``crm serve --cpu``)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -181,8 +182,9 @@ def start_server(
         "CRM_COUNT_STATEMENTS": str(count_statements).lower(),
         "CRM_VAR_DIR": str(var_dir),
     }
+    pinned = [] if cpu is None else ["--cpu", str(cpu)]
     server = subprocess.Popen(
-        [BIN / "crm", "serve", "--port", str(port)],
+        [BIN / "crm", "serve", "--port", str(port), *pinned],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=open(var_dir / "server.log", "w"),  # noqa: SIM115 (lives as long as the server)

@@ -1,5 +1,6 @@
 """The ``crm`` command line."""
 
+import os
 from datetime import datetime
 from typing import Annotated
 
@@ -155,6 +156,10 @@ def serve(
     host: Annotated[str, typer.Option(envvar="HOST")] = "127.0.0.1",
     port: Annotated[int, typer.Option(envvar="PORT")] = 8000,
     workers: Annotated[int, typer.Option(help="More than one: run `crm scheduler` too")] = 1,
+    cpu: Annotated[
+        int | None,
+        typer.Option(envvar="CRM_CPU", help="Keep the one worker on this CPU (see README)"),
+    ] = None,
 ) -> None:
     """Serve the CRM; with one worker it also runs the scheduler."""
     import uvicorn
@@ -163,12 +168,27 @@ def serve(
 
     settings = get_settings()
     options = {"host": host, "port": port, "proxy_headers": True, "log_config": server_log_config()}
+    if cpu is not None:
+        if workers != 1:
+            raise typer.BadParameter("pins one worker; pin several with your process manager")
+        pin_to_cpu(cpu)
     if workers == 1:
         from crm.main import serving_app
 
         uvicorn.run(serving_app(with_scheduler=settings.run_scheduler), **options)
     else:
         uvicorn.run("crm.main:serving_app", factory=True, workers=workers, **options)
+
+
+def pin_to_cpu(cpu: int) -> None:
+    """Keep this process (and the threads it starts) on one CPU. One worker's threads
+    take turns at Python's interpreter lock; spread over several cores each turn is a
+    hand-over between cores, which costs the list page about a quarter of its
+    throughput (bench/RESULTS.md)."""
+    available = sorted(os.sched_getaffinity(0))
+    if cpu not in available:
+        raise typer.BadParameter(f"CPU {cpu} is not available here; choose one of {available}")
+    os.sched_setaffinity(0, {cpu})
 
 
 @app.command()

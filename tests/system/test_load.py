@@ -1,12 +1,19 @@
 """The load test of bench/load.py in a short form: eight users at once for a few seconds."""
 
+import os
+from pathlib import Path
+
 from bench import load, run
 
 
 def test_eight_users_at_once_lose_nothing_and_overwrite_nothing(database, tmp_path):
     url, engine = database
-    server, port = run.start_server(url, var_dir=tmp_path)
+    cpu = max(os.sched_getaffinity(0))
+    server, port = run.start_server(url, var_dir=tmp_path, cpu=cpu)
     try:
+        # As the load test runs it: the one worker kept on one CPU (crm serve --cpu).
+        status = Path(f"/proc/{server.pid}/status").read_text()
+        assert f"Cpus_allowed_list:\t{cpu}\n" in status
         result = load.run_mixed(engine, port, users=8, seconds=6)
     finally:
         server.terminate()

@@ -1,3 +1,6 @@
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import pytest
@@ -236,3 +239,27 @@ def test_backup_and_restore_round_trip_and_replay_the_erasures_since(crm, tmp_pa
     assert names() == ["Kept"]  # as backed up, less the erasure logged since
     missing = crm("restore", str(tmp_path / "nothing-here"))
     assert missing.exit_code == 1 and "There is no backup at" in missing.output
+
+
+def test_serve_refuses_a_cpu_the_machine_lacks_and_pinning_several_workers(crm):
+    missing = max(os.sched_getaffinity(0)) + 1
+    result = crm("serve", "--cpu", str(missing))
+    assert result.exit_code == 2
+    assert f"CPU {missing} is not available here" in result.output
+    several = crm("serve", "--cpu", "0", "--workers", "2")
+    assert several.exit_code == 2
+    assert "pins one worker" in several.output
+
+
+def test_pin_to_cpu_keeps_the_process_and_its_threads_on_that_cpu():
+    # In a child process: the test run itself must stay free to use every CPU.
+    code = (
+        "import os, threading; from crm.cli import pin_to_cpu; pin_to_cpu({cpu}); "
+        "seen = []; t = threading.Thread(target=lambda: seen.append(os.sched_getaffinity(0))); "
+        "t.start(); t.join(); print(sorted(os.sched_getaffinity(0)), sorted(seen[0]))"
+    )
+    cpu = max(os.sched_getaffinity(0))
+    done = subprocess.run(
+        [sys.executable, "-c", code.format(cpu=cpu)], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == [f"[{cpu}]", f"[{cpu}]"]
