@@ -31,7 +31,7 @@ from crm.core import audit
 from crm.core.db import insert_rows, utcnow
 from crm.core.errors import N_, Conflict, Invalid, NotFound, check_version
 from crm.core.merge import repoint_references
-from crm.core.pagination import MAX_LIMIT, keyset_page
+from crm.core.pagination import MAX_LIMIT, Window, keyset_page
 from crm.deals import figures as deal_figures
 from crm.gdpr import keys
 from crm.journeys import attribution
@@ -193,7 +193,7 @@ def _page(
     sort: str,
     cursor: str | None,
     limit: int,
-    sort_in_memory: bool = False,
+    paging: "Paging | None" = None,
 ) -> tuple[list[Any], str | None]:
     return keyset_page(
         session,
@@ -202,7 +202,8 @@ def _page(
         descending=sort.startswith("-"),
         cursor=cursor,
         limit=limit,
-        sort_in_memory=sort_in_memory,
+        sort_in_memory=paging.sort_in_memory if paging else False,
+        window=paging.window if paging else None,
     )
 
 
@@ -246,21 +247,32 @@ PHONE_LIKE = re.compile(r"^[\d\s+()/.-]+$")
 # beyond it, walking the list's sort index and keeping the matches reaches a page sooner.
 # Below it walking can be far slower: matches on a name lie together in the name order.
 FEW_MATCHES = 5_000
+# On PostgreSQL many matches are first looked for among this many next rows of the
+# order (a few milliseconds at a million contacts).
+WINDOW = 2_000
 
 
-def _search(session: Session, query: Any, q: str) -> tuple[Any, bool]:
+class Paging(NamedTuple):
+    """How a search's matches are paged (see ``keyset_page``)."""
+
+    sort_in_memory: bool = False
+    window: Window | None = None
+
+
+def _search(session: Session, query: Any, q: str) -> tuple[Any, Paging]:
     """``query`` narrowed to contacts whose names, addresses, numbers or company hold
-    ``q``, and whether the matches are few enough to be sorted in memory."""
+    ``q``, and how to page the matches."""
     needle = q.strip().lower()
     if PHONE_LIKE.match(needle):
         needle = phone_query(re.sub(r"[\s()/.-]", "", needle))
     holds = col(Contact.search_text).contains(needle, autoescape=True)
     if len(needle) < 3:
-        return query.where(holds), False  # shorter than a trigram: no index helps
+        return query.where(holds), Paging()  # shorter than a trigram: no index helps
     if session.get_bind().dialect.name == "postgresql":
-        # The trigram GIN index finds the matches.
-        matches = select(Contact.id).where(holds)
-        return query.where(holds), _count_upto(session, matches) <= FEW_MATCHES
+        # The trigram GIN index finds the matches; many may lie together far down the
+        # order (25,000 Müllers among a million contacts): a window first.
+        few = _count_upto(session, select(Contact.id).where(holds)) <= FEW_MATCHES
+        return query.where(holds), Paging(sort_in_memory=few, window=None if few else _near(needle))
     # FTS5's trigram index answers substring queries; a quoted phrase needs no escaping
     # beyond doubled quotes.
     phrase = '"' + needle.replace('"', '""') + '"'
@@ -268,10 +280,26 @@ def _search(session: Session, query: Any, q: str) -> tuple[Any, bool]:
     matches = matches.bindparams(phrase=phrase).columns(rowid=Integer)
     count = _count_upto(session, select(literal_column("rowid")).select_from(matches.subquery()))
     if count <= FEW_MATCHES:
-        return query.where(col(Contact.id).in_(matches)), True
+        return query.where(col(Contact.id).in_(matches)), Paging(sort_in_memory=True)
     # "+ 0" hides the id from the planner, which would otherwise look up every match by
     # id and sort them all, instead of walking the sort index.
-    return query.where((col(Contact.id) + 0).in_(matches)), False
+    return query.where((col(Contact.id) + 0).in_(matches)), Paging()
+
+
+def _near(needle: str) -> Window:
+    """The matches among the next WINDOW rows of the order."""
+
+    def window(conditions: list[Any], order: list[Any]) -> Any:
+        head = (
+            select(Contact.id, Contact.search_text)
+            .where(*conditions)
+            .order_by(*order)
+            .limit(WINDOW)
+            .subquery()
+        )
+        return select(head.c.id).where(head.c.search_text.contains(needle, autoescape=True))
+
+    return window
 
 
 def insert_contacts(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -469,9 +497,9 @@ def _contacts_page(
     _check_sort(sort)
     if tag:
         query = query.where(col(Contact.id).in_(_tagged(ContactTag.contact_id, tag)))
-    few = False
+    paging = None
     if q and q.strip():
-        query, few = _search(session, query, q)
+        query, paging = _search(session, query, q)
     if owner_id is not None:
         query = query.where(Contact.owner_id == owner_id)
     if company_id is not None:
@@ -483,7 +511,7 @@ def _contacts_page(
         if sort.endswith("name")
         else [col(Contact.created_at), col(Contact.id)]
     )
-    return _page(session, query, keys, sort=sort, cursor=cursor, limit=limit, sort_in_memory=few)
+    return _page(session, query, keys, sort=sort, cursor=cursor, limit=limit, paging=paging)
 
 
 def company_names(session: Session, ids: set[int]) -> dict[int, str]:

@@ -6,7 +6,7 @@ A cursor is the sort key of the last row shown, encoded as URL-safe base64 JSON.
 import base64
 import binascii
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +17,9 @@ from sqlmodel import Session
 from crm.core.errors import N_, BadRequest
 
 MAX_LIMIT = 200
+
+# (the cursor's conditions, the order) -> the ids of the matches among the next rows
+Window = Callable[[list[ColumnElement[bool]], list[ColumnElement[Any]]], Select[Any]]
 
 
 def encode_cursor(values: Sequence[Any]) -> str:
@@ -66,6 +69,7 @@ def keyset_page(
     cursor: str | None,
     limit: int,
     sort_in_memory: bool = False,
+    window: Window | None = None,
 ) -> tuple[list[Any], str | None]:
     """One page of ``query`` ordered by ``keys`` (ending in a unique one), and the next cursor.
 
@@ -73,14 +77,37 @@ def keyset_page(
     count of the whole table is ever needed. ``sort_in_memory`` orders by expressions
     no index matches (the same order), for filters that select few rows: it keeps the
     planner from walking a sort index past rows the filter rejects.
+
+    ``window``, for a filter with many matches that another index finds: given the
+    cursor's conditions and the order, it selects the ids of the matches among a bounded
+    number of next rows of the order. When those hold the page, the page is theirs (the
+    first matches among the next rows are the first of all). When they hold a tenth of
+    a page or more, the matches are spread out and walking the sort index on finds the
+    page soon. Fewer, and the matches lie together further down the order (a surname),
+    where a walk could cross most of the table: they are sorted in memory instead.
     """
     kinds = [_kind_of(key) for key in keys]
+    conditions = []
     if cursor:
-        query = query.where(after(keys, decode_cursor(cursor, kinds=kinds), descending=descending))
+        conditions.append(after(keys, decode_cursor(cursor, kinds=kinds), descending=descending))
+    query = query.where(*conditions)
+    limit = max(1, min(limit, MAX_LIMIT))
+    if window is not None:
+        order = [key.desc() if descending else key.asc() for key in keys]
+        near = query.where(keys[-1].in_(window(conditions, order)))
+        rows = list(session.exec(near.order_by(*order).limit(limit + 1)))
+        if len(rows) > limit:
+            return _cut(rows, keys, limit)
+        sort_in_memory = len(rows) * 10 < limit
     sorted_by = [func.coalesce(key, key) for key in keys] if sort_in_memory else keys
     order = [key.desc() if descending else key.asc() for key in sorted_by]
-    limit = max(1, min(limit, MAX_LIMIT))
-    rows = list(session.exec(query.order_by(*order).limit(limit + 1)))
+    return _cut(list(session.exec(query.order_by(*order).limit(limit + 1))), keys, limit)
+
+
+def _cut(
+    rows: list[Any], keys: Sequence[InstrumentedAttribute[Any]], limit: int
+) -> tuple[list[Any], str | None]:
+    """The page, and the cursor after it when the row after the page came too."""
     if len(rows) <= limit:
         return rows, None
     rows = rows[:limit]

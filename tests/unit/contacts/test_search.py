@@ -2,10 +2,12 @@
 
 import pytest
 from sqlalchemy import event, text
+from sqlmodel import col, select
 
 from crm.contacts import service
-from crm.contacts.models import CompanyUpdate, ContactUpdate
+from crm.contacts.models import CompanyUpdate, Contact, ContactUpdate
 from crm.core.errors import Invalid
+from crm.core.pagination import keyset_page
 from tests.factories import make_company, make_contact
 
 
@@ -180,3 +182,69 @@ def test_bulk_inserted_contacts_are_indexed_once_and_later_writes_still_are(sess
     assert found(session, "bulk z") == {*ids, later.id}
     service.delete_contact(session, contact=session.get(Contact, ids[0]), actor_id=None)
     assert found(session, "bulk z") == {ids[1], later.id}
+
+
+@pytest.mark.parametrize(
+    ("needle", "way"),
+    [
+        # the page lies among the window's rows: one query
+        ("anfang", "window"),
+        # a match in the window, the rest further on: spread out, the walk goes on
+        ("streu", "walk"),
+        # none in the window: they lie together further down, and are sorted
+        ("hinten", "sorted"),
+    ],
+)
+def test_a_window_of_next_rows_pages_many_matches_the_same_whichever_way(
+    session, monkeypatch, needle, way
+):
+    monkeypatch.setattr(service, "WINDOW", 4)
+    names = [
+        "Aa Anfang",
+        "Ab Anfang",
+        "Ac Streu",
+        "Ad Anfang",
+        "Ba",
+        "Bb",
+        "Bc Streu",
+        "Bd",
+        "Ca Streu",
+        "Cb Hinten",
+        "Cc Hinten",
+        "Cd Hinten",
+    ]
+    made = [make_contact(session, first_name="Vera", last_name=name) for name in names]
+    query = select(Contact).where(col(Contact.search_text).contains(needle))
+    keys = [col(Contact.last_name), col(Contact.first_name), col(Contact.id)]
+    statements = []
+
+    def keep(_conn, _cursor, statement, *_):
+        statements.append(statement)
+
+    connection = session.connection()
+    event.listen(connection, "before_cursor_execute", keep)
+    seen, cursor, first = [], None, True
+    while True:
+        page, cursor = keyset_page(
+            session,
+            query,
+            keys,
+            descending=False,
+            cursor=cursor,
+            limit=2,
+            window=service._near(needle),
+        )
+        if first:
+            first_page = list(statements)
+            first = False
+        seen += page
+        if cursor is None:
+            break
+    event.remove(connection, "before_cursor_execute", keep)
+    assert [c.id for c in seen] == [c.id for c in made if needle in c.last_name.lower()]
+    sorted_in_memory = any("coalesce" in s.lower() for s in first_page)
+    assert (len(first_page), sorted_in_memory) == {
+        "window": (1, False),
+        "walk": (2, False),
+        "sorted": (2, True),
+    }[way]
