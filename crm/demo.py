@@ -20,7 +20,7 @@ from crm.core import lists
 from crm.core.db import job_session
 from crm.deals import service as deal_service
 from crm.deals.models import LostReason
-from crm.journeys import attribution
+from crm.journeys import attribution, counts
 from crm.journeys import service as journey_service
 from crm.journeys.models import ExitReason, Journey
 from crm.journeys.templates import CLASSIC
@@ -492,6 +492,7 @@ def generate(
                 )
     with job_session(engine) as session:
         attribution.refresh(session, new=True)
+        counts.settle(session)  # the bulk load's count changes, before anyone reads them
     # PostgreSQL also needs the VACUUM that autovacuum would run a while later: until
     # then every read of the fresh rows checks their visibility the slow way.
     if engine.dialect.name == "postgresql":

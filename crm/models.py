@@ -37,6 +37,8 @@ from crm.journeys.models import (
     ExitReason,
     Journey,
     Phase,
+    PhaseCount,
+    PhaseCountChange,
     PhaseTransition,
     TouchpointPhase,
 )
@@ -96,6 +98,8 @@ __all__ = [
     "LostReason",
     "Outcome",
     "Phase",
+    "PhaseCount",
+    "PhaseCountChange",
     "PhaseTransition",
     "Pipeline",
     "PrivacyRequest",

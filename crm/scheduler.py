@@ -46,6 +46,12 @@ def jobs(settings: Settings) -> list[Job]:
             {"hours": 1},
         ),
         Job("imports.purge_imports", "crm.imports.jobs:purge_imports", "interval", {"hours": 24}),
+        Job(
+            "journeys.settle_phase_counts",
+            "crm.journeys.jobs:settle_phase_counts",
+            "interval",
+            {"minutes": 10},
+        ),
         Job("gdpr.flag_due_requests", "crm.gdpr.jobs:flag_due_requests", "interval", {"hours": 24}),
         Job("gdpr.purge_exports", "crm.gdpr.jobs:purge_exports", "interval", {"hours": 24}),
         Job("gdpr.scrub_files", "crm.gdpr.jobs:scrub_files", "interval", {"hours": 24}),

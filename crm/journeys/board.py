@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from crm.contacts.models import Company, Contact
 from crm.core.db import utcnow
 from crm.core.pagination import keyset_page
+from crm.journeys import counts
 from crm.journeys.models import Enrollment, EnrollmentStatus, Journey, Phase
 from crm.journeys.models import PhaseTransition as Transition
 from crm.journeys.service import SECONDS_PER_DAY, list_journeys, phases_by_journey, phases_of
@@ -112,6 +113,8 @@ def board(
 def _counts(
     session: Session, journey: Journey, phases: list[Phase], filters: BoardFilter, now: datetime
 ) -> dict[int, int]:
+    if filters == BoardFilter():  # the whole board: kept as enrollments change
+        return counts.active_by_phase(session, phase_ids=[p.id for p in phases])
     conditions = [Enrollment.journey_id == journey.id, Enrollment.status == EnrollmentStatus.ACTIVE]
     if (subjects := _subjects(filters)) is not None:
         conditions.append(subjects)

@@ -156,6 +156,33 @@ class Enrollment(SQLModel, table=True):
     updated_at: datetime = timestamp(default_factory=utcnow)
 
 
+class PhaseCount(SQLModel, table=True):
+    """How many active enrollments a phase held at the last settling; the changes since
+    are in ``phase_count_change``. Together they give the board its column counts
+    without counting every enrollment (see ``journeys.counts``)."""
+
+    __tablename__ = "phase_count"
+
+    phase_id: int = column(
+        Privacy.NONE, primary_key=True, foreign_key="phase.id", ondelete="CASCADE"
+    )
+    active: int = column(Privacy.NONE, default=0)
+
+
+class PhaseCountChange(SQLModel, table=True):
+    """+1 or -1 to a phase's active enrollments, written by database triggers on
+    ``enrollment`` (so that cascades and bulk loads count too), until a settling folds it
+    into ``phase_count``. Appended, never updated: writers never wait for each other."""
+
+    __tablename__ = "phase_count_change"
+
+    id: int | None = column(Privacy.NONE, default=None, primary_key=True)
+    # No foreign key: a phase's deletion may cascade to enrollments, whose triggers
+    # write changes for it while it goes.
+    phase_id: int = column(Privacy.NONE, index=True)
+    delta: int = column(Privacy.NONE)
+
+
 class PhaseTransition(SQLModel, table=True):
     """One step of an enrollment's history: an entry (no from phase), a move, or an
     exit (no to phase; ``status`` says which)."""

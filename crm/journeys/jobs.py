@@ -1,0 +1,12 @@
+"""Scheduled work of the journeys domain."""
+
+from sqlalchemy import Engine
+
+from crm.core.db import default_engine, job_session
+from crm.journeys import counts
+
+
+def settle_phase_counts(engine: Engine | None = None) -> int:
+    """Fold the board's count changes into the settled counts (see ``journeys.counts``)."""
+    with job_session(engine or default_engine()) as session:
+        return counts.settle(session)
