@@ -18,6 +18,7 @@ from sqlalchemy import Engine, func, insert, select, text
 from crm.contacts.models import Company, Contact, search_text_for
 from crm.core import lists
 from crm.core.db import job_session
+from crm.deals import figures
 from crm.deals import service as deal_service
 from crm.deals.models import LostReason
 from crm.journeys import attribution, counts
@@ -492,7 +493,9 @@ def generate(
                 )
     with job_session(engine) as session:
         attribution.refresh(session, new=True)
-        counts.settle(session)  # the bulk load's count changes, before anyone reads them
+        # the bulk load's changes to kept figures, before anyone reads them
+        counts.settle(session)
+        figures.settle_forecast(session)
     # PostgreSQL also needs the VACUUM that autovacuum would run a while later: until
     # then every read of the fresh rows checks their visibility the slow way.
     if engine.dialect.name == "postgresql":

@@ -12,7 +12,16 @@ from crm.contacts.models import (
     Tag,
 )
 from crm.core.audit import AuditEvent
-from crm.deals.models import Deal, DealContact, DealStage, DealStageChange, LostReason, Pipeline
+from crm.deals.models import (
+    Deal,
+    DealContact,
+    DealStage,
+    DealStageChange,
+    ForecastChange,
+    ForecastTotal,
+    LostReason,
+    Pipeline,
+)
 from crm.followups.models import (
     CalendarFeed,
     Followup,
@@ -90,6 +99,8 @@ __all__ = [
     "FollowupRule",
     "FollowupRulePhase",
     "FollowupRun",
+    "ForecastChange",
+    "ForecastTotal",
     "ImportChunk",
     "ImportJob",
     "ImportProblem",

@@ -46,6 +46,7 @@ def jobs(settings: Settings) -> list[Job]:
             {"hours": 1},
         ),
         Job("imports.purge_imports", "crm.imports.jobs:purge_imports", "interval", {"hours": 24}),
+        Job("deals.settle_forecast", "crm.deals.jobs:settle_forecast", "interval", {"minutes": 10}),
         Job(
             "journeys.settle_phase_counts",
             "crm.journeys.jobs:settle_phase_counts",

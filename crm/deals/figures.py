@@ -19,22 +19,25 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import BigInteger, false, func, select, type_coerce
+from sqlalchemy import false, func, select
 from sqlmodel import Session, col
 
+from crm.core import tallies
 from crm.core.db import Money
 from crm.core.sql import days_between
 from crm.deals.models import (
     DEFAULT_CURRENCY,
     Deal,
-    DealStage,
     DealStatus,
+    ForecastChange,
+    ForecastTotal,
     LostReason,
     in_currency,
     with_contact,
 )
 
 A_SHARE, B_SHARE = Decimal("0.80"), Decimal("0.95")
+FORECAST_KEYS, FORECAST_SUMS = ["pipeline_id", "month", "currency"], ["deals", "amount", "weighted"]
 
 
 class ForecastMonth(BaseModel):
@@ -55,41 +58,40 @@ class Performance(BaseModel):
 
 
 def forecast(session: Session, *, pipeline_id: int | None = None) -> list[ForecastMonth]:
-    """The open deals per month of expected close and currency, weighted."""
-    probability = func.coalesce(Deal.probability, DealStage.probability)
-    query = (
-        select(
-            Deal.expected_close_date,
-            Deal.currency,
-            func.count(),
-            func.sum(Deal.amount),
-            # in stored units times percent: an exact integer on either database
-            func.sum(type_coerce(Deal.amount, BigInteger) * probability),
-        )
-        .join(DealStage, DealStage.id == Deal.stage_id)
-        .where(Deal.status == DealStatus.OPEN)
-        .group_by(Deal.expected_close_date, Deal.currency)
+    """The open deals per month of expected close and currency, weighted: kept as deals
+    change (``crm.core.tallies``), not summed over every open deal on each view."""
+    rows = tallies.read(
+        session,
+        ForecastTotal,
+        ForecastChange,
+        keys=FORECAST_KEYS,
+        sums=FORECAST_SUMS,
+        where=lambda table: [] if pipeline_id is None else [table.pipeline_id == pipeline_id],
     )
-    if pipeline_id is not None:
-        query = query.where(Deal.pipeline_id == pipeline_id)
-    months: dict[tuple[str | None, str], list] = defaultdict(lambda: [0, Decimal(0), Decimal(0)])
-    for day, currency, count, amount, weighted in session.execute(query):
-        month = months[(day.strftime("%Y-%m") if day else None, currency)]
-        month[0] += count
-        month[1] += amount
-        month[2] += Decimal(weighted) / (Money.UNITS * 100)
+    months: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+    for _pipeline, month, currency, *figures in rows:
+        for i, value in enumerate(figures):
+            months[(month, currency)][i] += value
     return [
         ForecastMonth(
-            month=month,
+            month=month or None,
             currency=currency,
             deals=count,
-            amount=in_currency(amount, currency),
-            weighted=in_currency(weighted, currency),
+            amount=in_currency(Decimal(amount) / Money.UNITS, currency),
+            weighted=in_currency(Decimal(weighted) / (Money.UNITS * 100), currency),
         )
+        # the months in order, then the deals without an expected close
         for (month, currency), (count, amount, weighted) in sorted(
-            months.items(), key=lambda item: (item[0][0] is None, item[0])
+            months.items(), key=lambda item: (not item[0][0], item[0])
         )
+        if count
     ]
+
+
+def settle_forecast(session: Session) -> int:
+    return tallies.settle(
+        session, ForecastTotal, ForecastChange, keys=FORECAST_KEYS, sums=FORECAST_SUMS
+    )
 
 
 def performance(

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from babel.numbers import get_currency_precision, list_currencies
 from pydantic import StringConstraints, field_validator
-from sqlalchemy import CheckConstraint, Index, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel, col, select
 
 from crm.core.db import Money, Privacy, column, timestamp, utcnow, version_column
@@ -189,6 +189,37 @@ class DealStageChange(SQLModel, table=True):
     by_id: int | None = column(
         Privacy.NONE, default=None, foreign_key="user.id", ondelete="SET NULL"
     )
+
+
+class ForecastTotal(SQLModel, table=True):
+    """The open deals per pipeline, month of expected close ("" without a date) and
+    currency at the last settling; the changes since are in ``forecast_change`` (see
+    ``crm.core.tallies``: the forecast without summing every open deal on each view).
+    Amounts in stored units; ``weighted`` in stored units times percent."""
+
+    __tablename__ = "forecast_total"
+
+    pipeline_id: int = column(Privacy.NONE, primary_key=True)
+    month: str = column(Privacy.NONE, primary_key=True, max_length=7)
+    currency: str = column(Privacy.NONE, primary_key=True, max_length=3)
+    deals: int = column(Privacy.NONE, default=0)
+    amount: int = column(Privacy.NONE, default=0, sa_type=BigInteger)
+    weighted: int = column(Privacy.NONE, default=0, sa_type=BigInteger)
+
+
+class ForecastChange(SQLModel, table=True):
+    """A change to the open deals' figures, appended by triggers on ``deal`` and on a
+    stage's probability until a settling folds it into ``forecast_total``."""
+
+    __tablename__ = "forecast_change"
+
+    id: int | None = column(Privacy.NONE, default=None, primary_key=True)
+    pipeline_id: int = column(Privacy.NONE)
+    month: str = column(Privacy.NONE, max_length=7)
+    currency: str = column(Privacy.NONE, max_length=3)
+    deals: int = column(Privacy.NONE)
+    amount: int = column(Privacy.NONE, sa_type=BigInteger)
+    weighted: int = column(Privacy.NONE, sa_type=BigInteger)
 
 
 def with_contact(contact_id: int) -> Any:

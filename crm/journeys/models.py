@@ -158,29 +158,26 @@ class Enrollment(SQLModel, table=True):
 
 class PhaseCount(SQLModel, table=True):
     """How many active enrollments a phase held at the last settling; the changes since
-    are in ``phase_count_change``. Together they give the board its column counts
-    without counting every enrollment (see ``journeys.counts``)."""
+    are in ``phase_count_change`` (see ``crm.core.tallies``: the journey boards' column
+    counts, without counting every enrollment on each view)."""
 
     __tablename__ = "phase_count"
 
-    phase_id: int = column(
-        Privacy.NONE, primary_key=True, foreign_key="phase.id", ondelete="CASCADE"
-    )
+    # No foreign keys here or below: a phase's deletion may cascade to enrollments,
+    # whose triggers write changes for it while it goes.
+    phase_id: int = column(Privacy.NONE, primary_key=True)
     active: int = column(Privacy.NONE, default=0)
 
 
 class PhaseCountChange(SQLModel, table=True):
-    """+1 or -1 to a phase's active enrollments, written by database triggers on
-    ``enrollment`` (so that cascades and bulk loads count too), until a settling folds it
-    into ``phase_count``. Appended, never updated: writers never wait for each other."""
+    """+1 or -1 to a phase's active enrollments, appended by triggers on ``enrollment``
+    until a settling folds it into ``phase_count``."""
 
     __tablename__ = "phase_count_change"
 
     id: int | None = column(Privacy.NONE, default=None, primary_key=True)
-    # No foreign key: a phase's deletion may cascade to enrollments, whose triggers
-    # write changes for it while it goes.
     phase_id: int = column(Privacy.NONE, index=True)
-    delta: int = column(Privacy.NONE)
+    active: int = column(Privacy.NONE)
 
 
 class PhaseTransition(SQLModel, table=True):

@@ -1,6 +1,6 @@
 """Active enrollments per phase, kept as they change: the settled counts, the changes
 since (appended by triggers on enrollment, on both databases), and the counts of today's
-data settled at once. See crm.journeys.counts.
+data settled at once. See crm.core.tallies and crm.journeys.counts.
 
 Revision ID: ccf0ca410ff0
 Revises: 058fa4f2f678
@@ -22,23 +22,23 @@ SQLITE_TRIGGERS = [
     CREATE TRIGGER enrollment_count_insert AFTER INSERT ON enrollment
     WHEN NEW.status = 'active'
     BEGIN
-        INSERT INTO phase_count_change (phase_id, delta) VALUES (NEW.phase_id, 1);
+        INSERT INTO phase_count_change (phase_id, active) VALUES (NEW.phase_id, 1);
     END
     """,
     """
     CREATE TRIGGER enrollment_count_delete AFTER DELETE ON enrollment
     WHEN OLD.status = 'active'
     BEGIN
-        INSERT INTO phase_count_change (phase_id, delta) VALUES (OLD.phase_id, -1);
+        INSERT INTO phase_count_change (phase_id, active) VALUES (OLD.phase_id, -1);
     END
     """,
     """
     CREATE TRIGGER enrollment_count_update AFTER UPDATE OF phase_id, status ON enrollment
     WHEN OLD.phase_id IS NOT NEW.phase_id OR OLD.status IS NOT NEW.status
     BEGIN
-        INSERT INTO phase_count_change (phase_id, delta)
+        INSERT INTO phase_count_change (phase_id, active)
             SELECT OLD.phase_id, -1 WHERE OLD.status = 'active';
-        INSERT INTO phase_count_change (phase_id, delta)
+        INSERT INTO phase_count_change (phase_id, active)
             SELECT NEW.phase_id, 1 WHERE NEW.status = 'active';
     END
     """,
@@ -51,10 +51,10 @@ POSTGRESQL_TRIGGERS = [
             RETURN NULL;
         END IF;
         IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.status = 'active' THEN
-            INSERT INTO phase_count_change (phase_id, delta) VALUES (OLD.phase_id, -1);
+            INSERT INTO phase_count_change (phase_id, active) VALUES (OLD.phase_id, -1);
         END IF;
         IF TG_OP IN ('UPDATE', 'INSERT') AND NEW.status = 'active' THEN
-            INSERT INTO phase_count_change (phase_id, delta) VALUES (NEW.phase_id, 1);
+            INSERT INTO phase_count_change (phase_id, active) VALUES (NEW.phase_id, 1);
         END IF;
         RETURN NULL;
     END $$
@@ -71,7 +71,7 @@ def upgrade() -> None:
         "phase_count_change",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("phase_id", sa.Integer(), nullable=False),
-        sa.Column("delta", sa.Integer(), nullable=False),
+        sa.Column("active", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_phase_count_change")),
     )
     with op.batch_alter_table("phase_count_change", schema=None) as batch_op:
@@ -83,12 +83,6 @@ def upgrade() -> None:
         "phase_count",
         sa.Column("phase_id", sa.Integer(), nullable=False),
         sa.Column("active", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["phase_id"],
-            ["phase.id"],
-            name=op.f("fk_phase_count_phase_id_phase"),
-            ondelete="CASCADE",
-        ),
         sa.PrimaryKeyConstraint("phase_id", name=op.f("pk_phase_count")),
     )
     postgres = op.get_bind().dialect.name == "postgresql"

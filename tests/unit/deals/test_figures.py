@@ -4,9 +4,21 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import delete, func
+from sqlmodel import select
 
+from crm.core.db import job_session
 from crm.deals import figures, service
-from crm.deals.models import DealCreate
+from crm.deals.jobs import settle_forecast
+from crm.deals.models import (
+    Deal,
+    DealCreate,
+    DealStage,
+    DealStatus,
+    DealUpdate,
+    ForecastChange,
+    StageUpdate,
+)
 from tests.factories import make_company, make_contact
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -116,3 +128,68 @@ def test_a_class_is_a_filter_of_the_company_list(session):
     for grade, expected in (("A", companies[:2]), ("B", companies[2:4]), ("C", companies[4:])):
         found, _ = contact_service.list_companies(session, abc=grade, q="Class")
         assert {c.id for c in found} == {c.id for c in expected}, grade
+
+
+def counted(session) -> list[tuple]:
+    """The forecast summed over the open deals as they are now, for comparison."""
+    months: dict[tuple, list] = {}
+    query = select(Deal, DealStage).join(DealStage).where(Deal.status == DealStatus.OPEN)
+    for d, stage in session.exec(query):
+        probability = d.probability if d.probability is not None else stage.probability
+        month = d.expected_close_date.strftime("%Y-%m") if d.expected_close_date else None
+        into = months.setdefault((month, d.currency), [0, Decimal(0), Decimal(0)])
+        into[0] += 1
+        into[1] += d.amount
+        into[2] += d.amount * probability / 100
+    return sorted(
+        ((m, c, n, a, w) for (m, c), (n, a, w) in months.items()),
+        key=lambda row: (row[0] is None, row[:2]),
+    )
+
+
+def kept(session) -> list[tuple]:
+    session.flush()
+    return [(m.month, m.currency, m.deals, m.amount, m.weighted) for m in figures.forecast(session)]
+
+
+def test_the_kept_forecast_follows_every_change_and_survives_settling(session, stages):
+    first = deal(session, amount="1000", expected_close_date="2027-01-15")
+    second = deal(session, amount="500", currency="USD", stage_id=stages["proposal"].id)
+    third = deal(session, amount="300", expected_close_date="2027-03-01", probability=70)
+    assert kept(session) == counted(session) != []
+    service.update_deal(
+        session,
+        deal=first,
+        data=DealUpdate(amount="1200", expected_close_date="2027-02-01", probability=40),
+        actor_id=None,
+    )
+    service.move_deal(session, deal=second, stage_id=stages["negotiation"].id, actor_id=None)
+    service.lose_deal(session, deal=third, reason="price", actor_id=None)
+    assert kept(session) == counted(session)
+    # A stage's probability weighs its deals without one of their own.
+    service.update_stage(
+        session, stage=stages["negotiation"], data=StageUpdate(probability=90), actor_id=None
+    )
+    session.expire_all()
+    assert kept(session) == counted(session)
+    service.reopen_deal(session, deal=third, actor_id=None)
+    service.win_deal(session, deal=first, actor_id=None)
+    service.delete_deal(session, deal=second, actor_id=None)
+    assert kept(session) == counted(session)
+    assert figures.settle_forecast(session) > 0
+    assert session.exec(select(func.count()).select_from(ForecastChange)).one() == 0
+    assert kept(session) == counted(session)
+    assert figures.settle_forecast(session) == 0
+
+
+def test_the_job_settles_the_forecast_in_its_own_transaction(engine):
+    with job_session(engine) as session:
+        made = deal(session, amount="10", expected_close_date="2031-05-05").id
+    assert settle_forecast(engine) >= 1
+    with job_session(engine) as session:
+        assert session.exec(select(func.count()).select_from(ForecastChange)).one() == 0
+        assert kept(session) == counted(session)
+        session.execute(delete(Deal).where(Deal.id == made))
+    assert settle_forecast(engine) == 1
+    with job_session(engine) as session:
+        assert kept(session) == counted(session)
