@@ -185,6 +185,13 @@ def _check_sort(sort: str) -> None:
         raise Invalid(N_("Choose one of the offered values."), field="sort")
 
 
+class Paging(NamedTuple):
+    """How a search's matches are paged (see ``keyset_page``)."""
+
+    sort_in_memory: bool = False
+    window: Window | None = None
+
+
 def _page(
     session: Session,
     query: Any,
@@ -193,7 +200,7 @@ def _page(
     sort: str,
     cursor: str | None,
     limit: int,
-    paging: "Paging | None" = None,
+    paging: Paging | None = None,
 ) -> tuple[list[Any], str | None]:
     return keyset_page(
         session,
@@ -250,13 +257,6 @@ FEW_MATCHES = 5_000
 # On PostgreSQL many matches are first looked for among this many next rows of the
 # order (a few milliseconds at a million contacts).
 WINDOW = 2_000
-
-
-class Paging(NamedTuple):
-    """How a search's matches are paged (see ``keyset_page``)."""
-
-    sort_in_memory: bool = False
-    window: Window | None = None
 
 
 def _search(session: Session, query: Any, q: str) -> tuple[Any, Paging]:

@@ -69,8 +69,8 @@ def forecast(session: Session, *, pipeline_id: int | None = None) -> list[Foreca
         where=lambda table: [] if pipeline_id is None else [table.pipeline_id == pipeline_id],
     )
     months: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
-    for _pipeline, month, currency, *figures in rows:
-        for i, value in enumerate(figures):
+    for _pipeline, month, currency, *values in rows:
+        for i, value in enumerate(values):
             months[(month, currency)][i] += value
     return [
         ForecastMonth(
