@@ -122,8 +122,8 @@ class Deal(SQLModel, table=True):
             "currency",
             "amount",
         ),
-        # The forecast reads the open deals by expected close.
-        Index("ix_deal_forecast", "status", "expected_close_date", "currency", "amount"),
+        # A rep's home reads their open deals stage by stage, the next step soonest first.
+        Index("ix_deal_owner_open", "owner_id", "status", "stage_id", "next_step_date", "id"),
     )
 
     id: int | None = column(Privacy.NONE, default=None, primary_key=True)

@@ -3,7 +3,7 @@
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_
+from sqlalchemy import nulls_last, or_
 from sqlmodel import Session, col, select
 
 from crm.contacts.models import Company, Contact
@@ -19,6 +19,8 @@ from crm.touchpoints.models import Touchpoint
 from crm.users.models import User
 
 RECENT_DAYS = 90
+# The home lists this many of the owner's open deals.
+OPEN_DEALS = 100
 # "Recently touched" looks at this many of the user's latest touchpoints.
 RECENT_TOUCHPOINTS = 200
 
@@ -66,30 +68,39 @@ def _recent_contacts(session: Session, *, user_id: int, now: datetime) -> list[R
 
 def _open_deals(session: Session, *, owner_id: int, now: datetime) -> list[StageDeals]:
     """The owner's open deals by pipeline and stage, the next step soonest first; a deal
-    longer in its stage than the stage's target is stale."""
-    query = (
-        select(Deal, DealStage, Pipeline.name)
-        .join(DealStage, DealStage.id == Deal.stage_id)
-        .join(Pipeline, Pipeline.id == Deal.pipeline_id)
-        .where(Deal.owner_id == owner_id, Deal.status == DealStatus.OPEN)
-        .order_by(
-            Pipeline.name,
-            DealStage.position,
-            col(Deal.next_step_date).is_(None),
-            Deal.next_step_date,
-            Deal.id,
-        )
-        .limit(100)
+    longer in its stage than the stage's target is stale. One index range per stage, in
+    the order shown, until OPEN_DEALS are found: an owner may hold tens of thousands."""
+    stages = session.exec(
+        select(DealStage, Pipeline.name)
+        .join(Pipeline, Pipeline.id == DealStage.pipeline_id)
+        .order_by(Pipeline.name, DealStage.position, DealStage.id)
     )
-    columns: dict[int, StageDeals] = {}
-    for deal, stage, pipeline in session.exec(query):
-        column = columns.setdefault(
-            stage.id, StageDeals(pipeline=pipeline, stage_id=stage.id, stage=stage.name, deals=[])
-        )
+    columns, left = [], OPEN_DEALS
+    for stage, pipeline in stages.all():
+        deals = session.exec(
+            select(Deal)
+            .where(
+                Deal.owner_id == owner_id,
+                Deal.status == DealStatus.OPEN,
+                Deal.stage_id == stage.id,
+            )
+            .order_by(nulls_last(col(Deal.next_step_date)), Deal.id)
+            .limit(left)
+        ).all()
+        if not deals:
+            continue
         since = deal_board.stale_since(stage, now)
-        stale = bool(since and deal.stage_since < since)
-        column.deals.append(DealItem.model_validate(deal, update={"stale": stale}))
-    return list(columns.values())
+        items = [
+            DealItem.model_validate(d, update={"stale": bool(since and d.stage_since < since)})
+            for d in deals
+        ]
+        columns.append(
+            StageDeals(pipeline=pipeline, stage_id=stage.id, stage=stage.name, deals=items)
+        )
+        left -= len(deals)
+        if not left:
+            break
+    return columns
 
 
 def _stale_enrollments(session: Session, *, owner_id: int, now: datetime) -> list[StaleEnrollment]:

@@ -97,6 +97,27 @@ class TestSales:
         assert sales.open_deals[0].deals[0].next_step == "Send offer"
         assert [d.title for d in sales.stale_deals] == ["Stuck"]
 
+    def test_open_deals_come_stage_by_stage_next_step_first_up_to_the_cap(
+        self, session, monkeypatch
+    ):
+        monkeypatch.setattr(sales_service, "OPEN_DEALS", 4)
+        rep = make_user(session)
+        stages = deal_service.stages_of(session, deal_service.list_pipelines(session)[0])
+        for title, stage, step in [
+            ("Undated", stages[0], None),
+            ("Later", stages[0], "2030-02-01"),
+            ("Sooner", stages[0], "2030-01-01"),
+            ("Second A", stages[1], "2030-03-01"),
+            ("Second B", stages[1], None),
+        ]:
+            data = DealCreate(title=title, owner_id=rep.id, stage_id=stage.id, next_step_date=step)
+            deal_service.create_deal(session, data=data, actor_id=None)
+        sales = sales_service.sales_home(session, user=rep, time_zone=BERLIN, now=NOW)
+        assert [(c.stage_id, [d.title for d in c.deals]) for c in sales.open_deals] == [
+            (stages[0].id, ["Sooner", "Later", "Undated"]),
+            (stages[1].id, ["Second A"]),
+        ]
+
     def test_stale_enrollments_are_of_the_users_subjects_past_the_phase_target(
         self, session, journey
     ):
