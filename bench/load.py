@@ -34,7 +34,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import Engine, bindparam, text
 
+from crm.core import tallies
 from crm.core.db import job_session, make_engine
+from crm.kept import TALLIES
 from crm.users import service as user_service
 from crm.users.models import Role, UserCreate
 
@@ -284,6 +286,7 @@ def run_mixed(engine: Engine, port: int, *, users: int, seconds: float) -> dict[
         )
     contacts_after = versions(engine, "contact", found.contacts)
     deals_after = versions(engine, "deal", found.deals)
+    differing = kept_figures_differing(engine)
     lost = {
         "touchpoints": tally.touchpoints - landed_touchpoints,
         "enrollment moves": tally.moves - landed_moves,
@@ -305,7 +308,21 @@ def run_mixed(engine: Engine, port: int, *, users: int, seconds: float) -> dict[
         },
         "refused as stale (409)": tally.conflicts,
         "lost": lost,
+        "kept figures differing": differing,
     }
+
+
+def kept_figures_differing(engine: Engine) -> dict[str, list[str]]:
+    """Where a figure kept by triggers (board counts, forecast) differs from a fresh
+    count after the concurrent writes, before and after settling them."""
+    with job_session(engine) as session:
+        found = {t.name: tallies.check(session, t) for t in TALLIES}
+    with job_session(engine) as session:
+        for t in TALLIES:
+            tallies.settle(session, t)
+    with job_session(engine) as session:
+        found |= {f"{t.name}, settled": tallies.check(session, t) for t in TALLIES}
+    return {name: lines for name, lines in found.items() if lines}
 
 
 def run_list(port: int, login: Callable[[int], str], *, users: int, seconds: float) -> dict:
@@ -401,11 +418,13 @@ def main() -> None:
     path = run.OUT / f"load-{options.size}-{options.db}{unpinned}.json"
     path.write_text(json.dumps(results, indent=2))
     print(f"JSON: {path}")
-    broken = results.get("mixed", {}).get("lost", {})
-    if any(broken.values()) or any(
-        r.get("server_errors") for r in results.values() if isinstance(r, dict)
+    mixed = results.get("mixed", {})
+    if (
+        any(mixed.get("lost", {}).values())
+        or mixed.get("kept figures differing")
+        or any(r.get("server_errors") for r in results.values() if isinstance(r, dict))
     ):
-        raise SystemExit("writes were lost or answered with a 5xx")
+        raise SystemExit("writes were lost, kept figures differ, or answers were 5xx")
 
 
 def cookie_for(port: int) -> str:
@@ -427,7 +446,13 @@ def print_result(title: str, result: dict[str, Any]) -> None:
             f"  {name:24} {op['requests']:>9,} {op['p50_ms']:>8} {op['p95_ms']:>8} "
             f"{op['p99_ms']:>8}  {op['statuses']}"
         )
-    for key in ("acknowledged", "refused as stale (409)", "lost", "server_errors"):
+    for key in (
+        "acknowledged",
+        "refused as stale (409)",
+        "lost",
+        "kept figures differing",
+        "server_errors",
+    ):
         if key in result:
             print(f"  {key}: {result[key]}")
 

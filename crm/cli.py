@@ -293,3 +293,37 @@ def replay_erasures(
     typer.echo(
         f"{len(entries)} erasures in the log; {len(done)} contacts were back and are erased again."
     )
+
+
+tallies_app = typer.Typer(help="Figures kept as their rows change.", no_args_is_help=True)
+app.add_typer(tallies_app, name="tallies")
+
+
+@tallies_app.command("check")
+def check_tallies() -> None:
+    """Compare each kept figure with a fresh count of its rows; exit 1 if one differs."""
+    from crm.core import tallies
+    from crm.kept import TALLIES
+
+    differ = False
+    with job_session(default_engine()) as session:
+        for tally in TALLIES:
+            found = tallies.check(session, tally)
+            typer.echo(f"{tally.name}: {'differs' if found else 'agrees'}")
+            for line in found:
+                typer.echo(f"  {line}")
+            differ = differ or bool(found)
+    if differ:
+        raise typer.Exit(1)
+
+
+@tallies_app.command("rebuild")
+def rebuild_tallies() -> None:
+    """Count each kept figure afresh (while nobody writes: stop the CRM first)."""
+    from crm.core import tallies
+    from crm.kept import TALLIES
+
+    with job_session(default_engine()) as session:
+        for tally in TALLIES:
+            tallies.rebuild(session, tally)
+            typer.echo(f"{tally.name}: counted afresh")

@@ -5,60 +5,103 @@ Each kept figure has two tables: its totals at the last settling, and the change
 appended by database triggers on the rows it sums (so that cascades, bulk loads and
 every service count alike; the migrations define them). Writers only append, so they
 never wait for one another on a hot total. A reader adds the changes to the totals; a
-scheduled job settles now and then.
+scheduled job settles now and then. ``check`` compares a kept figure with a fresh count
+and ``rebuild`` replaces it by one (`crm tallies check|rebuild`).
 """
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, literal_column, select, union_all
+from sqlalchemy import delete, func, insert, literal_column, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
+# A key's sums, by key: what a fresh count of the rows gives.
+Counted = dict[tuple[Any, ...], list[int]]
 
-def read(
-    session: Session, totals: Any, changes: Any, *, keys: list[str], sums: list[str], where: Any
-) -> list[Any]:
-    """Per key, the totals plus the changes since: rows of ``keys`` and ``sums``, for the
+
+@dataclass(frozen=True)
+class Tally:
+    name: str
+    totals: Any
+    changes: Any
+    keys: list[str]
+    sums: list[str]
+    count: Callable[[Session], Counted]  # a fresh count of the rows
+
+
+def read(session: Session, tally: Tally, *, where: Callable[[Any], list[Any]]) -> list[Any]:
+    """Per key, the totals plus the changes since: rows of the keys and sums, for the
     rows ``where(table)`` keeps."""
+    names = (*tally.keys, *tally.sums)
     both = union_all(
         *(
-            select(*(getattr(table, name) for name in (*keys, *sums))).where(*where(table))
-            for table in (totals, changes)
+            select(*(getattr(table, name) for name in names)).where(*where(table))
+            for table in (tally.totals, tally.changes)
         )
     ).subquery()
-    return list(
-        session.execute(
-            select(*(both.c[k] for k in keys), *(func.sum(both.c[s]).label(s) for s in sums))
-            .group_by(*(both.c[k] for k in keys))
-            .order_by(*(both.c[k] for k in keys))
-        )
-    )
+    keys = [both.c[k] for k in tally.keys]
+    sums = [func.sum(both.c[s]).label(s) for s in tally.sums]
+    return list(session.execute(select(*keys, *sums).group_by(*keys).order_by(*keys)))
 
 
-def settle(session: Session, totals: Any, changes: Any, *, keys: list[str], sums: list[str]) -> int:
+def settle(session: Session, tally: Tally) -> int:
     """Fold the changes into the totals; how many were folded. Deleting with RETURNING
     takes exactly the changes this transaction sees: one committed meanwhile stays for
     the next settling."""
+    names = (*tally.keys, *tally.sums)
     folded = session.execute(
-        delete(changes).returning(*(getattr(changes, name) for name in (*keys, *sums)))
+        delete(tally.changes).returning(*(getattr(tally.changes, n) for n in names))
     ).all()
-    added: dict[tuple[Any, ...], list[int]] = {}
+    added: Counted = {}
     for row in folded:
-        key, values = tuple(row[: len(keys)]), row[len(keys) :]
-        into = added.setdefault(key, [0] * len(sums))
-        for i, value in enumerate(values):
+        into = added.setdefault(tuple(row[: len(tally.keys)]), [0] * len(tally.sums))
+        for i, value in enumerate(row[len(tally.keys) :]):
             into[i] += value
-    rows = [
-        dict(zip((*keys, *sums), (*key, *values), strict=True))
-        for key, values in sorted(added.items())
-    ]
-    if rows:
+    if added:
         dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-        insert = dialect.insert(totals).values(rows)
+        upsert = dialect.insert(tally.totals).values(_rows(tally, added))
         session.execute(
-            insert.on_conflict_do_update(
-                index_elements=[getattr(totals, k) for k in keys],
-                set_={s: col(getattr(totals, s)) + literal_column(f"excluded.{s}") for s in sums},
+            upsert.on_conflict_do_update(
+                index_elements=[getattr(tally.totals, k) for k in tally.keys],
+                set_={
+                    s: col(getattr(tally.totals, s)) + literal_column(f"excluded.{s}")
+                    for s in tally.sums
+                },
             )
         )
     return len(folded)
+
+
+def kept(session: Session, tally: Tally) -> Counted:
+    """The whole kept figure, keys whose sums are all zero left out."""
+    rows = read(session, tally, where=lambda table: [])
+    found = {tuple(r[: len(tally.keys)]): [int(v) for v in r[len(tally.keys) :]] for r in rows}
+    return {key: sums for key, sums in found.items() if any(sums)}
+
+
+def check(session: Session, tally: Tally) -> list[str]:
+    """Where the kept figure and a fresh count differ (nothing when they agree)."""
+    have = kept(session, tally)
+    want = {key: sums for key, sums in tally.count(session).items() if any(sums)}
+    return [
+        f"{dict(zip(tally.keys, key, strict=True))}: kept {have.get(key)}, counted {want.get(key)}"
+        for key in sorted(set(have) | set(want), key=repr)
+        if have.get(key) != want.get(key)
+    ]
+
+
+def rebuild(session: Session, tally: Tally) -> None:
+    """Replace the kept figure by a fresh count. Take it while nobody writes the rows it
+    sums: a change made meanwhile may be counted twice or not at all."""
+    session.execute(delete(tally.changes))
+    session.execute(delete(tally.totals))
+    counted = {key: sums for key, sums in tally.count(session).items() if any(sums)}
+    if counted:
+        session.execute(insert(tally.totals).values(_rows(tally, counted)))
+
+
+def _rows(tally: Tally, sums: Counted) -> list[dict[str, Any]]:
+    names = (*tally.keys, *tally.sums)
+    return [dict(zip(names, (*key, *values), strict=True)) for key, values in sorted(sums.items())]

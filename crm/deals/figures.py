@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import false, func, select
+from sqlalchemy import BigInteger, false, func, select, type_coerce
 from sqlmodel import Session, col
 
 from crm.core import tallies
@@ -28,6 +28,7 @@ from crm.core.sql import days_between
 from crm.deals.models import (
     DEFAULT_CURRENCY,
     Deal,
+    DealStage,
     DealStatus,
     ForecastChange,
     ForecastTotal,
@@ -37,7 +38,6 @@ from crm.deals.models import (
 )
 
 A_SHARE, B_SHARE = Decimal("0.80"), Decimal("0.95")
-FORECAST_KEYS, FORECAST_SUMS = ["pipeline_id", "month", "currency"], ["deals", "amount", "weighted"]
 
 
 class ForecastMonth(BaseModel):
@@ -57,15 +57,46 @@ class Performance(BaseModel):
     lost_reasons: dict[str, int]  # reason key -> deals
 
 
+def _count_forecast(session: Session) -> tallies.Counted:
+    """The forecast counted from the open deals, in stored units (times percent)."""
+    amount = type_coerce(Deal.amount, BigInteger)
+    query = (
+        select(
+            Deal.pipeline_id,
+            Deal.expected_close_date,
+            Deal.currency,
+            amount,
+            func.coalesce(Deal.probability, DealStage.probability),
+        )
+        .join(DealStage, DealStage.id == Deal.stage_id)
+        .where(Deal.status == DealStatus.OPEN)
+    )
+    counted: tallies.Counted = {}
+    for pipeline_id, day, currency, units, probability in session.execute(query):
+        month = day.strftime("%Y-%m") if day else ""
+        into = counted.setdefault((pipeline_id, month, currency), [0, 0, 0])
+        into[0] += 1
+        into[1] += units
+        into[2] += units * probability
+    return counted
+
+
+FORECAST = tallies.Tally(
+    "deals forecast",
+    ForecastTotal,
+    ForecastChange,
+    ["pipeline_id", "month", "currency"],
+    ["deals", "amount", "weighted"],
+    _count_forecast,
+)
+
+
 def forecast(session: Session, *, pipeline_id: int | None = None) -> list[ForecastMonth]:
     """The open deals per month of expected close and currency, weighted: kept as deals
     change (``crm.core.tallies``), not summed over every open deal on each view."""
     rows = tallies.read(
         session,
-        ForecastTotal,
-        ForecastChange,
-        keys=FORECAST_KEYS,
-        sums=FORECAST_SUMS,
+        FORECAST,
         where=lambda table: [] if pipeline_id is None else [table.pipeline_id == pipeline_id],
     )
     months: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
@@ -89,9 +120,7 @@ def forecast(session: Session, *, pipeline_id: int | None = None) -> list[Foreca
 
 
 def settle_forecast(session: Session) -> int:
-    return tallies.settle(
-        session, ForecastTotal, ForecastChange, keys=FORECAST_KEYS, sums=FORECAST_SUMS
-    )
+    return tallies.settle(session, FORECAST)
 
 
 def performance(

@@ -12,8 +12,10 @@ from crm.contacts import service as contact_service
 from crm.contacts.models import ContactCreate
 from crm.core import db
 from crm.core import settings as settings_module
+from crm.deals import service as deal_service
+from crm.deals.models import DealCreate
 from crm.journeys import service as journey_service
-from crm.journeys.models import Enrollment, EnrollmentCreate
+from crm.journeys.models import Enrollment, EnrollmentCreate, PhaseCount
 from crm.touchpoints import service as touchpoint_service
 from crm.users import service as user_service
 from tests.conftest import fresh_database
@@ -143,26 +145,22 @@ def test_demo_adds_users_and_a_living_crm_once(crm):
             assert [t.until for t in history] == [t.at for t in history[1:]] + [None]
 
 
+def enrolled(session, phase_key: str, last_name: str, at: datetime | None = None) -> int:
+    """A new contact enrolled in the first journey's phase ``phase_key``; the phase's id."""
+    contact = contact_service.create_contact(
+        session, data=ContactCreate(first_name="Test", last_name=last_name), actor_id=None
+    )
+    journey = journey_service.list_journeys(session)[0]
+    phase = next(p for p in journey_service.phases_of(session, journey) if p.key == phase_key)
+    data = EnrollmentCreate(journey_id=journey.id, phase_id=phase.id, contact_id=contact.id, at=at)
+    journey_service.enroll(session, data=data, actor_id=None)
+    return phase.id
+
+
 def test_followups_run_as_of_a_moment(crm):
     assert crm("init", "--email", "boss@example.com").exit_code == 0
     with db.job_session(db.default_engine()) as session:
-        contact = contact_service.create_contact(
-            session, data=ContactCreate(first_name="Rita", last_name="Run"), actor_id=None
-        )
-        journey = journey_service.list_journeys(session)[0]
-        retention = next(
-            p for p in journey_service.phases_of(session, journey) if p.key == "retention"
-        )
-        journey_service.enroll(
-            session,
-            data=EnrollmentCreate(
-                journey_id=journey.id,
-                phase_id=retention.id,
-                contact_id=contact.id,
-                at=datetime(2026, 1, 1, tzinfo=UTC),
-            ),
-            actor_id=None,
-        )
+        enrolled(session, "retention", "Run", at=datetime(2026, 1, 1, tzinfo=UTC))
     # the default onboarding check-in comes 14 days into retention
     before = crm("followups", "run", "--as-of", "2026-01-14T23:00:00+00:00")
     assert (before.exit_code, before.output.strip()) == (0, "0 follow-ups created")
@@ -263,3 +261,26 @@ def test_pin_to_cpu_keeps_the_process_and_its_threads_on_that_cpu():
         [sys.executable, "-c", code.format(cpu=cpu)], capture_output=True, text=True, check=True
     )
     assert done.stdout.split() == [f"[{cpu}]", f"[{cpu}]"]
+
+
+def test_tallies_check_finds_a_wrong_kept_figure_and_rebuild_mends_it(crm):
+    assert crm("init", "--email", "boss@example.com").exit_code == 0
+    with db.job_session(db.default_engine()) as session:
+        phase_id = enrolled(session, "awareness", "Tally")
+        deal_service.create_deal(
+            session, data=DealCreate(title="Tally deal", amount="100"), actor_id=None
+        )
+    agrees = crm("tallies", "check")
+    assert agrees.exit_code == 0, agrees.output
+    assert agrees.output.splitlines() == [
+        "journey board counts: agrees",
+        "deals forecast: agrees",
+    ]
+    with db.job_session(db.default_engine()) as session:
+        session.add(PhaseCount(phase_id=phase_id, active=5))  # as if a trigger had been lost
+    differs = crm("tallies", "check")
+    assert differs.exit_code == 1
+    assert "journey board counts: differs" in differs.output
+    assert f"{{'phase_id': {phase_id}}}: kept [6], counted [1]" in differs.output
+    assert crm("tallies", "rebuild").exit_code == 0
+    assert crm("tallies", "check").exit_code == 0
