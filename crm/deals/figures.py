@@ -119,10 +119,6 @@ def forecast(session: Session, *, pipeline_id: int | None = None) -> list[Foreca
     ]
 
 
-def settle_forecast(session: Session) -> int:
-    return tallies.settle(session, FORECAST)
-
-
 def performance(
     session: Session, *, since: datetime, until: datetime, pipeline_id: int | None = None
 ) -> Performance:

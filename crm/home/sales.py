@@ -8,7 +8,7 @@ from sqlmodel import Session, col, select
 
 from crm.contacts.models import Company, Contact
 from crm.deals import board as deal_board
-from crm.deals.models import Deal, DealStage, DealStatus, Pipeline
+from crm.deals.models import Deal, DealStage, DealStatus, Pipeline, StageKind
 from crm.followups import service as followup_service
 from crm.home.models import DealItem, RecentContact, SalesHome, StageDeals, StaleEnrollment
 from crm.home.subjects import SHOWN, followup_items, subject_of, subjects_named
@@ -73,6 +73,7 @@ def _open_deals(session: Session, *, owner_id: int, now: datetime) -> list[Stage
     stages = session.exec(
         select(DealStage, Pipeline.name)
         .join(Pipeline, Pipeline.id == DealStage.pipeline_id)
+        .where(DealStage.kind == StageKind.OPEN)  # a won or lost stage closes its deals
         .order_by(Pipeline.name, DealStage.position, DealStage.id)
     )
     columns, left = [], OPEN_DEALS

@@ -28,7 +28,3 @@ BOARD = tallies.Tally(
 def active_by_phase(session: Session, *, phase_ids: list[int]) -> dict[int, int]:
     rows = tallies.read(session, BOARD, where=lambda table: [col(table.phase_id).in_(phase_ids)])
     return {phase_id: int(active) for phase_id, active in rows if active}
-
-
-def settle(session: Session) -> int:
-    return tallies.settle(session, BOARD)

@@ -2,11 +2,12 @@
 
 from sqlalchemy import Engine
 
+from crm.core import tallies
 from crm.core.db import default_engine, job_session
-from crm.journeys import counts
+from crm.journeys.counts import BOARD
 
 
 def settle_phase_counts(engine: Engine | None = None) -> int:
     """Fold the board's count changes into the settled counts (see ``journeys.counts``)."""
     with job_session(engine or default_engine()) as session:
-        return counts.settle(session)
+        return tallies.settle(session, BOARD)

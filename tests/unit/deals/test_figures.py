@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import delete, func
 from sqlmodel import select
 
+from crm.core import tallies
 from crm.core.db import job_session
 from crm.deals import figures, service
 from crm.deals.jobs import settle_forecast
@@ -176,10 +177,10 @@ def test_the_kept_forecast_follows_every_change_and_survives_settling(session, s
     service.win_deal(session, deal=first, actor_id=None)
     service.delete_deal(session, deal=second, actor_id=None)
     assert kept(session) == counted(session)
-    assert figures.settle_forecast(session) > 0
+    assert tallies.settle(session, figures.FORECAST) > 0
     assert session.exec(select(func.count()).select_from(ForecastChange)).one() == 0
     assert kept(session) == counted(session)
-    assert figures.settle_forecast(session) == 0
+    assert tallies.settle(session, figures.FORECAST) == 0
 
 
 def test_the_job_settles_the_forecast_in_its_own_transaction(engine):
