@@ -2,5 +2,6 @@
 
 from crm.deals.figures import FORECAST
 from crm.journeys.counts import BOARD
+from crm.journeys.daily import DAILY
 
-TALLIES = [BOARD, FORECAST]
+TALLIES = [BOARD, FORECAST, *DAILY]

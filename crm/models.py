@@ -41,6 +41,14 @@ from crm.gdpr.models import (
     Suppression,
 )
 from crm.imports.models import ImportChunk, ImportJob, ImportProblem
+from crm.journeys.daily import (
+    StayEndDay,
+    StayEndDayChange,
+    StayStartDay,
+    StayStartDayChange,
+    TouchpointDay,
+    TouchpointDayChange,
+)
 from crm.journeys.models import (
     Enrollment,
     ExitReason,
@@ -117,9 +125,15 @@ __all__ = [
     "PrivacySettings",
     "Purpose",
     "RetentionProposal",
+    "StayEndDay",
+    "StayEndDayChange",
+    "StayStartDay",
+    "StayStartDayChange",
     "Suppression",
     "Tag",
     "Touchpoint",
+    "TouchpointDay",
+    "TouchpointDayChange",
     "TouchpointPhase",
     "User",
     "UserRole",

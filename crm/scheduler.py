@@ -53,6 +53,12 @@ def jobs(settings: Settings) -> list[Job]:
             "interval",
             {"minutes": 10},
         ),
+        Job(
+            "journeys.settle_daily_figures",
+            "crm.journeys.jobs:settle_daily_figures",
+            "interval",
+            {"minutes": 10},
+        ),
         Job("gdpr.flag_due_requests", "crm.gdpr.jobs:flag_due_requests", "interval", {"hours": 24}),
         Job("gdpr.purge_exports", "crm.gdpr.jobs:purge_exports", "interval", {"hours": 24}),
         Job("gdpr.scrub_files", "crm.gdpr.jobs:scrub_files", "interval", {"hours": 24}),

@@ -1,8 +1,9 @@
 """SQL functions that SQLite and PostgreSQL spell differently, for reporting queries."""
 
+from datetime import date
 from typing import Any
 
-from sqlalchemy import Boolean, Float, Integer
+from sqlalchemy import Boolean, Date, Float, Integer
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -82,3 +83,21 @@ def _bytes_contain_postgresql(element: bytes_contain, compiler: Any, **kw: Any) 
     data, needle = (compiler.process(arg, **kw) for arg in element.clauses)
     # 'escape' keeps ASCII as it is and spells other bytes out: never an encoding error.
     return f"(position(lower({needle}) in lower(encode({data}, 'escape'))) > 0)"
+
+
+class utc_day(FunctionElement[date]):
+    """The UTC calendar day of a stored time (times are stored in UTC)."""
+
+    type = Date()
+    name = "utc_day"
+    inherit_cache = True
+
+
+@compiles(utc_day, "sqlite")
+def _utc_day_sqlite(element: utc_day, compiler: Any, **kw: Any) -> str:
+    return f"date({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(utc_day, "postgresql")
+def _utc_day_postgresql(element: utc_day, compiler: Any, **kw: Any) -> str:
+    return f"CAST(({compiler.process(element.clauses, **kw)} AT TIME ZONE 'UTC') AS DATE)"

@@ -13,9 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, insert, literal_column, select, union_all
+from sqlalchemy import delete, func, insert, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
+
+CHUNK = 50_000  # changes folded per statement
 
 # A key's sums, by key: what a fresh count of the rows gives.
 Counted = dict[tuple[Any, ...], list[int]]
@@ -31,17 +33,24 @@ class Tally:
     count: Callable[[Session], Counted]  # a fresh count of the rows
 
 
-def read(session: Session, tally: Tally, *, where: Callable[[Any], list[Any]]) -> list[Any]:
-    """Per key, the totals plus the changes since: rows of the keys and sums, for the
-    rows ``where(table)`` keeps."""
-    names = (*tally.keys, *tally.sums)
+def read(
+    session: Session,
+    tally: Tally,
+    *,
+    where: Callable[[Any], list[Any]],
+    by: list[str] | None = None,
+) -> list[Any]:
+    """Per key (or per the ``by`` part of it), the totals plus the changes since: rows of
+    those keys and the sums, for the rows ``where(table)`` keeps."""
+    by = tally.keys if by is None else by
+    names = (*by, *tally.sums)
     both = union_all(
         *(
             select(*(getattr(table, name) for name in names)).where(*where(table))
             for table in (tally.totals, tally.changes)
         )
     ).subquery()
-    keys = [both.c[k] for k in tally.keys]
+    keys = [both.c[k] for k in by]
     sums = [func.sum(both.c[s]).label(s) for s in tally.sums]
     return list(session.execute(select(*keys, *sums).group_by(*keys).order_by(*keys)))
 
@@ -49,29 +58,33 @@ def read(session: Session, tally: Tally, *, where: Callable[[Any], list[Any]]) -
 def settle(session: Session, tally: Tally) -> int:
     """Fold the changes into the totals; how many were folded. Deleting with RETURNING
     takes exactly the changes this transaction sees: one committed meanwhile stays for
-    the next settling."""
+    the next settling. A chunk at a time, so that a bulk load's changes fit in memory."""
     names = (*tally.keys, *tally.sums)
-    folded = session.execute(
-        delete(tally.changes).returning(*(getattr(tally.changes, n) for n in names))
-    ).all()
+    ids = col(tally.changes.id)
     added: Counted = {}
-    for row in folded:
-        into = added.setdefault(tuple(row[: len(tally.keys)]), [0] * len(tally.sums))
-        for i, value in enumerate(row[len(tally.keys) :]):
-            into[i] += value
+    folded = 0
+    while True:
+        last = session.scalar(select(ids).order_by(ids).offset(CHUNK - 1).limit(1))
+        chunk = delete(tally.changes) if last is None else delete(tally.changes).where(ids <= last)
+        rows = session.execute(chunk.returning(*(getattr(tally.changes, n) for n in names))).all()
+        for row in rows:
+            into = added.setdefault(tuple(row[: len(tally.keys)]), [0] * len(tally.sums))
+            for i, value in enumerate(row[len(tally.keys) :]):
+                into[i] += value
+        folded += len(rows)
+        if last is None:
+            break
     if added:
         dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-        upsert = dialect.insert(tally.totals).values(_rows(tally, added))
-        session.execute(
-            upsert.on_conflict_do_update(
-                index_elements=[getattr(tally.totals, k) for k in tally.keys],
-                set_={
-                    s: col(getattr(tally.totals, s)) + literal_column(f"excluded.{s}")
-                    for s in tally.sums
-                },
-            )
+        upsert = dialect.insert(tally.totals)
+        upsert = upsert.on_conflict_do_update(
+            index_elements=[getattr(tally.totals, k) for k in tally.keys],
+            set_={
+                s: col(getattr(tally.totals, s)) + getattr(upsert.excluded, s) for s in tally.sums
+            },
         )
-    return len(folded)
+        session.execute(upsert, _rows(tally, added))
+    return folded
 
 
 def kept(session: Session, tally: Tally) -> Counted:
@@ -99,7 +112,7 @@ def rebuild(session: Session, tally: Tally) -> None:
     session.execute(delete(tally.totals))
     counted = {key: sums for key, sums in tally.count(session).items() if any(sums)}
     if counted:
-        session.execute(insert(tally.totals).values(_rows(tally, counted)))
+        session.execute(insert(tally.totals), _rows(tally, counted))
 
 
 def _rows(tally: Tally, sums: Counted) -> list[dict[str, Any]]:

@@ -21,15 +21,18 @@ Definitions (the analytics page shows them too):
 
 import bisect
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field, computed_field
 from sqlalchemy import distinct, func, or_, select
 from sqlmodel import Session, col
 
+from crm.core import tallies
 from crm.core.sql import days_between
+from crm.journeys import daily
 from crm.journeys.models import (
     Enrollment,
     EnrollmentStatus,
@@ -110,6 +113,8 @@ class Scope:
     since: datetime
     until: datetime
     segment: str | None  # None: every subject
+    # Whole UTC days over every segment: what the kept figures per day (``daily``) answer.
+    daily: bool
 
     def of(self, table: Any) -> list[Any]:
         """The conditions that keep ``table``'s rows to the journey and segment."""
@@ -128,12 +133,21 @@ class Scope:
     def kind(self, kind: PhaseKind) -> list[int]:
         return [p.id for p in self.phases if p.kind == kind]
 
+    def days(self, table: Any) -> list[Any]:
+        """The conditions that keep a kept figure's rows to the journey and period."""
+        return [
+            table.journey_id == self.journey_id,
+            table.day >= self.since.astimezone(UTC).date(),
+            table.day < self.until.astimezone(UTC).date(),
+        ]
+
 
 def scope(
     session: Session, *, journey: Journey, since: datetime, until: datetime, segment: str | None
 ) -> Scope:
     phases = phases_of(session, journey, archived=True)
-    return Scope(journey.id, phases, since, until, segment or None)
+    whole_days = all(t.astimezone(UTC).time() == time.min for t in (since, until))
+    return Scope(journey.id, phases, since, until, segment or None, whole_days and not segment)
 
 
 def figures(
@@ -175,31 +189,17 @@ def nps_score(promoters: int, detractors: int, answers: int) -> float | None:
 
 def funnel(session: Session, within: Scope) -> dict[int, FunnelStep]:
     """Per phase, the subjects that entered it in the period and where their last entry
-    in the period led: one index range per phase, as each stay knows its next step."""
+    in the period led: from the stays kept per day, else one index range per phase, as
+    each stay knows its next step."""
+    kept = _kept_outcomes(session, within) if within.daily else {}
     steps = {}
     for phase in within.phases:
         later = [p.id for p in within.phases if p.position > phase.position]
         earlier = [p.id for p in within.phases if p.position <= phase.position]
-        left = col(Transition.next_phase_id).is_(None) & col(Transition.next_status).is_not(None)
-        counts = session.execute(
-            select(
-                func.count().filter(col(Transition.next_phase_id).in_(later)),
-                func.count().filter(left, Transition.next_status == EnrollmentStatus.WON),
-                func.count().filter(left, Transition.next_status != EnrollmentStatus.WON),
-                func.count().filter(col(Transition.next_phase_id).in_(earlier)),
-                func.count().filter(col(Transition.next_status).is_(None)),
-            ).where(
-                *within.of(Transition),
-                Transition.to_phase_id == phase.id,
-                Transition.at >= within.since,
-                Transition.at < within.until,
-                # the subject's last entry into this phase in the period
-                or_(
-                    col(Transition.reentered_at).is_(None),
-                    Transition.reentered_at >= within.until,
-                ),
-            )
-        ).one()
+        if within.daily:
+            counts = _outcome_counts(kept.get(phase.id, []), later, earlier)
+        else:
+            counts = _counted_outcomes(session, within, phase.id, later, earlier)
         moved_on, completed, dropped, went_back, still_there = counts
         steps[phase.id] = FunnelStep(
             phase_id=phase.id,
@@ -211,6 +211,70 @@ def funnel(session: Session, within: Scope) -> dict[int, FunnelStep]:
             still_there=still_there,
         )
     return steps
+
+
+def _counted_outcomes(
+    session: Session, within: Scope, phase_id: int, later: list[int], earlier: list[int]
+) -> tuple[int, ...]:
+    """Moved on, completed, dropped, went back and still there, counted from the stays."""
+    left = col(Transition.next_phase_id).is_(None) & col(Transition.next_status).is_not(None)
+    return tuple(
+        session.execute(
+            select(
+                func.count().filter(col(Transition.next_phase_id).in_(later)),
+                func.count().filter(left, Transition.next_status == EnrollmentStatus.WON),
+                func.count().filter(left, Transition.next_status != EnrollmentStatus.WON),
+                func.count().filter(col(Transition.next_phase_id).in_(earlier)),
+                func.count().filter(col(Transition.next_status).is_(None)),
+            ).where(
+                *within.of(Transition),
+                Transition.to_phase_id == phase_id,
+                Transition.at >= within.since,
+                Transition.at < within.until,
+                # the subject's last entry into this phase in the period
+                or_(
+                    col(Transition.reentered_at).is_(None),
+                    Transition.reentered_at >= within.until,
+                ),
+            )
+        ).one()
+    )
+
+
+def _kept_outcomes(session: Session, within: Scope) -> dict[int, list[Any]]:
+    """Per phase, the stays begun in the period by where the last entry led."""
+    rows = tallies.read(
+        session,
+        daily.STARTS,
+        where=lambda table: [
+            *within.days(table),
+            table.reentered_day >= within.until.astimezone(UTC).date(),
+        ],
+        by=["phase_id", "next_phase_id", "next_status"],
+    )
+    by_phase: dict[int, list[Any]] = {}
+    for row in rows:
+        by_phase.setdefault(row.phase_id, []).append(row)
+    return by_phase
+
+
+def _outcome_counts(rows: list[Any], later: list[int], earlier: list[int]) -> tuple[int, ...]:
+    """The counts of ``_counted_outcomes`` from kept rows (no next phase is 0, no next
+    status "")."""
+    counts = [0] * 5
+    for row in rows:
+        left = row.next_phase_id == 0 and row.next_status != ""
+        for i, holds in enumerate(
+            (
+                row.next_phase_id in later,
+                left and row.next_status == EnrollmentStatus.WON,
+                left and row.next_status != EnrollmentStatus.WON,
+                row.next_phase_id in earlier,
+                row.next_status == "",
+            )
+        ):
+            counts[i] += int(row.stays) if holds else 0
+    return tuple(counts)
 
 
 def _months(since: datetime, until: datetime) -> list[tuple[datetime, datetime]]:
@@ -298,6 +362,9 @@ def _churn(session: Session, within: Scope) -> tuple[int, int]:
 def _nps(session: Session, within: Scope) -> tuple[int, int, int]:
     """Promoters, detractors and answers among the NPS answers that count toward the
     journey in the period."""
+    if within.daily:
+        (row,) = tallies.read(session, daily.TOUCHPOINTS, where=within.days, by=[])
+        return int(row.promoters or 0), int(row.detractors or 0), int(row.answers or 0)
     promoters, detractors, answers = session.execute(
         select(
             func.count().filter(TouchpointPhase.nps >= 9),
@@ -314,9 +381,10 @@ def _nps(session: Session, within: Scope) -> tuple[int, int, int]:
 
 
 def time_in_phase(session: Session, within: Scope) -> dict[int, TimeInPhase]:
-    """Per phase, the stays that ended in the period: how many fell into each band (one
-    index range), and the median and 90th percentile read off the index of stay lengths,
-    starting at the band that holds them."""
+    """Per phase, the stays that ended in the period: how many fell into each band (kept
+    per day, else one index range), and the median and 90th percentile read off the index
+    of stay lengths, starting at the band that holds them."""
+    kept = _kept_lengths(session, within) if within.daily else {}
     result = {}
     for phase in within.phases:
         ended = [
@@ -325,32 +393,54 @@ def time_in_phase(session: Session, within: Scope) -> dict[int, TimeInPhase]:
             Transition.until >= within.since,
             Transition.until < within.until,
         ]
-        total, *below = session.execute(
-            select(func.count(), *(func.count().filter(Transition.days < b) for b in BANDS)).where(
-                *ended
-            )
-        ).one()
+        if within.daily:  # the finer bands of the kept figures: shorter walks below
+            per_band = kept.get(phase.id, {})
+            bounds = daily.LENGTHS[1:]
+            below = [sum(n for lower, n in per_band.items() if lower < b) for b in bounds]
+            total = sum(per_band.values())
+        else:
+            bounds = BANDS
+            total, *below = session.execute(
+                select(
+                    func.count(), *(func.count().filter(Transition.days < b) for b in BANDS)
+                ).where(*ended)
+            ).one()
+        under = [below[bounds.index(b)] for b in BANDS]
         stays = TimeInPhase(phase_id=phase.id, stays=total)
-        stays.bands = [b - a for a, b in zip([0, *below], [*below, total], strict=True)]
+        stays.bands = [b - a for a, b in zip([0, *under], [*under, total], strict=True)]
         if total:
-            middle = _ranked(session, ended, below, (total - 1) // 2, 2 - total % 2)
+            at = _Bands(ended, bounds, below)
+            middle = _ranked(session, at, (total - 1) // 2, 2 - total % 2)
             stays.median_days = sum(middle) / len(middle)
-            stays.p90_days = _ranked(session, ended, below, min(total - 1, int(total * 0.9)))[0]
+            stays.p90_days = _ranked(session, at, min(total - 1, int(total * 0.9)))[0]
         result[phase.id] = stays
     return result
 
 
-def _ranked(
-    session: Session, ended: list[Any], below: list[int], rank: int, count: int = 1
-) -> list[float]:
+def _kept_lengths(session: Session, within: Scope) -> dict[int, dict[int, int]]:
+    """Per phase, the stays that ended in the period per band of ``daily.LENGTHS``."""
+    rows = tallies.read(session, daily.ENDS, where=within.days, by=["phase_id", "from_days"])
+    lengths: dict[int, dict[int, int]] = {}
+    for phase_id, from_days, stays in rows:
+        lengths.setdefault(phase_id, {})[from_days] = int(stays)
+    return lengths
+
+
+@dataclass
+class _Bands:
+    ended: list[Any]  # the conditions that keep a phase's stays ended in the period
+    bounds: Sequence[int]  # the bands' upper bounds (days); the last band is open
+    below: list[int]  # how many of the stays lie under each bound
+
+
+def _ranked(session: Session, bands: _Bands, rank: int, count: int = 1) -> list[float]:
     """The lengths of the stays from the ``rank``-th shortest (0-based) on, walking the
-    length index from the band that holds that rank (``below``: the counts under each
-    band's bound)."""
-    band = bisect.bisect_right(below, rank)
-    floor, skip = (BANDS[band - 1], below[band - 1]) if band else (0.0, 0)
+    length index from the band that holds that rank."""
+    band = bisect.bisect_right(bands.below, rank)
+    floor, skip = (bands.bounds[band - 1], bands.below[band - 1]) if band else (0.0, 0)
     query = (
         select(Transition.days)
-        .where(*ended, Transition.days >= floor)
+        .where(*bands.ended, Transition.days >= floor)
         .order_by(Transition.days)
         .offset(rank - skip)
         .limit(count)

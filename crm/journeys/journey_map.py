@@ -13,11 +13,11 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from sqlmodel import Session, col
 
-from crm.core import lists
-from crm.journeys import analytics
+from crm.core import lists, tallies
+from crm.journeys import analytics, daily
 from crm.journeys.models import MAP_ROWS, Journey, PhasePublic, TouchpointPhase
 from crm.touchpoints.models import Channel, Initiator
 
@@ -76,7 +76,7 @@ def journey_map(
     }
     sentiment: dict[int, list[int]] = defaultdict(lambda: [0, 0])  # sum, answers
     nps: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])  # promoters, detractors, answers
-    for row in session.execute(_touchpoints(within, *groups)):
+    for row in _touchpoints(session, within, *groups):
         column = columns.get(row.phase_id)
         if column is None:  # an archived phase: not on the map
             continue
@@ -104,13 +104,30 @@ def journey_map(
 
 
 def _touchpoints(
-    within: analytics.Scope, phase_ids: list[int], channel_ids: list[int], initiators: list[str]
-) -> Select:
+    session: Session,
+    within: analytics.Scope,
+    phase_ids: list[int],
+    channel_ids: list[int],
+    initiators: list[str],
+) -> list[Any]:
     """The period's touchpoints per phase, channel and initiator, with their sentiment
-    and NPS sums. Naming every group lets the database read one index range per group,
-    in the index's order, instead of sorting the period's rows."""
+    and NPS sums: kept per day, else counted. Naming every group lets the database read
+    one index range per group, in the index's order, instead of sorting the period's
+    rows."""
+    if within.daily:
+        return tallies.read(
+            session,
+            daily.TOUCHPOINTS,
+            where=lambda table: [
+                *within.days(table),
+                col(table.phase_id).in_(phase_ids),
+                col(table.channel_id).in_(channel_ids),
+                col(table.initiated_by).in_(initiators),
+            ],
+            by=["phase_id", "channel_id", "initiated_by"],
+        )
     tp = TouchpointPhase
-    return (
+    query = (
         select(
             tp.phase_id,
             tp.channel_id,
@@ -132,6 +149,7 @@ def _touchpoints(
         )
         .group_by(tp.phase_id, tp.channel_id, tp.initiated_by)
     )
+    return list(session.execute(query))
 
 
 def csv_rows(found: JourneyMap) -> list[tuple[Any, ...]]:
