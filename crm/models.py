@@ -42,6 +42,10 @@ from crm.gdpr.models import (
 )
 from crm.imports.models import ImportChunk, ImportJob, ImportProblem
 from crm.journeys.daily import (
+    CustomerDay,
+    CustomerDayChange,
+    EnrollmentDay,
+    EnrollmentDayChange,
     StayEndDay,
     StayEndDayChange,
     StayStartDay,
@@ -95,11 +99,15 @@ __all__ = [
     "ContactEmail",
     "ContactPhone",
     "ContactTag",
+    "CustomerDay",
+    "CustomerDayChange",
     "Deal",
     "DealContact",
     "DealStage",
     "DealStageChange",
     "Enrollment",
+    "EnrollmentDay",
+    "EnrollmentDayChange",
     "Erasure",
     "ErasureMention",
     "ExitReason",

@@ -22,8 +22,9 @@ Definitions (the analytics page shows them too):
 import bisect
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
+from itertools import accumulate
 from typing import Any
 
 from pydantic import BaseModel, Field, computed_field
@@ -291,59 +292,99 @@ def _months(since: datetime, until: datetime) -> list[tuple[datetime, datetime]]
 def _joined(session: Session, within: Scope) -> tuple[list[float], list[Cohort]]:
     """The middle one or two of the days from joining to the first purchase phase, and
     the cohorts: the enrollments that began in the period by month, with their status
-    now (one index range per month)."""
-    cohorts = []
+    now (kept per day, else one index range per month)."""
+    cohorts, closes = [], [0] * len(daily.LENGTHS)
     for start, end in _months(within.since, within.until):
-        counts = session.execute(
-            select(
-                func.count(),
-                func.count(Enrollment.purchased_at),
-                *(func.count().filter(Enrollment.status == status) for status in EnrollmentStatus),
-            ).where(
-                *within.of(Enrollment), Enrollment.started_at >= start, Enrollment.started_at < end
-            )
-        ).one()
-        joined, reached, *by_status = counts
+        if within.daily:
+            month = replace(within, since=start, until=end)
+            by_status = dict.fromkeys(EnrollmentStatus, 0)
+            reached = 0
+            for status, close_from, n in tallies.read(
+                session, daily.ENROLLMENTS, where=month.days, by=["status", "close_from_days"]
+            ):
+                by_status[status] += int(n)
+                if close_from >= 0:
+                    reached += int(n)
+                    closes[daily.LENGTHS.index(close_from)] += int(n)
+            counts = (sum(by_status.values()), reached, *by_status.values())
+        else:
+            counts = session.execute(
+                select(
+                    func.count(),
+                    func.count(Enrollment.purchased_at),
+                    *(
+                        func.count().filter(Enrollment.status == status)
+                        for status in EnrollmentStatus
+                    ),
+                ).where(
+                    *within.of(Enrollment),
+                    Enrollment.started_at >= start,
+                    Enrollment.started_at < end,
+                )
+            ).one()
+        joined, reached, *statuses = counts
         if joined:
             cohorts.append(
                 Cohort(
                     month=start.strftime("%Y-%m"),
                     joined=joined,
                     reached_purchase=reached,
-                    **dict(zip(EnrollmentStatus, by_status, strict=True)),
+                    **dict(zip(EnrollmentStatus, statuses, strict=True)),
                 )
             )
     converted = sum(c.reached_purchase for c in cohorts)
-    closes: list[float] = []
-    if converted:  # the middle one or two of the days from joining to the purchase
-        to_close = days_between(Enrollment.started_at, Enrollment.purchased_at)
-        query = (
-            select(to_close)
-            .where(
-                *within.of(Enrollment),
-                Enrollment.started_at >= within.since,
-                Enrollment.started_at < within.until,
-                col(Enrollment.purchased_at).is_not(None),
-            )
-            .order_by(to_close)
-            .offset((converted - 1) // 2)
-            .limit(2 - converted % 2)
+    if not converted:
+        return [], cohorts
+    # the middle one or two of the days from joining to the purchase, from the band that
+    # holds them when the bands are kept
+    rank, floor, skip = (converted - 1) // 2, 0.0, 0
+    if within.daily:
+        below = list(accumulate(closes, initial=0))
+        band = bisect.bisect_right(below, rank) - 1
+        floor, skip = daily.LENGTHS[band], below[band]
+    to_close = days_between(Enrollment.started_at, Enrollment.purchased_at)
+    query = (
+        select(to_close)
+        .where(
+            *within.of(Enrollment),
+            Enrollment.started_at >= within.since,
+            Enrollment.started_at < within.until,
+            col(Enrollment.purchased_at).is_not(None),
+            to_close >= floor,
         )
-        closes = list(session.scalars(query))
-    return closes, cohorts
+        .order_by(to_close)
+        .offset(rank - skip)
+        .limit(2 - converted % 2)
+    )
+    return list(session.scalars(query)), cohorts
 
 
 def _churn(session: Session, within: Scope) -> tuple[int, int]:
     """The customers of the period (subjects that had reached a purchase phase and were
     still in the journey at some time in it), and how many of them left as churned
     during it."""
-    customers = session.execute(
-        select(func.count()).where(
-            *within.of(Enrollment),
-            Enrollment.purchased_at < within.until,
-            or_(col(Enrollment.ended_at).is_(None), Enrollment.ended_at >= within.since),
-        )
-    ).scalar_one()
+    if within.daily:  # those who bought before the end, less those who had left by the start
+        customers = 0
+        for event, before, sign in (("bought", within.until, 1), ("left", within.since, -1)):
+            (row,) = tallies.read(
+                session,
+                daily.CUSTOMERS,
+                where=lambda table, event=event, before=before: [
+                    table.journey_id == within.journey_id,
+                    table.event == event,
+                    table.day < before.astimezone(UTC).date(),
+                ],
+                by=[],
+            )
+            customers += sign * int(row.customers or 0)
+    else:
+        customers = session.execute(
+            select(func.count()).where(
+                *within.of(Enrollment),
+                Enrollment.purchased_at < within.until,
+                or_(col(Enrollment.ended_at).is_(None), Enrollment.ended_at >= within.since),
+            )
+        ).scalar_one()
     churned = session.execute(
         select(func.count(distinct(Transition.enrollment_id)))
         .join(Enrollment, Enrollment.id == Transition.enrollment_id)

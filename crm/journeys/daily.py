@@ -12,6 +12,11 @@ for) and every segment sum these instead; others count the rows.
   (9999-12-31 if it has not): the funnel.
 - ``stay_end_day``: the stays that ended on a day, by length (the lower bound of a band
   of ``LENGTHS``): time in phase.
+- ``enrollment_day``: the enrollments that began on a day, by status and by the band of
+  their days to the first purchase phase (-1 before one): cohorts, conversion,
+  time-to-close.
+- ``customer_day``: the enrollments that reached a purchase phase ("bought") and those of
+  them that ended ("left"), by the day it happened: the customers of a period.
 
 Sentiment and NPS appear only summed; erasing a touchpoint takes its share away.
 """
@@ -25,8 +30,8 @@ from sqlmodel import Session, SQLModel, col, select
 
 from crm.core import tallies
 from crm.core.db import Privacy, column
-from crm.core.sql import utc_day
-from crm.journeys.models import PhaseTransition, TouchpointPhase
+from crm.core.sql import days_between, utc_day
+from crm.journeys.models import Enrollment, PhaseTransition, TouchpointPhase
 
 NOT_REENTERED = date(9999, 12, 31)
 # The lower bounds (days) of the bands stays are kept in: fine enough that finding a
@@ -120,6 +125,46 @@ class StayEndDayChange(SQLModel, table=True):
     stays: int = _sum()
 
 
+class EnrollmentDay(SQLModel, table=True):
+    __tablename__ = "enrollment_day"
+
+    journey_id: int = _key()
+    day: date = _key(sa_type=Date)
+    status: str = _key(max_length=16)
+    close_from_days: int = _key()  # the band of the days to purchase; -1 without one
+    enrollments: int = _sum()
+
+
+class EnrollmentDayChange(SQLModel, table=True):
+    __tablename__ = "enrollment_day_change"
+
+    id: int | None = column(Privacy.NONE, default=None, primary_key=True)
+    journey_id: int = column(Privacy.NONE, index=True)
+    day: date = column(Privacy.NONE, sa_type=Date)
+    status: str = column(Privacy.NONE, max_length=16)
+    close_from_days: int = column(Privacy.NONE)
+    enrollments: int = _sum()
+
+
+class CustomerDay(SQLModel, table=True):
+    __tablename__ = "customer_day"
+
+    journey_id: int = _key()
+    event: str = _key(max_length=8)  # bought or left
+    day: date = _key(sa_type=Date)
+    customers: int = _sum()
+
+
+class CustomerDayChange(SQLModel, table=True):
+    __tablename__ = "customer_day_change"
+
+    id: int | None = column(Privacy.NONE, default=None, primary_key=True)
+    journey_id: int = column(Privacy.NONE, index=True)
+    event: str = column(Privacy.NONE, max_length=8)
+    day: date = column(Privacy.NONE, sa_type=Date)
+    customers: int = _sum()
+
+
 def band_of(days: Any) -> Any:
     """The lower bound of the band of ``LENGTHS`` that holds ``days``."""
     return case(
@@ -172,6 +217,29 @@ def _count_ends(session: Session) -> tallies.Counted:
     return _grouped(session.execute(query), len(keys))
 
 
+def _count_enrollments(session: Session) -> tallies.Counted:
+    e = Enrollment
+    close = case(
+        (col(e.purchased_at).is_(None), -1),
+        else_=band_of(days_between(e.started_at, e.purchased_at)),
+    )
+    keys = (e.journey_id, utc_day(e.started_at), e.status, close)
+    return _grouped(session.execute(select(*keys, func.count()).group_by(*keys)), len(keys))
+
+
+def _count_customers(session: Session) -> tallies.Counted:
+    e, bought = Enrollment, col(Enrollment.purchased_at).is_not(None)
+    counted: tallies.Counted = {}
+    for event, at, rows in (
+        ("bought", e.purchased_at, [bought]),
+        ("left", e.ended_at, [bought, col(e.ended_at).is_not(None)]),
+    ):
+        keys = (e.journey_id, utc_day(at))
+        query = select(*keys, func.count()).where(*rows).group_by(*keys)
+        counted |= {(journey_id, event, day): [n] for journey_id, day, n in session.execute(query)}
+    return counted
+
+
 TOUCHPOINTS = tallies.Tally(
     "journey map touchpoints per day",
     TouchpointDay,
@@ -196,4 +264,20 @@ ENDS = tallies.Tally(
     ["stays"],
     _count_ends,
 )
-DAILY = [TOUCHPOINTS, STARTS, ENDS]
+ENROLLMENTS = tallies.Tally(
+    "enrollments begun per day",
+    EnrollmentDay,
+    EnrollmentDayChange,
+    ["journey_id", "day", "status", "close_from_days"],
+    ["enrollments"],
+    _count_enrollments,
+)
+CUSTOMERS = tallies.Tally(
+    "customers bought and left per day",
+    CustomerDay,
+    CustomerDayChange,
+    ["journey_id", "event", "day"],
+    ["customers"],
+    _count_customers,
+)
+DAILY = [TOUCHPOINTS, STARTS, ENDS, ENROLLMENTS, CUSTOMERS]

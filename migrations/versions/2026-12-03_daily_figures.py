@@ -1,6 +1,8 @@
 """The journey reports' figures per UTC day, kept as their rows change: touchpoints per
 phase, channel and initiator (from touchpoint_phase), stays by the day they began and
-where they led, and by the day they ended and their length (from phase_transition). The
+where they led, and by the day they ended and their length (from phase_transition),
+enrollments by the day they began, status and days to purchase, and customers by the
+days they bought and left (from enrollment). The
 changes are appended by triggers on both databases; the totals of today's data are
 counted at once. See crm.journeys.daily and crm.core.tallies.
 
@@ -22,6 +24,7 @@ down_revision: str | Sequence[str] | None = "da231196b859"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+QUOTE = "'"  # a key that is a constant: not grouped by
 # As crm.journeys.daily.LENGTHS on the day of this migration.
 LENGTHS = (0, 1, 2, 3, 5, 7, 10, 14, 21, 30, 45, 60, 90, 120, 180, 270, 365)
 
@@ -59,7 +62,7 @@ class Kept:
         return (
             f"INSERT INTO {self.name} ({names}) SELECT {', '.join([*keys, *sums])} "  # noqa: S608
             f"FROM {self.source} WHERE {self.of(self.counts, self.source)} "
-            f"GROUP BY {', '.join(keys)}"
+            f"GROUP BY {', '.join(k for k in keys if not k.startswith(QUOTE))}"
         )
 
 
@@ -70,8 +73,18 @@ def _kept(postgres: bool) -> list[Kept]:
     def flag(condition: str) -> str:
         return f"CASE WHEN {condition} THEN 1 ELSE 0 END"
 
+    def band(days: str) -> str:
+        whens = " ".join(
+            f"WHEN {days} < {upper} THEN {lower}" for lower, upper in pairwise(LENGTHS)
+        )
+        return f"CASE {whens} ELSE {LENGTHS[-1]} END"
+
     never = "DATE '9999-12-31'" if postgres else "'9999-12-31'"
-    bands = " ".join(f"WHEN R.days < {upper} THEN {lower}" for lower, upper in pairwise(LENGTHS))
+    close = band(
+        "(EXTRACT(EPOCH FROM (R.purchased_at - R.started_at)) / 86400.0)"
+        if postgres
+        else "(julianday(R.purchased_at) - julianday(R.started_at))"
+    )
     return [
         Kept(
             "touchpoint_day",
@@ -126,15 +139,48 @@ def _kept(postgres: bool) -> list[Kept]:
                 ("journey_id", "R.journey_id"),
                 ("phase_id", "R.to_phase_id"),
                 ("day", day("R.until")),
-                ("from_days", f"CASE {bands} ELSE {LENGTHS[-1]} END"),
+                ("from_days", band("R.days")),
             ],
             [("stays", "1")],
+        ),
+        Kept(
+            "enrollment_day",
+            "enrollment",
+            "TRUE" if postgres else "1",
+            ["journey_id", "started_at", "status", "purchased_at"],
+            [
+                ("journey_id", "R.journey_id"),
+                ("day", day("R.started_at")),
+                ("status", "R.status"),
+                ("close_from_days", f"CASE WHEN R.purchased_at IS NULL THEN -1 ELSE {close} END"),
+            ],
+            [("enrollments", "1")],
+        ),
+        Kept(
+            "customer_day",
+            "enrollment",
+            "R.purchased_at IS NOT NULL",
+            ["journey_id", "purchased_at"],
+            [("journey_id", "R.journey_id"), ("event", "'bought'"), ("day", day("R.purchased_at"))],
+            [("customers", "1")],
+        ),
+        Kept(
+            "customer_day",
+            "enrollment",
+            "R.purchased_at IS NOT NULL AND R.ended_at IS NOT NULL",
+            ["journey_id", "purchased_at", "ended_at"],
+            [("journey_id", "R.journey_id"), ("event", "'left'"), ("day", day("R.ended_at"))],
+            [("customers", "1")],
         ),
     ]
 
 
 # Per watched table, one trigger function (PostgreSQL) or three triggers (SQLite).
-TRIGGERS = [("touchpoint_phase", "touchpoint_day_figures"), ("phase_transition", "stay_figures")]
+TRIGGERS = [
+    ("touchpoint_phase", "touchpoint_day_figures"),
+    ("phase_transition", "stay_figures"),
+    ("enrollment", "enrollment_figures"),
+]
 
 
 def _watching(kept: list[Kept], table: str) -> tuple[list[Kept], list[str]]:
@@ -202,6 +248,54 @@ def upgrade() -> None:
 
 
 def _create_tables() -> None:
+    op.create_table(
+        "customer_day",
+        sa.Column("journey_id", sa.Integer(), nullable=False),
+        sa.Column("event", sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("customers", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("journey_id", "event", "day", name=op.f("pk_customer_day")),
+    )
+    op.create_table(
+        "customer_day_change",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("journey_id", sa.Integer(), nullable=False),
+        sa.Column("event", sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("customers", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_customer_day_change")),
+    )
+    with op.batch_alter_table("customer_day_change", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_customer_day_change_journey_id"), ["journey_id"], unique=False
+        )
+
+    op.create_table(
+        "enrollment_day",
+        sa.Column("journey_id", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("close_from_days", sa.Integer(), nullable=False),
+        sa.Column("enrollments", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "journey_id", "day", "status", "close_from_days", name=op.f("pk_enrollment_day")
+        ),
+    )
+    op.create_table(
+        "enrollment_day_change",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("journey_id", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("close_from_days", sa.Integer(), nullable=False),
+        sa.Column("enrollments", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_enrollment_day_change")),
+    )
+    with op.batch_alter_table("enrollment_day_change", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_enrollment_day_change_journey_id"), ["journey_id"], unique=False
+        )
+
     op.create_table(
         "stay_end_day",
         sa.Column("journey_id", sa.Integer(), nullable=False),
@@ -332,3 +426,13 @@ def downgrade() -> None:
 
     op.drop_table("stay_end_day_change")
     op.drop_table("stay_end_day")
+    with op.batch_alter_table("enrollment_day_change", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_enrollment_day_change_journey_id"))
+
+    op.drop_table("enrollment_day_change")
+    op.drop_table("enrollment_day")
+    with op.batch_alter_table("customer_day_change", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_customer_day_change_journey_id"))
+
+    op.drop_table("customer_day_change")
+    op.drop_table("customer_day")

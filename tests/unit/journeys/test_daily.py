@@ -12,7 +12,7 @@ from crm.core import tallies
 from crm.core.db import job_session
 from crm.journeys import analytics, daily, journey_map, service
 from crm.journeys.jobs import settle_daily_figures
-from crm.journeys.models import MoveRequest
+from crm.journeys.models import MoveRequest, Phase, PhaseUpdate
 from crm.touchpoints import service as touchpoint_service
 from crm.touchpoints.models import TouchpointCreate, TouchpointUpdate
 from tests.factories import make_company, make_contact
@@ -47,6 +47,8 @@ def reports(session, within):
         analytics.funnel(session, within),
         analytics.time_in_phase(session, within),
         analytics._nps(session, within),
+        analytics._joined(session, within),
+        analytics._churn(session, within),
         {  # a kept key whose touchpoints all went shows zeros, as if absent
             (r.phase_id, r.channel_id, r.initiated_by): tuple(int(v or 0) for v in r[3:])
             for r in touched
@@ -74,20 +76,22 @@ def assert_kept(session, journey):
             kept = reports(session, within)
             assert kept == reports(session, replace(within, daily=False))
             if (first, last) == PERIODS[0]:  # the whole history: every figure has rows
-                funnel, stays, nps, touched = kept
-                assert all(sum(f.entered for f in funnel.values()) for f in (funnel,))
+                funnel, stays, nps, (closes, cohorts), customers, touched = kept
+                assert sum(f.entered for f in funnel.values())
                 assert sum(s.stays for s in stays.values()) and nps[2] and touched
+                assert closes and cohorts and customers[0]
 
 
 def test_kept_figures_follow_moves_exits_touchpoints_and_deletions(session, journey):
     s1, s2, s3, s4 = (make_contact(session) for _ in range(4))
+    keys = {p.key: p.id for p in service.phases_of(session, journey)}
     first = live(
         session,
         journey,
         [(0, "awareness"), (10, "consideration"), (20, "conversion"), (25, "retention")],
         contact_id=s1.id,
     )
-    live(session, journey, [(5, "awareness"), (15, "lost")], contact_id=s2.id)
+    lost = live(session, journey, [(5, "awareness"), (15, "lost")], contact_id=s2.id)
     live(
         session,
         journey,
@@ -108,6 +112,24 @@ def test_kept_figures_follow_moves_exits_touchpoints_and_deletions(session, jour
     service.move(session, enrollment=first, data=churn, actor_id=None)
     touchpoint_service.update_touchpoint(
         session, touchpoint=survey, data=TouchpointUpdate(nps=3, sentiment=-1), actor_id=None
+    )
+    assert_kept(session, journey)
+
+    # s2 comes back after the loss, and reaches a purchase phase
+    service.move(
+        session,
+        enrollment=lost,
+        data=MoveRequest(at=day(18), phase_id=keys["conversion"]),
+        actor_id=None,
+    )
+    assert_kept(session, journey)
+
+    # another kind of phase counts as a purchase: every enrollment's purchase moves
+    service.update_phase(
+        session,
+        phase=session.get(Phase, keys["consideration"]),
+        data=PhaseUpdate(kind="purchase"),
+        actor_id=None,
     )
     assert_kept(session, journey)
 
@@ -163,7 +185,8 @@ def test_the_job_settles_what_others_committed(engine):
         contact = make_contact(session, first_name="Daily")
         live(session, journey, [(0, "awareness"), (3, "consideration")], contact_id=contact.id)
         touch(session, contact, 1, "call", sentiment=2)
-    assert settle_daily_figures(engine) >= 4  # two stays begun, one ended, a touchpoint
+    # two stays begun, one ended, a touchpoint, the enrollment
+    assert settle_daily_figures(engine) >= 5
     with job_session(engine) as session:
         for tally in daily.DAILY:
             assert session.scalar(select(func.count()).select_from(tally.changes)) == 0
@@ -173,4 +196,4 @@ def test_the_job_settles_what_others_committed(engine):
         )
     assert settle_daily_figures(engine) >= 4
     with job_session(engine) as session:
-        assert [tallies.check(session, tally) for tally in daily.DAILY] == [[], [], []]
+        assert [tallies.check(session, tally) for tally in daily.DAILY] == [[]] * len(daily.DAILY)
