@@ -337,12 +337,17 @@ def _joined(session: Session, within: Scope) -> tuple[list[float], list[Cohort]]
         return [], cohorts
     # the middle one or two of the days from joining to the purchase, from the band that
     # holds them when the bands are kept
-    rank, floor, skip = (converted - 1) // 2, 0.0, 0
-    if within.daily:
-        below = list(accumulate(closes, initial=0))
-        band = bisect.bisect_right(below, rank) - 1
-        floor, skip = daily.LENGTHS[band], below[band]
+    rank, count = (converted - 1) // 2, 2 - converted % 2
     to_close = days_between(Enrollment.started_at, Enrollment.purchased_at)
+    bounds, skip = [], 0
+    if within.daily:  # no need to sort more than the bands that hold them
+        below = list(accumulate(closes, initial=0))
+        first = bisect.bisect_right(below, rank) - 1
+        last = bisect.bisect_right(below, rank + count - 1) - 1
+        skip = below[first]
+        bounds.append(to_close >= daily.LENGTHS[first])
+        if last + 1 < len(daily.LENGTHS):
+            bounds.append(to_close < daily.LENGTHS[last + 1])
     query = (
         select(to_close)
         .where(
@@ -350,11 +355,11 @@ def _joined(session: Session, within: Scope) -> tuple[list[float], list[Cohort]]
             Enrollment.started_at >= within.since,
             Enrollment.started_at < within.until,
             col(Enrollment.purchased_at).is_not(None),
-            to_close >= floor,
+            *bounds,
         )
         .order_by(to_close)
         .offset(rank - skip)
-        .limit(2 - converted % 2)
+        .limit(count)
     )
     return list(session.scalars(query)), cohorts
 
