@@ -379,6 +379,7 @@ def generate(
                     [step["at"] for step in history],
                     [phase_keys.get(step["to_phase_id"]) for step in history],
                 )
+            bought = next((s["at"] for s in history if s["to_phase_id"] == purchase), None)
             last_stay: dict[int, dict[str, Any]] = {}  # phase -> its latest stay so far
             for step, after in zip(history, [*history[1:], None], strict=True):
                 row = {
@@ -390,6 +391,9 @@ def generate(
                     "next_phase_id": after["to_phase_id"] if after else None,
                     "next_status": after["status"] if after else None,
                     "reentered_at": None,
+                    "left_as_customer": step["to_phase_id"] is None
+                    and bought is not None
+                    and bought < step["at"],
                     "created_at": now,
                 }
                 if (phase := step["to_phase_id"]) is not None:
@@ -411,9 +415,7 @@ def generate(
                     "status": last["status"],
                     "phase_since": entered[-1]["at"],
                     "started_at": history[0]["at"],
-                    "purchased_at": next(
-                        (s["at"] for s in history if s["to_phase_id"] == purchase), None
-                    ),
+                    "purchased_at": bought,
                     "ended_at": None if last["to_phase_id"] else last["at"],
                     "exit_reason_id": last["exit_reason_id"],
                     "created_at": history[0]["at"],

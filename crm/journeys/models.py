@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import Annotated
 
 from pydantic import StringConstraints, field_validator, model_validator
-from sqlalchemy import CheckConstraint, Index, UniqueConstraint, text
+from sqlalchemy import CheckConstraint, Index, UniqueConstraint, false, text
 from sqlmodel import Field, SQLModel
 
 from crm.core.db import Privacy, column, timestamp, utcnow
@@ -211,6 +211,17 @@ class PhaseTransition(SQLModel, table=True):
             "enrollment_id",
             "next_status",
         ),
+        # and the churned customers of a period: their exits, by when they happened.
+        Index(
+            "ix_phase_transition_churn",
+            "journey_id",
+            "status",
+            "left_as_customer",
+            "at",
+            "enrollment_id",
+            sqlite_where=text("to_phase_id IS NULL"),
+            postgresql_where=text("to_phase_id IS NULL"),
+        ),
         Index(
             "ix_phase_transition_length",
             "journey_id",
@@ -240,6 +251,11 @@ class PhaseTransition(SQLModel, table=True):
     reentered_at: datetime | None = timestamp(default=None)
     # The stay's length in days once it ended (until - at), so that reports read a number.
     days: float | None = column(Privacy.NONE, default=None)
+    # On an exit: whether the subject had reached a purchase phase before it (churn
+    # counts customers only). Kept by the service, so that churn reads no enrollments.
+    left_as_customer: bool = column(
+        Privacy.NONE, default=False, sa_column_kwargs={"server_default": false()}
+    )
     cause: str = column(Privacy.NONE, default=Cause.MANUAL, max_length=16)
     exit_reason_id: int | None = column(Privacy.NONE, default=None, foreign_key="exit_reason.id")
     reason: str | None = column(Privacy.FREE_TEXT, default=None, max_length=200)

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, literal, update
+from sqlalchemy import exists, func, literal, update
 from sqlmodel import Session, col, select
 
 from crm.contacts import service as contact_service
@@ -220,6 +220,14 @@ def _recompute_purchases(session: Session, journey_id: int) -> None:
     )
     session.execute(
         update(Enrollment).where(Enrollment.journey_id == journey_id).values(purchased_at=first)
+    )
+    bought_before = exists().where(
+        Enrollment.id == Transition.enrollment_id, Enrollment.purchased_at < Transition.at
+    )
+    session.execute(
+        update(Transition)
+        .where(Transition.journey_id == journey_id, col(Transition.to_phase_id).is_(None))
+        .values(left_as_customer=bought_before)
     )
 
 
@@ -518,6 +526,9 @@ def _record(
             to_phase_id=to_phase_id,
             status=status,
             at=at,
+            left_as_customer=to_phase is None
+            and enrollment.purchased_at is not None
+            and enrollment.purchased_at < at,
             cause=request.cause,
             exit_reason_id=reason.id if reason else None,
             reason=request.reason,

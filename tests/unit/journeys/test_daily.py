@@ -12,7 +12,7 @@ from crm.core import tallies
 from crm.core.db import job_session
 from crm.journeys import analytics, daily, journey_map, service
 from crm.journeys.jobs import settle_daily_figures
-from crm.journeys.models import MoveRequest, Phase, PhaseUpdate
+from crm.journeys.models import Enrollment, MoveRequest, Phase, PhaseTransition, PhaseUpdate
 from crm.touchpoints import service as touchpoint_service
 from crm.touchpoints.models import TouchpointCreate, TouchpointUpdate
 from tests.factories import make_company, make_contact
@@ -57,10 +57,23 @@ def reports(session, within):
     )
 
 
+def assert_exits_know_customers(session):
+    """Each exit says whether the subject had bought before it (what churn counts)."""
+    exits = session.execute(
+        select(PhaseTransition.left_as_customer, Enrollment.purchased_at, PhaseTransition.at)
+        .join(Enrollment, Enrollment.id == PhaseTransition.enrollment_id)
+        .where(PhaseTransition.to_phase_id.is_(None))
+    ).all()
+    assert exits
+    for flag, bought, at in exits:
+        assert flag == (bought is not None and bought < at)
+
+
 def assert_kept(session, journey):
     """Every period's reports from the kept figures equal those counted from the rows,
     and each kept figure equals a fresh count, before and after settling."""
     session.flush()
+    assert_exits_know_customers(session)
     for settled in (False, True):
         if settled:
             for tally in daily.DAILY:
@@ -100,6 +113,13 @@ def test_kept_figures_follow_moves_exits_touchpoints_and_deletions(session, jour
     )
     live(session, journey, [(-50, "awareness"), (5, "conversion"), (8, "won")], contact_id=s4.id)
     live(session, journey, [(1, "awareness")], company_id=make_company(session).id)
+    # a customer once consideration counts as a purchase (below)
+    live(
+        session,
+        journey,
+        [(0, "awareness"), (3, "consideration"), (7, "churned")],
+        contact_id=make_contact(session).id,
+    )
     touch(session, s1, 2, "call", sentiment=1)
     touch(session, s1, 12, "email", sentiment=-2)
     survey = touch(session, s1, 30, "survey", nps=10)
@@ -125,12 +145,18 @@ def test_kept_figures_follow_moves_exits_touchpoints_and_deletions(session, jour
     assert_kept(session, journey)
 
     # another kind of phase counts as a purchase: every enrollment's purchase moves
+    churned = (midnight(0), midnight(30))
+    within = analytics.scope(
+        session, journey=journey, since=churned[0], until=churned[1], segment=None
+    )
+    assert analytics._churn(session, within)[1] == 0
     service.update_phase(
         session,
         phase=session.get(Phase, keys["consideration"]),
         data=PhaseUpdate(kind="purchase"),
         actor_id=None,
     )
+    assert analytics._churn(session, within)[1] == 1
     assert_kept(session, journey)
 
     # reordering phases changes which steps count as moving on, not the kept rows
