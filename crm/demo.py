@@ -416,6 +416,9 @@ def generate(
                     "phase_since": entered[-1]["at"],
                     "started_at": history[0]["at"],
                     "purchased_at": bought,
+                    "days_to_purchase": (bought - history[0]["at"]).total_seconds() / 86_400
+                    if bought
+                    else None,
                     "ended_at": None if last["to_phase_id"] else last["at"],
                     "exit_reason_id": last["exit_reason_id"],
                     "created_at": history[0]["at"],

@@ -30,7 +30,7 @@ from sqlmodel import Session, SQLModel, col, select
 
 from crm.core import tallies
 from crm.core.db import Privacy, column
-from crm.core.sql import days_between, utc_day
+from crm.core.sql import utc_day
 from crm.journeys.models import Enrollment, PhaseTransition, TouchpointPhase
 
 NOT_REENTERED = date(9999, 12, 31)
@@ -219,10 +219,7 @@ def _count_ends(session: Session) -> tallies.Counted:
 
 def _count_enrollments(session: Session) -> tallies.Counted:
     e = Enrollment
-    close = case(
-        (col(e.purchased_at).is_(None), -1),
-        else_=band_of(days_between(e.started_at, e.purchased_at)),
-    )
+    close = case((col(e.days_to_purchase).is_(None), -1), else_=band_of(e.days_to_purchase))
     keys = (e.journey_id, utc_day(e.started_at), e.status, close)
     return _grouped(session.execute(select(*keys, func.count()).group_by(*keys)), len(keys))
 

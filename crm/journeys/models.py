@@ -129,6 +129,15 @@ class Enrollment(SQLModel, table=True):
         # and the customers of a period: who had bought by then and had not left before.
         Index("ix_enrollment_customers", "journey_id", "purchased_at", "ended_at", "segment"),
         Index("ix_enrollment_segment", "journey_id", "segment", "id"),
+        # and the median time to close, walking one band of lengths.
+        Index(
+            "ix_enrollment_to_purchase",
+            "journey_id",
+            "days_to_purchase",
+            "started_at",
+            sqlite_where=text("days_to_purchase IS NOT NULL"),
+            postgresql_where=text("days_to_purchase IS NOT NULL"),
+        ),
     )
 
     id: int | None = column(Privacy.NONE, default=None, primary_key=True)
@@ -147,9 +156,11 @@ class Enrollment(SQLModel, table=True):
     status: str = column(Privacy.NONE, default=EnrollmentStatus.ACTIVE, max_length=16)
     phase_since: datetime = timestamp()
     started_at: datetime = timestamp()
-    # When it first entered a purchase phase (time-to-close, conversion); kept by the
-    # service, and recomputed for the journey when a phase's kind changes.
+    # When it first entered a purchase phase (time-to-close, conversion), and how many
+    # days after it began; kept by the service, and recomputed for the journey when a
+    # phase's kind changes.
     purchased_at: datetime | None = timestamp(default=None)
+    days_to_purchase: float | None = column(Privacy.NONE, default=None)
     ended_at: datetime | None = timestamp(default=None)
     exit_reason_id: int | None = column(Privacy.NONE, default=None, foreign_key="exit_reason.id")
     created_at: datetime = timestamp(default_factory=utcnow)

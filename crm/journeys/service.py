@@ -219,7 +219,9 @@ def _recompute_purchases(session: Session, journey_id: int) -> None:
         .scalar_subquery()
     )
     session.execute(
-        update(Enrollment).where(Enrollment.journey_id == journey_id).values(purchased_at=first)
+        update(Enrollment)
+        .where(Enrollment.journey_id == journey_id)
+        .values(purchased_at=first, days_to_purchase=days_between(Enrollment.started_at, first))
     )
     bought_before = exists().where(
         Enrollment.id == Transition.enrollment_id, Enrollment.purchased_at < Transition.at
@@ -305,7 +307,10 @@ def archive_phase(
             session.execute(
                 update(Enrollment)
                 .where(*in_phase, col(Enrollment.purchased_at).is_(None))
-                .values(purchased_at=at)
+                .values(
+                    purchased_at=at,
+                    days_to_purchase=days_between(Enrollment.started_at, literal(at, UTCDateTime)),
+                )
             )
         session.execute(
             update(Enrollment)
@@ -389,6 +394,7 @@ def enroll(session: Session, *, data: EnrollmentCreate, actor_id: int | None) ->
         phase_since=at,
         started_at=at,
         purchased_at=at if phase.kind == PhaseKind.PURCHASE else None,
+        days_to_purchase=0.0 if phase.kind == PhaseKind.PURCHASE else None,
     )
     session.add(enrollment)
     session.flush()
@@ -545,6 +551,7 @@ def _record(
         enrollment.ended_at = enrollment.exit_reason_id = None
         if to_phase.kind == PhaseKind.PURCHASE and enrollment.purchased_at is None:
             enrollment.purchased_at = at
+            enrollment.days_to_purchase = (at - enrollment.started_at).total_seconds() / 86_400
     session.flush()
     _attribute_since(session, enrollment, at)
 

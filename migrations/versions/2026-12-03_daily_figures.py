@@ -2,7 +2,8 @@
 phase, channel and initiator (from touchpoint_phase), stays by the day they began and
 where they led, and by the day they ended and their length (from phase_transition),
 enrollments by the day they began, status and days to purchase, and customers by the
-days they bought and left (from enrollment). The
+days they bought and left (from enrollment). Enrollments learn their days to purchase
+and exits whether they were a customer's. The
 changes are appended by triggers on both databases; the totals of today's data are
 counted at once. See crm.journeys.daily and crm.core.tallies.
 
@@ -80,11 +81,6 @@ def _kept(postgres: bool) -> list[Kept]:
         return f"CASE {whens} ELSE {LENGTHS[-1]} END"
 
     never = "DATE '9999-12-31'" if postgres else "'9999-12-31'"
-    close = band(
-        "(EXTRACT(EPOCH FROM (R.purchased_at - R.started_at)) / 86400.0)"
-        if postgres
-        else "(julianday(R.purchased_at) - julianday(R.started_at))"
-    )
     return [
         Kept(
             "touchpoint_day",
@@ -147,12 +143,16 @@ def _kept(postgres: bool) -> list[Kept]:
             "enrollment_day",
             "enrollment",
             "TRUE" if postgres else "1",
-            ["journey_id", "started_at", "status", "purchased_at"],
+            ["journey_id", "started_at", "status", "days_to_purchase"],
             [
                 ("journey_id", "R.journey_id"),
                 ("day", day("R.started_at")),
                 ("status", "R.status"),
-                ("close_from_days", f"CASE WHEN R.purchased_at IS NULL THEN -1 ELSE {close} END"),
+                (
+                    "close_from_days",
+                    "CASE WHEN R.days_to_purchase IS NULL THEN -1 "
+                    f"ELSE {band('R.days_to_purchase')} END",
+                ),
             ],
             [("enrollments", "1")],
         ),
@@ -238,9 +238,51 @@ def _postgresql_triggers() -> list[str]:
     return statements
 
 
+def _add_columns(postgres: bool) -> None:
+    """What the reports read beside the kept figures: each enrollment's days to its
+    purchase (the median time to close walks them in order), and whether an exit was a
+    customer's (churn counts those without reading enrollments)."""
+    # ALTER TABLE ... ADD COLUMN, not a batch rebuild that would drop the triggers.
+    op.add_column("enrollment", sa.Column("days_to_purchase", sa.Float(), nullable=True))
+    days = (
+        "EXTRACT(EPOCH FROM (purchased_at - started_at)) / 86400.0"
+        if postgres
+        else "julianday(purchased_at) - julianday(started_at)"
+    )
+    op.execute(
+        f"UPDATE enrollment SET days_to_purchase = {days} WHERE purchased_at IS NOT NULL"  # noqa: S608
+    )
+    op.create_index(
+        "ix_enrollment_to_purchase",
+        "enrollment",
+        ["journey_id", "days_to_purchase", "started_at"],
+        unique=False,
+        sqlite_where=sa.text("days_to_purchase IS NOT NULL"),
+        postgresql_where=sa.text("days_to_purchase IS NOT NULL"),
+    )
+    op.add_column(
+        "phase_transition",
+        sa.Column("left_as_customer", sa.Boolean(), server_default=sa.false(), nullable=False),
+    )
+    op.execute(
+        "UPDATE phase_transition SET left_as_customer = TRUE WHERE to_phase_id IS NULL "
+        "AND EXISTS (SELECT 1 FROM enrollment WHERE enrollment.id = phase_transition.enrollment_id "
+        "AND enrollment.purchased_at < phase_transition.at)"
+    )
+    op.create_index(
+        "ix_phase_transition_churn",
+        "phase_transition",
+        ["journey_id", "status", "left_as_customer", "at", "enrollment_id"],
+        unique=False,
+        sqlite_where=sa.text("to_phase_id IS NULL"),
+        postgresql_where=sa.text("to_phase_id IS NULL"),
+    )
+
+
 def upgrade() -> None:
-    _create_tables()
     postgres = op.get_bind().dialect.name == "postgresql"
+    _add_columns(postgres)
+    _create_tables()
     for statement in _postgresql_triggers() if postgres else _sqlite_triggers():
         op.execute(statement)
     for kept in _kept(postgres):
@@ -436,3 +478,17 @@ def downgrade() -> None:
 
     op.drop_table("customer_day_change")
     op.drop_table("customer_day")
+    op.drop_index(
+        "ix_phase_transition_churn",
+        table_name="phase_transition",
+        sqlite_where=sa.text("to_phase_id IS NULL"),
+        postgresql_where=sa.text("to_phase_id IS NULL"),
+    )
+    op.drop_column("phase_transition", "left_as_customer")
+    op.drop_index(
+        "ix_enrollment_to_purchase",
+        table_name="enrollment",
+        sqlite_where=sa.text("days_to_purchase IS NOT NULL"),
+        postgresql_where=sa.text("days_to_purchase IS NOT NULL"),
+    )
+    op.drop_column("enrollment", "days_to_purchase")
