@@ -70,10 +70,17 @@ from crm.users.models import ApiToken, LoginAttempt, User, UserRole
 metadata = SQLModel.metadata
 
 
-# Search structures that only one backend has, created by hand in their migration:
-# SQLite's FTS5 table (with its shadow tables contact_fts_*) and PostgreSQL's GIN index.
+# Search structures that only one backend has, created by hand in their migrations:
+# SQLite's FTS5 table (with its shadow tables contact_fts_*) and PostgreSQL's trigram
+# GIN indexes (the contact search; the free text an erasure looks for mentions in).
 FTS_TABLE = "contact_fts"
-TRIGRAM_INDEX = "ix_contact_search_trgm"
+TRIGRAM_INDEXES = {
+    "ix_contact_search_trgm",
+    "ix_touchpoint_summary_trgm",
+    "ix_touchpoint_notes_trgm",
+    "ix_phase_transition_reason_trgm",
+    "ix_phase_transition_note_trgm",
+}
 
 
 def include_object(
@@ -83,7 +90,7 @@ def include_object(
     name = name or ""
     if type_ == "table":
         return name != JOBSTORE_TABLE and not name.startswith(FTS_TABLE)
-    return not (type_ == "index" and name == TRIGRAM_INDEX)
+    return not (type_ == "index" and name in TRIGRAM_INDEXES)
 
 
 __all__ = [

@@ -2,6 +2,7 @@
 their figures; mentions elsewhere are listed; a tombstone, but never who it was."""
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import select
 
 from crm.contacts.models import Contact
@@ -170,3 +171,34 @@ def test_imported_files_and_reports_lose_the_person_too(session, subject):
     left = session.exec(select(ImportChunk.position).where(ImportChunk.job_id == job.id)).all()
     assert left == [2]  # the file's upper-case spelling of the address went too
     assert count(session, ImportProblem, ImportProblem.job_id == job.id) == 1
+
+
+def test_postgres_looks_for_mentions_in_touchpoints_and_moves_by_trigram_index(session):
+    indexes = {
+        ("touchpoint", "summary", "notes"): [
+            "ix_touchpoint_summary_trgm",
+            "ix_touchpoint_notes_trgm",
+        ],
+        ("phase_transition", "reason", "note"): [
+            "ix_phase_transition_reason_trgm",
+            "ix_phase_transition_note_trgm",
+        ],
+    }
+    if session.get_bind().dialect.name != "postgresql":  # SQLite reads the rows
+        names = session.execute(text("SELECT name FROM sqlite_master WHERE type = 'index'"))
+        assert not {name for (name,) in names} & {n for found in indexes.values() for n in found}
+        return
+    session.execute(text("SET LOCAL enable_seqscan = off"))
+    session.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
+    for (table, first, second), names in indexes.items():
+        session.execute(
+            text(
+                f"PREPARE mentions(text) AS SELECT id FROM {table} "  # noqa: S608
+                f"WHERE {first} ILIKE $1 OR {second} ILIKE $1"
+            )
+        )
+        plan = "\n".join(
+            row[0] for row in session.execute(text("EXPLAIN EXECUTE mentions('%anna%')"))
+        )
+        session.execute(text("DEALLOCATE mentions"))
+        assert all(name in plan for name in names), plan
