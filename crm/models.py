@@ -74,12 +74,23 @@ metadata = SQLModel.metadata
 # SQLite's FTS5 table (with its shadow tables contact_fts_*) and PostgreSQL's trigram
 # GIN indexes (the contact search; the free text an erasure looks for mentions in).
 FTS_TABLE = "contact_fts"
+# The free text of the tables that grow with the customer base, where an erasure seeks
+# mentions of the person.
+MENTION_INDEXED = {
+    "touchpoint": ["summary", "notes"],
+    "phase_transition": ["reason", "note"],
+    "contact": ["notes"],
+    "company": ["notes"],
+    "deal": ["title", "next_step", "notes", "lost_note"],
+    "followup": ["title", "notes"],
+}
 TRIGRAM_INDEXES = {
     "ix_contact_search_trgm",
-    "ix_touchpoint_summary_trgm",
-    "ix_touchpoint_notes_trgm",
-    "ix_phase_transition_reason_trgm",
-    "ix_phase_transition_note_trgm",
+    *(
+        f"ix_{table}_{column}_trgm"
+        for table, columns in MENTION_INDEXED.items()
+        for column in columns
+    ),
 }
 
 

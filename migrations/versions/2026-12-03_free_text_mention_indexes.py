@@ -1,6 +1,7 @@
-"""Trigram GIN indexes on the free text of touchpoints and moves, on PostgreSQL: an
-erasure lists where others still name the person (ILIKE '%...%' over every free-text
-column), which read all ten million touchpoints at size L (7 s). SQLite reads them.
+"""Trigram GIN indexes on the free text of the tables that grow with the customer base,
+on PostgreSQL: an erasure lists where others still name the person (ILIKE '%...%' over
+every free-text column), which read all ten million touchpoints at size L (7 s). SQLite
+reads the rows.
 
 Revision ID: 99822db81ba1
 Revises: 32f9395f03bf
@@ -16,7 +17,16 @@ down_revision: str | Sequence[str] | None = "32f9395f03bf"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-INDEXED = {"touchpoint": ["summary", "notes"], "phase_transition": ["reason", "note"]}
+# The free-text columns of the tables that grow with the customer base (as
+# crm.models.MENTION_INDEXED on the day of this migration).
+INDEXED = {
+    "touchpoint": ["summary", "notes"],
+    "phase_transition": ["reason", "note"],
+    "contact": ["notes"],
+    "company": ["notes"],
+    "deal": ["title", "next_step", "notes", "lost_note"],
+    "followup": ["title", "notes"],
+}
 
 
 def upgrade() -> None:
