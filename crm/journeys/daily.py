@@ -35,7 +35,7 @@ from crm.journeys.models import Enrollment, PhaseTransition, TouchpointPhase
 
 NOT_REENTERED = date(9999, 12, 31)
 # The lower bounds (days) of the bands stays are kept in: fine enough that finding a
-# percentile's exact value reads one band's stays, and holding analytics.BANDS.
+# percentile's exact value reads one band's stays, and holding stay_lengths.BANDS.
 LENGTHS = (0, 1, 2, 3, 5, 7, 10, 14, 21, 30, 45, 60, 90, 120, 180, 270, 365)
 
 

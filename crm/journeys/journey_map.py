@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from crm.core import lists, tallies
-from crm.journeys import analytics, daily
+from crm.journeys import analytics, daily, stay_lengths
 from crm.journeys.models import MAP_ROWS, Journey, PhasePublic, TouchpointPhase
 from crm.touchpoints.models import Channel, Initiator
 
@@ -60,7 +60,7 @@ def journey_map(
     channels = {c.id: c.key for c in lists.entries(session, Channel, active_only=False)}
     groups = [p.id for p in phases], list(channels), list(Initiator)
     steps = analytics.funnel(session, within)
-    stays = analytics.time_in_phase(session, within)
+    stays = stay_lengths.time_in_phase(session, within)
     columns = {
         p.id: MapColumn(
             phase=PhasePublic.model_validate(p, from_attributes=True),

@@ -17,7 +17,7 @@ from crm.core.handlers import is_htmx
 from crm.core.periods import FormPeriod
 from crm.core.security import safe_next
 from crm.core.templating import render, run_change
-from crm.journeys import analytics, journey_map
+from crm.journeys import analytics, journey_map, stay_lengths
 from crm.journeys import board as journey_board
 from crm.journeys import service as journey_service
 from crm.journeys.deps import EnrollmentDep, JourneyDep, PhaseDep
@@ -299,7 +299,7 @@ def analytics_page(
             "first": period.first,
             "last": period.last,
             "segment": segment,
-            "bands": analytics.BANDS,
+            "bands": stay_lengths.BANDS,
         },
     )
 
