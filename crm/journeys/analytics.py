@@ -27,7 +27,7 @@ from itertools import accumulate
 from typing import Any
 
 from pydantic import BaseModel, computed_field
-from sqlalchemy import distinct, func, or_, select, text
+from sqlalchemy import and_, distinct, func, or_, select, text
 from sqlmodel import Session, col
 
 from crm.core import tallies
@@ -180,17 +180,14 @@ def nps_score(promoters: int, detractors: int, answers: int) -> float | None:
 
 def funnel(session: Session, within: Scope) -> dict[int, FunnelStep]:
     """Per phase, the subjects that entered it in the period and where their last entry
-    in the period led: from the stays kept per day, else one index range per phase, as
-    each stay knows its next step."""
-    kept = _kept_outcomes(session, within) if within.daily else {}
+    in the period led: from the stays kept per day, else counted from the stays (one
+    index range per phase, as each stay knows its next step)."""
+    found = _kept_outcomes(session, within) if within.daily else _counted_outcomes(session, within)
     steps = {}
     for phase in within.phases:
         later = [p.id for p in within.phases if p.position > phase.position]
         earlier = [p.id for p in within.phases if p.position <= phase.position]
-        if within.daily:
-            counts = _outcome_counts(kept.get(phase.id, []), later, earlier)
-        else:
-            counts = _counted_outcomes(session, within, phase.id, later, earlier)
+        counts = _outcome_counts(found.get(phase.id, []), later, earlier)
         moved_on, completed, dropped, went_back, still_there = counts
         steps[phase.id] = FunnelStep(
             phase_id=phase.id,
@@ -204,22 +201,18 @@ def funnel(session: Session, within: Scope) -> dict[int, FunnelStep]:
     return steps
 
 
-def _counted_outcomes(
-    session: Session, within: Scope, phase_id: int, later: list[int], earlier: list[int]
-) -> tuple[int, ...]:
-    """Moved on, completed, dropped, went back and still there, counted from the stays."""
-    left = col(Transition.next_phase_id).is_(None) & col(Transition.next_status).is_not(None)
-    return tuple(
-        session.execute(
-            select(
-                func.count().filter(col(Transition.next_phase_id).in_(later)),
-                func.count().filter(left, Transition.next_status == EnrollmentStatus.WON),
-                func.count().filter(left, Transition.next_status != EnrollmentStatus.WON),
-                func.count().filter(col(Transition.next_phase_id).in_(earlier)),
-                func.count().filter(col(Transition.next_status).is_(None)),
-            ).where(
+def _counted_outcomes(session: Session, within: Scope) -> dict[int, list[Any]]:
+    """Per phase, the stays begun in the period by where the last entry led, counted as
+    the kept figures count them (no next phase is 0, no next status "")."""
+    next_phase = func.coalesce(Transition.next_phase_id, 0).label("next_phase_id")
+    next_status = func.coalesce(Transition.next_status, "").label("next_status")
+    found = {}
+    for phase in within.phases:
+        query = (
+            select(next_phase, next_status, func.count().label("stays"))
+            .where(
                 *within.of(Transition),
-                Transition.to_phase_id == phase_id,
+                Transition.to_phase_id == phase.id,
                 Transition.at >= within.since,
                 Transition.at < within.until,
                 # the subject's last entry into this phase in the period
@@ -228,8 +221,10 @@ def _counted_outcomes(
                     Transition.reentered_at >= within.until,
                 ),
             )
-        ).one()
-    )
+            .group_by(next_phase, next_status)
+        )
+        found[phase.id] = list(session.execute(query))
+    return found
 
 
 def _kept_outcomes(session: Session, within: Scope) -> dict[int, list[Any]]:
@@ -250,8 +245,8 @@ def _kept_outcomes(session: Session, within: Scope) -> dict[int, list[Any]]:
 
 
 def _outcome_counts(rows: list[Any], later: list[int], earlier: list[int]) -> tuple[int, ...]:
-    """The counts of ``_counted_outcomes`` from kept rows (no next phase is 0, no next
-    status "")."""
+    """Moved on, completed, dropped, went back and still there, from stays counted by
+    where they led."""
     counts = [0] * 5
     for row in rows:
         left = row.next_phase_id == 0 and row.next_status != ""
@@ -354,19 +349,21 @@ def _churn(session: Session, within: Scope) -> tuple[int, int]:
     still in the journey at some time in it), and how many of them left as churned
     during it."""
     if within.daily:  # those who bought before the end, less those who had left by the start
-        customers = 0
-        for event, before, sign in (("bought", within.until, 1), ("left", within.since, -1)):
-            (row,) = tallies.read(
-                session,
-                daily.CUSTOMERS,
-                where=lambda table, event=event, before=before: [
-                    table.journey_id == within.journey_id,
-                    table.event == event,
-                    table.day < before.astimezone(UTC).date(),
-                ],
-                by=[],
-            )
-            customers += sign * int(row.customers or 0)
+        end, start = (t.astimezone(UTC).date() for t in (within.until, within.since))
+        rows = tallies.read(
+            session,
+            daily.CUSTOMERS,
+            where=lambda table: [
+                table.journey_id == within.journey_id,
+                or_(
+                    and_(table.event == "bought", table.day < end),
+                    and_(table.event == "left", table.day < start),
+                ),
+            ],
+            by=["event"],
+        )
+        found = {event: int(n) for event, n in rows}
+        customers = found.get("bought", 0) - found.get("left", 0)
     else:
         customers = session.execute(
             select(func.count()).where(

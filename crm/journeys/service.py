@@ -210,6 +210,11 @@ def update_phase(
     return phase
 
 
+def _purchased(at: Any) -> dict[str, Any]:
+    """The values of a bulk update that records a first purchase at ``at`` (SQL)."""
+    return {"purchased_at": at, "days_to_purchase": days_between(Enrollment.started_at, at)}
+
+
 def _recompute_purchases(session: Session, journey_id: int) -> None:
     """Each enrollment's first entry into a purchase phase, after the kinds changed."""
     first = (
@@ -219,9 +224,7 @@ def _recompute_purchases(session: Session, journey_id: int) -> None:
         .scalar_subquery()
     )
     session.execute(
-        update(Enrollment)
-        .where(Enrollment.journey_id == journey_id)
-        .values(purchased_at=first, days_to_purchase=days_between(Enrollment.started_at, first))
+        update(Enrollment).where(Enrollment.journey_id == journey_id).values(**_purchased(first))
     )
     bought_before = exists().where(
         Enrollment.id == Transition.enrollment_id, Enrollment.purchased_at < Transition.at
@@ -307,10 +310,7 @@ def archive_phase(
             session.execute(
                 update(Enrollment)
                 .where(*in_phase, col(Enrollment.purchased_at).is_(None))
-                .values(
-                    purchased_at=at,
-                    days_to_purchase=days_between(Enrollment.started_at, literal(at, UTCDateTime)),
-                )
+                .values(**_purchased(literal(at, UTCDateTime)))
             )
         session.execute(
             update(Enrollment)
