@@ -71,9 +71,11 @@ metadata = SQLModel.metadata
 
 
 # Search structures that only one backend has, created by hand in their migrations:
-# SQLite's FTS5 table (with its shadow tables contact_fts_*) and PostgreSQL's trigram
-# GIN indexes (the contact search; the free text an erasure looks for mentions in).
+# SQLite's FTS5 table (with its shadow tables contact_fts_*), PostgreSQL's words of the
+# contacts' search text and its trigram GIN indexes (the contact search; the free text
+# an erasure looks for mentions in).
 FTS_TABLE = "contact_fts"
+WORD_TABLES = {"contact_word", "search_word"}
 # The free text of the tables that grow with the customer base, where an erasure seeks
 # mentions of the person.
 MENTION_INDEXED = {
@@ -100,7 +102,7 @@ def include_object(
     """What autogenerate compares: not APScheduler's job table, not backend-only search."""
     name = name or ""
     if type_ == "table":
-        return name != JOBSTORE_TABLE and not name.startswith(FTS_TABLE)
+        return name not in {JOBSTORE_TABLE, *WORD_TABLES} and not name.startswith(FTS_TABLE)
     return not (type_ == "index" and name in TRIGRAM_INDEXES)
 
 

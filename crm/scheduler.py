@@ -45,6 +45,12 @@ def jobs(settings: Settings) -> list[Job]:
             "interval",
             {"hours": 1},
         ),
+        Job(
+            "contacts.prune_search_words",
+            "crm.contacts.jobs:prune_search_words",
+            "interval",
+            {"hours": 24},
+        ),
         Job("imports.purge_imports", "crm.imports.jobs:purge_imports", "interval", {"hours": 24}),
         Job("deals.settle_forecast", "crm.deals.jobs:settle_forecast", "interval", {"minutes": 10}),
         Job(

@@ -1,16 +1,15 @@
 """Companies and contacts: create, change, delete, find. No HTTP in here."""
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Integer, delete, func, literal_column, text, update
+from sqlalchemy import delete, func, text, update
 from sqlalchemy.orm import joinedload, selectinload
 from sqlmodel import Session, col, select
 
-from crm.contacts import vcard
+from crm.contacts import search, vcard
 from crm.contacts.models import (
     BulkAction,
     BulkRequest,
@@ -24,14 +23,13 @@ from crm.contacts.models import (
     ContactTag,
     ContactUpdate,
     Tag,
-    phone_query,
     search_text_for,
 )
 from crm.core import audit
 from crm.core.db import insert_rows, utcnow
 from crm.core.errors import N_, Conflict, Invalid, NotFound, check_version
 from crm.core.merge import repoint_references
-from crm.core.pagination import MAX_LIMIT, Window, keyset_page
+from crm.core.pagination import MAX_LIMIT, Paging, keyset_page
 from crm.deals import figures as deal_figures
 from crm.gdpr import keys
 from crm.journeys import attribution
@@ -185,13 +183,6 @@ def _check_sort(sort: str) -> None:
         raise Invalid(N_("Choose one of the offered values."), field="sort")
 
 
-class Paging(NamedTuple):
-    """How a search's matches are paged (see ``keyset_page``)."""
-
-    sort_in_memory: bool = False
-    window: Window | None = None
-
-
 def _page(
     session: Session,
     query: Any,
@@ -200,7 +191,7 @@ def _page(
     sort: str,
     cursor: str | None,
     limit: int,
-    paging: Paging | None = None,
+    paging: Paging = Paging(),
 ) -> tuple[list[Any], str | None]:
     return keyset_page(
         session,
@@ -209,8 +200,7 @@ def _page(
         descending=sort.startswith("-"),
         cursor=cursor,
         limit=limit,
-        sort_in_memory=paging.sort_in_memory if paging else False,
-        window=paging.window if paging else None,
+        paging=paging,
     )
 
 
@@ -249,59 +239,6 @@ def _index(session: Session, contact: Contact) -> None:
     contact.search_text = _search_text(contact, company)
 
 
-PHONE_LIKE = re.compile(r"^[\d\s+()/.-]+$")
-# Up to this many matches are fetched by id and sorted (a few microseconds each);
-# beyond it, walking the list's sort index and keeping the matches reaches a page sooner.
-# Below it walking can be far slower: matches on a name lie together in the name order.
-FEW_MATCHES = 5_000
-# On PostgreSQL many matches are first looked for among this many next rows of the
-# order (a few milliseconds at a million contacts).
-WINDOW = 2_000
-
-
-def _search(session: Session, query: Any, q: str) -> tuple[Any, Paging]:
-    """``query`` narrowed to contacts whose names, addresses, numbers or company hold
-    ``q``, and how to page the matches."""
-    needle = q.strip().lower()
-    if PHONE_LIKE.match(needle):
-        needle = phone_query(re.sub(r"[\s()/.-]", "", needle))
-    holds = col(Contact.search_text).contains(needle, autoescape=True)
-    if len(needle) < 3:
-        return query.where(holds), Paging()  # shorter than a trigram: no index helps
-    if session.get_bind().dialect.name == "postgresql":
-        # The trigram GIN index finds the matches; many may lie together far down the
-        # order (25,000 Müllers among a million contacts): a window first.
-        few = _count_upto(session, select(Contact.id).where(holds)) <= FEW_MATCHES
-        return query.where(holds), Paging(sort_in_memory=few, window=None if few else _near(needle))
-    # FTS5's trigram index answers substring queries; a quoted phrase needs no escaping
-    # beyond doubled quotes.
-    phrase = '"' + needle.replace('"', '""') + '"'
-    matches = text("SELECT rowid FROM contact_fts WHERE contact_fts MATCH :phrase")
-    matches = matches.bindparams(phrase=phrase).columns(rowid=Integer)
-    count = _count_upto(session, select(literal_column("rowid")).select_from(matches.subquery()))
-    if count <= FEW_MATCHES:
-        return query.where(col(Contact.id).in_(matches)), Paging(sort_in_memory=True)
-    # "+ 0" hides the id from the planner, which would otherwise look up every match by
-    # id and sort them all, instead of walking the sort index.
-    return query.where((col(Contact.id) + 0).in_(matches)), Paging()
-
-
-def _near(needle: str) -> Window:
-    """The matches among the next WINDOW rows of the order."""
-
-    def window(conditions: list[Any], order: list[Any]) -> Any:
-        head = (
-            select(Contact.id, Contact.search_text)
-            .where(*conditions)
-            .order_by(*order)
-            .limit(WINDOW)
-            .subquery()
-        )
-        return select(head.c.id).where(head.c.search_text.contains(needle, autoescape=True))
-
-    return window
-
-
 def insert_contacts(session: Session, rows: list[dict[str, Any]]) -> None:
     """Insert many contacts (ids and search texts given) in a few statements, search
     index included. SQLite's per-row index trigger is paused for the batch (see the
@@ -318,12 +255,6 @@ def insert_contacts(session: Session, rows: list[dict[str, Any]]) -> None:
         )
     finally:
         session.execute(text("DELETE FROM contact_fts_paused"))
-
-
-def _count_upto(session: Session, query: Any) -> int:
-    """How many rows ``query`` has, counting no further than FEW_MATCHES + 1."""
-    limited = query.limit(FEW_MATCHES + 1).subquery()
-    return session.exec(select(func.count()).select_from(limited)).one()
 
 
 def _check_company(session: Session, company_id: int | None) -> None:
@@ -497,9 +428,12 @@ def _contacts_page(
     _check_sort(sort)
     if tag:
         query = query.where(col(Contact.id).in_(_tagged(ContactTag.contact_id, tag)))
-    paging = None
+    paging = Paging()
     if q and q.strip():
-        query, paging = _search(session, query, q)
+        alone = not (tag or owner_id is not None or company_id is not None or segment)
+        query, paging = search.narrow(
+            session, query, q, by_name_alone=alone and sort.endswith("name")
+        )
     if owner_id is not None:
         query = query.where(Contact.owner_id == owner_id)
     if company_id is not None:

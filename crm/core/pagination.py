@@ -8,7 +8,7 @@ import binascii
 import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Select, func, literal, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
@@ -20,6 +20,33 @@ MAX_LIMIT = 200
 
 # (the cursor's conditions, the order) -> the ids of the matches among the next rows
 Window = Callable[[list[ColumnElement[bool]], list[ColumnElement[Any]]], Select[Any]]
+# (the cursor's conditions, the order, how many) -> the ids of the first matches after
+# the cursor, in order
+Firsts = Callable[[list[ColumnElement[bool]], list[ColumnElement[Any]], int], Select[Any]]
+
+
+class Paging(NamedTuple):
+    """How a filter's matches are paged, when another index than the sort's finds them.
+
+    ``sort_in_memory`` orders by expressions no index matches (the same order), for
+    filters that select few rows: it keeps the planner from walking a sort index past
+    rows the filter rejects.
+
+    ``window``, for a filter with many matches: given the cursor's conditions and the
+    order, it selects the ids of the matches among a bounded number of next rows of the
+    order. When those hold the page, the page is theirs (the first matches among the
+    next rows are the first of all). When they hold a tenth of a page or more, the
+    matches are spread out and walking the sort index on finds the page soon. Fewer,
+    and the matches lie together further down the order (a surname), where a walk could
+    cross most of the table: they are sorted in memory instead.
+
+    ``firsts`` selects the ids of the page itself, from an index kept in the order: the
+    page is those rows, whatever else the query says.
+    """
+
+    sort_in_memory: bool = False
+    window: Window | None = None
+    firsts: Firsts | None = None
 
 
 def encode_cursor(values: Sequence[Any]) -> str:
@@ -68,23 +95,13 @@ def keyset_page(
     descending: bool,
     cursor: str | None,
     limit: int,
-    sort_in_memory: bool = False,
-    window: Window | None = None,
+    paging: Paging = Paging(),
 ) -> tuple[list[Any], str | None]:
-    """One page of ``query`` ordered by ``keys`` (ending in a unique one), and the next cursor.
+    """One page of ``query`` ordered by ``keys`` (ending in a unique one), and the next
+    cursor; ``paging`` when another index finds the matches of its filter.
 
     Fetches one row more than asked to learn whether a next page exists, so that no
-    count of the whole table is ever needed. ``sort_in_memory`` orders by expressions
-    no index matches (the same order), for filters that select few rows: it keeps the
-    planner from walking a sort index past rows the filter rejects.
-
-    ``window``, for a filter with many matches that another index finds: given the
-    cursor's conditions and the order, it selects the ids of the matches among a bounded
-    number of next rows of the order. When those hold the page, the page is theirs (the
-    first matches among the next rows are the first of all). When they hold a tenth of
-    a page or more, the matches are spread out and walking the sort index on finds the
-    page soon. Fewer, and the matches lie together further down the order (a surname),
-    where a walk could cross most of the table: they are sorted in memory instead.
+    count of the whole table is ever needed.
     """
     kinds = [_kind_of(key) for key in keys]
     conditions = []
@@ -92,15 +109,20 @@ def keyset_page(
         conditions.append(after(keys, decode_cursor(cursor, kinds=kinds), descending=descending))
     query = query.where(*conditions)
     limit = max(1, min(limit, MAX_LIMIT))
-    if window is not None:
-        order = [key.desc() if descending else key.asc() for key in keys]
-        near = query.where(keys[-1].in_(window(conditions, order)))
+    order = [key.desc() if descending else key.asc() for key in keys]
+    if paging.firsts is not None:
+        page = query.where(keys[-1].in_(paging.firsts(conditions, order, limit + 1)))
+        return _cut(list(session.exec(page.order_by(*order))), keys, limit)
+    sort_in_memory = paging.sort_in_memory
+    if paging.window is not None:
+        near = query.where(keys[-1].in_(paging.window(conditions, order)))
         rows = list(session.exec(near.order_by(*order).limit(limit + 1)))
         if len(rows) > limit:
             return _cut(rows, keys, limit)
         sort_in_memory = len(rows) * 10 < limit
-    sorted_by = [func.coalesce(key, key) for key in keys] if sort_in_memory else keys
-    order = [key.desc() if descending else key.asc() for key in sorted_by]
+    if sort_in_memory:
+        hidden = [func.coalesce(key, key) for key in keys]
+        order = [key.desc() if descending else key.asc() for key in hidden]
     return _cut(list(session.exec(query.order_by(*order).limit(limit + 1))), keys, limit)
 
 

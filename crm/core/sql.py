@@ -3,9 +3,18 @@
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Boolean, Date, Float, Integer
+from sqlalchemy import Boolean, Date, Float, Integer, text
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
+from sqlmodel import Session
+
+
+def plan_for_values(session: Session) -> None:
+    """On PostgreSQL, plan the rest of the transaction's statements for their own values:
+    the generic plan that a statement run often gets priced for no value in particular
+    (a period, a search) and can walk the wrong index."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
 
 
 class days_between(FunctionElement[float]):

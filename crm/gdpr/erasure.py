@@ -39,6 +39,7 @@ from sqlalchemy import (
 )
 from sqlmodel import AutoString, Session, col
 
+from crm.contacts import search
 from crm.contacts.models import Contact
 from crm.core import audit
 from crm.core.db import Privacy, utcnow
@@ -166,6 +167,7 @@ def erase_contact(
     # One statement: the database's cascades take every row about them alone.
     session.execute(delete(Contact).where(col(Contact.id) == contact_id))
     _list_mentions(session, tombstone, needles)
+    search.forget_words(session, search_text=contact.search_text)
     session.flush()
     return Erased(tombstone, export_files)
 

@@ -27,10 +27,11 @@ from itertools import accumulate
 from typing import Any
 
 from pydantic import BaseModel, computed_field
-from sqlalchemy import and_, distinct, func, or_, select, text
+from sqlalchemy import and_, distinct, func, or_, select
 from sqlmodel import Session, col
 
 from crm.core import tallies
+from crm.core.sql import plan_for_values
 from crm.journeys import daily
 from crm.journeys.models import (
     Enrollment,
@@ -131,11 +132,9 @@ class Scope:
 def scope(
     session: Session, *, journey: Journey, since: datetime, until: datetime, segment: str | None
 ) -> Scope:
-    if session.get_bind().dialect.name == "postgresql":
-        # Plan each query for this period: which index pays depends on it, and the
-        # generic plan of a statement run often (seeking stays by their end, then
-        # sorting them) walks 30 times more of them than the lengths' index at size L.
-        session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+    # Which index pays depends on the period: the generic plan (seeking stays by their
+    # end, then sorting them) walks 30 times more of them than the lengths' index at L.
+    plan_for_values(session)
     phases = phases_of(session, journey, archived=True)
     whole_days = all(t.astimezone(UTC).time() == time.min for t in (since, until))
     return Scope(journey.id, phases, since, until, segment or None, whole_days and not segment)

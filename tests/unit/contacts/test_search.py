@@ -4,10 +4,10 @@ import pytest
 from sqlalchemy import event, text
 from sqlmodel import col, select
 
-from crm.contacts import service
+from crm.contacts import search, service
 from crm.contacts.models import CompanyUpdate, Contact, ContactUpdate
 from crm.core.errors import Invalid
-from crm.core.pagination import keyset_page
+from crm.core.pagination import Paging, keyset_page
 from tests.factories import make_company, make_contact
 
 
@@ -112,7 +112,7 @@ def test_postgres_uses_the_trigram_index_even_with_a_generic_plan(session, peopl
 
 @pytest.mark.parametrize("sort", ["name", "-name", "created", "-created"])
 def test_many_matches_walk_the_sort_index_and_page_the_same(session, monkeypatch, sort):
-    monkeypatch.setattr(service, "FEW_MATCHES", 2)
+    monkeypatch.setattr(search, "FEW_MATCHES", 2)
     made = [
         make_contact(session, first_name="Vera", last_name=f"Vielfach{i}") for i in (3, 1, 4, 0, 2)
     ]
@@ -198,7 +198,7 @@ def test_bulk_inserted_contacts_are_indexed_once_and_later_writes_still_are(sess
 def test_a_window_of_next_rows_pages_many_matches_the_same_whichever_way(
     session, monkeypatch, needle, way
 ):
-    monkeypatch.setattr(service, "WINDOW", 4)
+    monkeypatch.setattr(search, "WINDOW", 4)
     names = [
         "Aa Anfang",
         "Ab Anfang",
@@ -232,7 +232,7 @@ def test_a_window_of_next_rows_pages_many_matches_the_same_whichever_way(
             descending=False,
             cursor=cursor,
             limit=2,
-            window=service._near(needle),
+            paging=Paging(window=search._near(needle)),
         )
         if first:
             first_page = list(statements)
