@@ -151,6 +151,18 @@ def _count_upto(session: Session, query: Any) -> int:
     return session.exec(select(func.count()).select_from(limited)).one()
 
 
+def add_words(session: Session, texts: list[str]) -> None:
+    """PostgreSQL: add the new words of a batch of search texts, in the order the
+    trigger adds a contact's, before the batch's contacts: two imports adding the same
+    words then wait for each other instead of deadlocking in their triggers."""
+    words = list({word for line in texts for word in line.split(" ") if word})
+    statement = sql(
+        "INSERT INTO search_word (word) SELECT w FROM unnest(CAST(:words AS text[])) AS w "
+        "ORDER BY w ON CONFLICT DO NOTHING"
+    )
+    session.execute(statement, {"words": words})
+
+
 def forget_words(session: Session, *, search_text: str) -> int:
     """PostgreSQL: drop the words of ``search_text`` (an erased contact's) that no
     contact uses any more, so that nothing of the person stays in the words' index."""

@@ -244,6 +244,7 @@ def insert_contacts(session: Session, rows: list[dict[str, Any]]) -> None:
     index included. SQLite's per-row index trigger is paused for the batch (see the
     migration bulk_search_indexing): it costs ten times what indexing them together does."""
     if session.get_bind().dialect.name != "sqlite":
+        search.add_words(session, [row["search_text"] for row in rows])
         insert_rows(session, Contact.__table__, rows)
         return
     session.execute(text("INSERT INTO contact_fts_paused (id) VALUES (1)"))
