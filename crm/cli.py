@@ -289,6 +289,8 @@ def replay_erasures(
     engine = default_engine()
     with job_session(engine) as session:
         done = erasure.replay(session, entries=entries)
+    for erased in done:
+        erasure.forget_words(engine, erased)
     erasure.scrub_files(engine)
     typer.echo(
         f"{len(entries)} erasures in the log; {len(done)} contacts were back and are erased again."

@@ -12,6 +12,6 @@ def prune_search_words(engine: Engine | None = None) -> int:
     gone, after = 0, ""
     while after is not None:
         with job_session(engine or default_engine()) as session:
-            pruned, after = search.prune_words(session, after=after)
+            pruned, after = search.prune_words(session, after=after, wait_ms=30_000)
         gone += pruned
     return gone

@@ -163,19 +163,20 @@ def add_words(session: Session, texts: list[str]) -> None:
     session.execute(statement, {"words": words})
 
 
-def forget_words(session: Session, *, search_text: str) -> int:
+def forget_words(session: Session, *, search_text: str, wait_ms: int) -> int:
     """PostgreSQL: drop the words of ``search_text`` (an erased contact's) that no
-    contact uses any more, so that nothing of the person stays in the words' index."""
+    contact uses any more, so that nothing of the person stays in the words' index. In a
+    transaction of its own: it waits up to ``wait_ms`` for contact writers to finish."""
     words = set(search_text.split(" ")) - {""}
     if session.get_bind().dialect.name != "postgresql" or not words:
         return 0
-    return _drop_unused(session, SEARCH_WORD.c.word.in_(words))
+    return _drop_unused(session, SEARCH_WORD.c.word.in_(words), wait_ms=wait_ms)
 
 
-def prune_words(session: Session, *, after: str) -> tuple[int, str | None]:
+def prune_words(session: Session, *, after: str, wait_ms: int) -> tuple[int, str | None]:
     """PostgreSQL: drop the words no contact uses any more (deleted contacts') among the
     next PRUNE_BATCH words after ``after``; how many, and where the next batch starts
-    (None after the last)."""
+    (None after the last). In a transaction of its own, as ``forget_words``."""
     if session.get_bind().dialect.name != "postgresql":
         return 0, None
     batch = (
@@ -188,13 +189,14 @@ def prune_words(session: Session, *, after: str) -> tuple[int, str | None]:
     last = session.exec(select(func.max(batch.c.word))).one()
     if last is None:
         return 0, None
-    gone = _drop_unused(session, SEARCH_WORD.c.word > after, SEARCH_WORD.c.word <= last)
-    return gone, last
+    words = [SEARCH_WORD.c.word > after, SEARCH_WORD.c.word <= last]
+    return _drop_unused(session, *words, wait_ms=wait_ms), last
 
 
-def _drop_unused(session: Session, *where: Any) -> int:
+def _drop_unused(session: Session, *where: Any, wait_ms: int) -> int:
     # The lock waits for writers adding a word's first contact (each adds the word
     # first), whose contact_word rows the check below could not see yet.
+    session.execute(sql(f"SET LOCAL lock_timeout = {int(wait_ms)}"))
     session.execute(sql("LOCK TABLE search_word IN SHARE ROW EXCLUSIVE MODE"))
     used = exists().where(CONTACT_WORD.c.word == SEARCH_WORD.c.word)
     return session.execute(delete(SEARCH_WORD).where(*where, ~used)).rowcount

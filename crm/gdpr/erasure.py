@@ -11,9 +11,9 @@
 - a tombstone records which id went, when and on whose request, never who it was.
 
 After the commit, ``after_commit`` appends the tombstone to the erasure log outside the
-database (``replay`` erases again after restoring an older backup) and, on SQLite,
-rewrites the search index and checkpoints the WAL, so that no byte of the person stays in
-the files.
+database (``replay`` erases again after restoring an older backup), drops PostgreSQL's
+search words that only the person had and, on SQLite, rewrites the search index and
+checkpoints the WAL, so that no byte of the person stays in the files.
 """
 
 import json
@@ -37,12 +37,13 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.exc import OperationalError
 from sqlmodel import AutoString, Session, col
 
 from crm.contacts import search
 from crm.contacts.models import Contact
 from crm.core import audit
-from crm.core.db import Privacy, utcnow
+from crm.core.db import Privacy, job_session, utcnow
 from crm.core.errors import N_, Conflict, NotFound
 from crm.core.sql import bytes_contain
 from crm.deals.models import Deal, DealContact, DealStatus
@@ -70,10 +71,12 @@ log = logging.getLogger("crm.gdpr")
 
 @dataclass
 class Erased:
-    """What an erasure leaves to do after its commit: log the tombstone, delete files."""
+    """What an erasure leaves to do after its commit: log the tombstone, delete files,
+    forget the words the person was found by."""
 
     tombstone: Erasure
     export_files: list[str] = field(default_factory=list)
+    search_text: str = ""
 
 
 def erase_request(
@@ -167,9 +170,8 @@ def erase_contact(
     # One statement: the database's cascades take every row about them alone.
     session.execute(delete(Contact).where(col(Contact.id) == contact_id))
     _list_mentions(session, tombstone, needles)
-    search.forget_words(session, search_text=contact.search_text)
     session.flush()
-    return Erased(tombstone, export_files)
+    return Erased(tombstone, export_files, contact.search_text)
 
 
 def _purge_import_traces(session: Session, emails: list[str]) -> int:
@@ -309,11 +311,25 @@ def scrub_files(engine: Engine, *, wait_ms: int = 1000) -> bool:
 
 
 def after_commit(engine: Engine, erased: Erased, *, log_path: Path, export_dir: Path) -> None:
-    """Log the tombstone, delete the person's exports, scrub SQLite's files."""
+    """Log the tombstone, delete the person's exports, forget their search words, scrub
+    SQLite's files."""
     log_erasure(erased.tombstone, log_path=log_path)
     for name in erased.export_files:
         (export_dir / name).unlink(missing_ok=True)
+    forget_words(engine, erased)
     scrub_files(engine)
+
+
+def forget_words(engine: Engine, erased: Erased, *, wait_ms: int = 1000) -> None:
+    """PostgreSQL: drop the words of the person's search text that nobody else uses, in
+    a transaction of its own: the lock it takes waits for contact writers, which inside
+    the erasure's transaction could deadlock with one waiting for the erasure. Best
+    effort while others write: what is left, the daily job drops."""
+    try:
+        with job_session(engine) as session:
+            search.forget_words(session, search_text=erased.search_text, wait_ms=wait_ms)
+    except OperationalError:
+        log.warning("the erased contact's search words are left to the daily job")
 
 
 def logged_erasures(log_path: Path) -> list[dict[str, Any]]:
