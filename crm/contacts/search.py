@@ -23,6 +23,10 @@ FEW_MATCHES = 5_000
 # On PostgreSQL many matches are first looked for among this many next rows of the
 # order (a few milliseconds at a million contacts).
 WINDOW = 2_000
+# What separates the words of a search text (as the trigger splits it, migration
+# contact_words): the parts' spaces, and an address's dots and at sign, so that the
+# surname in "a.schmidt@firm.example" is the word "schmidt", not one more word.
+WORD_BREAK = re.compile(r"[ .@]+")
 # On PostgreSQL a query held by up to this many words reads the first matches of each
 # (a page each, from the words' index); more, and they are e-mail addresses or numbers
 # by the thousand, spread over the name order, where the window finds a page soon.
@@ -55,7 +59,7 @@ def narrow(session: Session, query: Any, q: str, *, by_name_alone: bool) -> tupl
     if session.get_bind().dialect.name == "postgresql":
         # Whether the trigram indexes pay depends on the query.
         plan_for_values(session)
-        if by_name_alone and " " not in needle:
+        if by_name_alone and not WORD_BREAK.search(needle):
             words = _words_holding(session, needle)
             if words is not None:
                 return query, Paging(firsts=_firsts_of(words))
@@ -151,11 +155,15 @@ def _count_upto(session: Session, query: Any) -> int:
     return session.exec(select(func.count()).select_from(limited)).one()
 
 
+def words_of(search_text: str) -> set[str]:
+    return set(WORD_BREAK.split(search_text)) - {""}
+
+
 def add_words(session: Session, texts: list[str]) -> None:
     """PostgreSQL: add the new words of a batch of search texts, in the order the
     trigger adds a contact's, before the batch's contacts: two imports adding the same
     words then wait for each other instead of deadlocking in their triggers."""
-    words = list({word for line in texts for word in line.split(" ") if word})
+    words = list({word for line in texts for word in words_of(line)})
     statement = sql(
         "INSERT INTO search_word (word) SELECT w FROM unnest(CAST(:words AS text[])) AS w "
         "ORDER BY w ON CONFLICT DO NOTHING"
@@ -167,7 +175,7 @@ def forget_words(session: Session, *, search_text: str, wait_ms: int) -> int:
     """PostgreSQL: drop the words of ``search_text`` (an erased contact's) that no
     contact uses any more, so that nothing of the person stays in the words' index. In a
     transaction of its own: it waits up to ``wait_ms`` for contact writers to finish."""
-    words = set(search_text.split(" ")) - {""}
+    words = words_of(search_text)
     if session.get_bind().dialect.name != "postgresql" or not words:
         return 0
     return _drop_unused(session, SEARCH_WORD.c.word.in_(words), wait_ms=wait_ms)

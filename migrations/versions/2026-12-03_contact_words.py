@@ -32,8 +32,9 @@ UPGRADE = [
     )
     """,
     "CREATE INDEX ix_contact_word_contact_id ON contact_word (contact_id)",
-    # A search text's words lie between single spaces (search_text_for joins the parts
-    # with them).
+    # A search text's words lie between spaces (search_text_for joins the parts with
+    # them), dots and at signs (an address's parts: "a.schmidt@firm.example" is found by
+    # "schmidt" through the word "schmidt", not one more word of its own).
     """
     CREATE FUNCTION contact_words() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
@@ -48,12 +49,12 @@ UPGRADE = [
             -- In word order, so that writers adding the same new words wait for each
             -- other instead of deadlocking.
             INSERT INTO search_word (word)
-                SELECT DISTINCT w FROM string_to_table(NEW.search_text, ' ') AS w
+                SELECT DISTINCT w FROM regexp_split_to_table(NEW.search_text, '[ .@]+') AS w
                 WHERE w <> '' ORDER BY w
                 ON CONFLICT DO NOTHING;
             INSERT INTO contact_word (word, last_name, first_name, contact_id)
                 SELECT DISTINCT w, NEW.last_name, NEW.first_name, NEW.id
-                FROM string_to_table(NEW.search_text, ' ') AS w WHERE w <> '';
+                FROM regexp_split_to_table(NEW.search_text, '[ .@]+') AS w WHERE w <> '';
         END IF;
         RETURN NULL;
     END $$
@@ -66,7 +67,7 @@ UPGRADE = [
     """
     INSERT INTO contact_word (word, last_name, first_name, contact_id)
         SELECT DISTINCT w, last_name, first_name, id
-        FROM contact, string_to_table(search_text, ' ') AS w WHERE w <> ''
+        FROM contact, regexp_split_to_table(search_text, '[ .@]+') AS w WHERE w <> ''
     """,
     "INSERT INTO search_word (word) SELECT DISTINCT word FROM contact_word",
 ]
