@@ -99,12 +99,16 @@ _IN_WORDS = {
 }
 
 
+def _swapped(clauses: list[Any], columns: dict[Any, Any]) -> list[Any]:
+    """``clauses`` with their columns replaced by those ``columns`` maps them to."""
+    return [replacement_traverse(clause, {}, columns.get) for clause in clauses]
+
+
 def _firsts_of(words: list[str]) -> Firsts:
     """The first matches after the cursor: the first of each word's contacts, merged.
     A contact found by two words is among the first of both, or of neither."""
 
     def firsts(conditions: list[Any], order: list[Any], limit: int) -> Any:
-        in_words = [replacement_traverse(c, {}, _IN_WORDS.get) for c in conditions + order]
         listed = (
             func.unnest(bindparam("words", words, type_=ARRAY(Text)))
             .table_valued("word")
@@ -112,19 +116,18 @@ def _firsts_of(words: list[str]) -> Firsts:
         )
         each = (
             select(*_IN_WORDS.values())
-            .where(CONTACT_WORD.c.word == listed.c.word, *in_words[: len(conditions)])
-            .order_by(*in_words[len(conditions) :])
+            .where(CONTACT_WORD.c.word == listed.c.word, *_swapped(conditions, _IN_WORDS))
+            .order_by(*_swapped(order, _IN_WORDS))
             .limit(limit)
             .lateral()
         )
-        in_each = {mine: each.c[mine.name] for mine in _IN_WORDS.values()}
-        merged = [replacement_traverse(o, {}, in_each.get) for o in in_words[len(conditions) :]]
+        in_each = {contact: each.c[mine.name] for contact, mine in _IN_WORDS.items()}
         page = (
             select(*each.c)
             .select_from(listed)
             .join(each, true())
             .distinct()
-            .order_by(*merged)
+            .order_by(*_swapped(order, in_each))
             .limit(limit)
             .subquery()
         )
