@@ -4,6 +4,8 @@ Every text field of every record the API creates (read off the OpenAPI document,
 new field is covered without touching this test) holds a numbered tag. Then every page
 the app serves is loaded: no tag may come back as markup, and each tag must be seen
 escaped somewhere, so that the sweep proves the field was shown and not merely missed.
+The tag ends in a percent sign, which fails a page that takes stored text for a format
+string (a journey named "Upsell 100%").
 The exports (CSV, vCard, iCalendar) and the e-mails get the same values.
 """
 
@@ -64,7 +66,7 @@ class Sweep:
     def tag(self, where: str, room: int | None) -> str:
         number = next(self.numbers)
         self.planted[number] = where
-        value = f"<x{number}>\"'&"
+        value = f"<x{number}>\"'&%"
         return value if room is None or len(value) <= room else value[:room]
 
     def create(self, method: str, path: str, body: dict[str, Any], schema: str) -> dict:
