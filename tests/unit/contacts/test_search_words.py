@@ -127,9 +127,7 @@ def test_pages_through_the_words_follow_the_name_order(session, muellers, sort):
     assert [c.id for c in seen] == [c.id for c in expected]
     assert len(seen) == 8
     through_words = [s for s in statements if "contact_word" in s]
-    assert len(through_words) == (
-        4 if postgres(session) else 0
-    )  # four pages of two
+    assert len(through_words) == (4 if postgres(session) else 0)  # four pages of two
 
 
 def test_more_words_than_the_bound_or_other_filters_find_the_same(session, muellers, monkeypatch):
