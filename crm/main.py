@@ -90,6 +90,10 @@ def serving_app(*, with_scheduler: bool = False) -> FastAPI:
     # garbage collector's full runs takes 100 ms pauses out of the slowest requests.
     gc.collect()
     gc.freeze()
+    # A list page makes and drops thousands of objects: collecting the young ones after
+    # every 7,000 instead of 700 allocations halved the collector's share of a request's
+    # time and kept its full runs (over 20 ms each) out of the load test (bench/RESULTS.md).
+    gc.set_threshold(7_000, 10, 10)
     return app
 
 

@@ -34,11 +34,14 @@ def test_the_app_serves_as_many_requests_at_once_as_configured(app, settings):
 def test_the_served_app_keeps_its_start_up_objects_out_of_full_collections(monkeypatch):
     monkeypatch.setattr(main, "create_app", lambda **_: "the app")
     gc.unfreeze()
+    thresholds = gc.get_threshold()
     try:
         assert main.serving_app() == "the app"
         assert gc.get_freeze_count() > 0
+        assert gc.get_threshold()[0] > thresholds[0]  # young objects collected less often
     finally:
         gc.unfreeze()
+        gc.set_threshold(*thresholds)
 
 
 def test_security_headers_are_on_every_answer(client):
