@@ -167,7 +167,13 @@ def serve(
     from crm.core.logs import server_log_config
 
     settings = get_settings()
-    options = {"host": host, "port": port, "proxy_headers": True, "log_config": server_log_config()}
+    options = {
+        "host": host,
+        "port": port,
+        "proxy_headers": True,
+        "log_config": server_log_config(),
+        "access_log": False,  # the request log writes each request's line, without its query
+    }
     if cpu is not None:
         if workers != 1:
             raise typer.BadParameter("pins one worker; pin several with your process manager")

@@ -1,10 +1,11 @@
 """Logging for `crm serve`: what the server writes must hold no personal data.
 
-uvicorn's access log would record each request's query string (searches, e-mail
+uvicorn's access log, which would record each request's query string (searches, e-mail
 addresses given to the merge screen, the `next` of a login redirect) and the client's
-address; both are dropped here, in every worker. A database error's text quotes the
-values at fault (PostgreSQL: "Key (email)=(anna@example.com) already exists"); logged
-errors keep their kind and traceback without it.
+address, is off: the request log (`crm.core.observe.RequestLog`) writes each request's
+line without them. A database error's text quotes the values at fault (PostgreSQL:
+"Key (email)=(anna@example.com) already exists"); logged errors keep their kind and
+traceback without it.
 """
 
 import copy
@@ -14,16 +15,6 @@ from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 from uvicorn.config import LOGGING_CONFIG
-
-
-class PrivateAccessLog(logging.Filter):
-    """Keeps method, path and status of an access-log record; drops the query and client."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and len(record.args) == 5:
-            _client, method, path, http_version, status = record.args
-            record.args = ("-", method, str(path).split("?", 1)[0], http_version, status)
-        return True
 
 
 class PrivateDatabaseErrors(logging.Filter):
@@ -42,13 +33,9 @@ class PrivateDatabaseErrors(logging.Filter):
 
 
 def server_log_config() -> dict[str, Any]:
-    """uvicorn's own configuration, with the access filter and our loggers added."""
+    """uvicorn's own configuration, with the database error filter and our loggers added."""
     config = copy.deepcopy(LOGGING_CONFIG)
-    config["filters"] = {
-        "private_access": {"()": PrivateAccessLog},
-        "private_database_errors": {"()": PrivateDatabaseErrors},
-    }
-    config["handlers"]["access"]["filters"] = ["private_access"]
+    config["filters"] = {"private_database_errors": {"()": PrivateDatabaseErrors}}
     config["handlers"]["default"]["filters"] = ["private_database_errors"]
     for name in ("crm", "apscheduler"):
         config["loggers"][name] = {"handlers": ["default"], "level": "INFO", "propagate": False}

@@ -253,6 +253,20 @@ def test_serve_refuses_a_cpu_the_machine_lacks_and_pinning_several_workers(crm):
     assert "pins one worker" in several.output
 
 
+def test_serve_leaves_the_request_lines_to_the_request_log(crm, monkeypatch):
+    import uvicorn
+
+    from crm import main
+
+    served = {}
+    monkeypatch.setattr(main, "serving_app", lambda **_: "the app")
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.update(options, app=app))
+    assert crm("serve", "--port", "8123").exit_code == 0
+    # uvicorn's access line would carry the query string and the client's address
+    assert served["app"] == "the app" and served["access_log"] is False
+    assert served["port"] == 8123
+
+
 def test_pin_to_cpu_keeps_the_process_and_its_threads_on_that_cpu():
     # In a child process: the test run itself must stay free to use every CPU.
     code = (
