@@ -50,9 +50,9 @@ def _gettext(context: Context, message: str, **values: Any) -> Markup:
 
 
 @pass_context
-def _ngettext(context: Context, singular: str, plural: str, num: int, **values: Any) -> Markup:
-    text = escape(context["translations"].ngettext(singular, plural, num))
-    return text % {"num": num, **values}
+def _ngettext(context: Context, singular: str, plural: str, count: int, /, **values: Any) -> Markup:
+    text = escape(context["translations"].ngettext(singular, plural, count))
+    return text % {"num": count, **values}  # a shown count (num=) may be formatted
 
 
 @lru_cache

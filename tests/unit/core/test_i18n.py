@@ -74,3 +74,20 @@ def test_translations_with_placeholders_keep_them():
 
 def _placeholders(text: str) -> list[str]:
     return re.findall(r"%\((\w+)\)s", text)
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ('{{ _("Probability in %") }}', "Wahrscheinlichkeit in %"),
+        ("{{ _(name) }}", "Upsell 100% &lt;b&gt;"),  # a stored name is no format string
+        ('{{ _("Choose %(name)s", name=name) }}', "Upsell 100% &lt;b&gt; auswählen"),
+        ('{{ ngettext("%(num)d day", "%(num)d days", 1) }}', "1 Tag"),
+        ('{{ ngettext("%(num)s row", "%(num)s rows", 1200, num="1.200") }}', "1.200 Zeilen"),
+    ],
+)
+def test_template_messages_are_formatted_only_with_values(source, expected):
+    from crm.core.templating import environment
+
+    context = {"translations": translations("de"), "name": "Upsell 100% <b>"}
+    assert environment.from_string(source).render(context) == expected
