@@ -74,7 +74,7 @@ CurrentUser = Annotated[User, Depends(get_current_user)]
 def require_role(*roles: Role) -> Any:
     """A dependency that lets only users holding one of ``roles`` through."""
 
-    def check(user: CurrentUser) -> User:
+    async def check(user: CurrentUser) -> User:  # no I/O: no worker thread
         if not user.has_role(*roles):
             raise Forbidden(N_("You do not have permission to do this."))
         return user
