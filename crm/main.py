@@ -133,8 +133,9 @@ def create_app(
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.reading_engine = read_only(engine)  # made once: every page reads through it
     # For answers streamed after the request's own session has ended (CSV exports).
-    app.state.reading_session = lambda: Session(read_only(engine), expire_on_commit=False)
+    app.state.reading_session = lambda: Session(app.state.reading_engine, expire_on_commit=False)
     # Small writes a read request needs in a transaction of their own (API token use).
     app.state.write_session = lambda: job_session(engine)
     app.state.importer = ImportRunner(lambda: job_session(engine))

@@ -228,9 +228,8 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     the server), runs in a thread."""
     engine: Engine = request.app.state.engine
     reading = request.method in SAFE_METHODS
-    transaction = committing(
-        Session(read_only(engine) if reading else engine, expire_on_commit=False)
-    )
+    bind = request.app.state.reading_engine if reading else engine
+    transaction = committing(Session(bind, expire_on_commit=False))
     if reading and engine.dialect.name == "sqlite":
         with transaction as session:
             yield session
