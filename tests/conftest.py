@@ -94,7 +94,11 @@ def app(settings: Settings, engine: Engine, connection: Connection) -> FastAPI:
             yield session
 
     app.dependency_overrides[get_session] = joined_session
-    app.state.reading_session = lambda: _joined_session(connection)
+    # A reading session writes nothing and may open before the request's session ends (a
+    # download's first part): it joins the test's transaction without a savepoint.
+    app.state.reading_session = lambda: Session(
+        bind=connection, join_transaction_mode="rollback_only", expire_on_commit=False
+    )
     app.state.write_session = lambda: committing(_joined_session(connection))
     # Imports run at once, in the test's transaction, instead of in a thread.
     app.state.importer = InlineRunner(lambda: committing(_joined_session(connection)))

@@ -28,6 +28,7 @@ from crm.contacts.models import (
     MergeRequest,
 )
 from crm.core.db import SessionDep, utcnow
+from crm.core.downloads import download
 from crm.core.errors import N_, CRMError, Stale
 from crm.core.exports import csv_lines
 from crm.core.forms import FormErrors, changed_fields
@@ -101,11 +102,7 @@ def _export(
                 yield from csv_lines(contact_service.EXPORT_COLUMNS, rows)
 
     filename = f"contacts-{utcnow().date().isoformat()}.{format}"
-    return StreamingResponse(
-        lines(),
-        media_type=EXPORT_TYPES[format],
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return download(lines(), filename=filename, media_type=EXPORT_TYPES[format])
 
 
 EXPORT_TYPES = {"csv": "text/csv; charset=utf-8", "vcf": "text/vcard; charset=utf-8"}

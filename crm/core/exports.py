@@ -3,6 +3,7 @@
 import csv
 import io
 from collections.abc import Iterable, Iterator
+from itertools import chain, islice
 from typing import Any
 
 # A cell starting with one of these is run as a formula by spreadsheet programs.
@@ -27,6 +28,9 @@ def csv_lines(header: list[str], rows: Iterable[Iterable[Any]]) -> Iterator[str]
         buffer.truncate()
         return text
 
+    rows = iter(rows)
+    # Whatever makes the rows runs, and may fail, before the header is given out.
+    first = list(islice(rows, 1))
     yield EXCEL_BOM + line(header)
-    for row in rows:
+    for row in chain(first, rows):
         yield line(row)

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from crm.contacts.deps import Editor
 from crm.core.db import SessionDep
+from crm.core.downloads import download
 from crm.core.errors import N_, CRMError, Invalid
 from crm.core.exports import csv_lines
 from crm.core.forms import FormErrors
@@ -73,10 +74,8 @@ def _problem_lines(request: Request, job: ImportJob) -> StreamingResponse:
             )
             yield from csv_lines(header, rows)
 
-    return StreamingResponse(
-        lines(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="import-{job_id}-problems.csv"'},
+    return download(
+        lines(), filename=f"import-{job_id}-problems.csv", media_type="text/csv; charset=utf-8"
     )
 
 

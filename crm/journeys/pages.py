@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from crm.contacts.deps import EDITOR_ROLES, CompanyDep, ContactDep, Editor
 from crm.core import lists
 from crm.core.db import SessionDep
+from crm.core.downloads import download
 from crm.core.errors import N_, NotFound
 from crm.core.exports import csv_lines
 from crm.core.handlers import is_htmx
@@ -364,10 +365,8 @@ def analytics_csv(
 
 
 def _csv(header: list[str], rows: list[Any], name: str) -> StreamingResponse:
-    return StreamingResponse(
-        csv_lines(header, rows),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    return download(
+        csv_lines(header, rows), filename=f"{name}.csv", media_type="text/csv; charset=utf-8"
     )
 
 

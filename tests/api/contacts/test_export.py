@@ -4,6 +4,7 @@ import csv
 import io
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from crm.core import audit
 from crm.core.exports import safe_cell
@@ -79,3 +80,31 @@ def test_only_those_who_work_with_customers_export(client, session):
     login(client, make_user(session, roles=(Role.DPO,)).email)
     assert client.get("/contacts/export.csv").status_code == 403
     assert "Export CSV" not in client.get("/contacts").text
+
+
+@pytest.mark.parametrize("kind", ["csv", "vcf"])
+def test_a_filter_the_database_cannot_hold_is_answered_before_any_download(client, session, kind):
+    headers = {"Authorization": f"Bearer {make_token(session, make_user(session))}"}
+    answer = client.get(
+        f"/api/v1/contacts/export.{kind}", params={"company_id": 2**63}, headers=headers
+    )
+    assert answer.status_code == 422
+    assert answer.json()["detail"] == "A number or a text in the request is out of range."
+
+
+@pytest.mark.parametrize(("kind", "maker"), [("csv", "export_rows"), ("vcf", "export_cards")])
+def test_an_export_whose_query_fails_is_a_503_not_a_broken_download(
+    client, session, monkeypatch, kind, maker
+):
+    from crm.contacts import service
+
+    def unreachable(export_session, **filters):
+        raise OperationalError("SELECT", {}, Exception("connection refused"))
+        yield
+
+    monkeypatch.setattr(service, maker, unreachable)
+    headers = {"Authorization": f"Bearer {make_token(session, make_user(session))}"}
+    answer = client.get(f"/api/v1/contacts/export.{kind}", headers=headers)
+    assert answer.status_code == 503 and "cannot be reached" in answer.json()["detail"]
+    assert "attachment" not in answer.headers.get("content-disposition", "")
+    assert audit.events_for(session, entity_type="contact", entity_id=None) == []
