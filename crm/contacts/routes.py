@@ -93,7 +93,7 @@ def _export(
     reading_session = request.app.state.reading_session
 
     def lines() -> Iterator[str]:
-        # Streams after the request's session has committed, so it reads in its own.
+        # Most of it is sent after the request's session has ended: it reads in its own.
         with reading_session() as export_session:
             if format == "vcf":
                 yield from contact_service.export_cards(export_session, **filters)
