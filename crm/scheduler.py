@@ -54,6 +54,12 @@ def jobs(settings: Settings) -> list[Job]:
         Job("imports.purge_imports", "crm.imports.jobs:purge_imports", "interval", {"hours": 24}),
         Job("deals.settle_forecast", "crm.deals.jobs:settle_forecast", "interval", {"minutes": 10}),
         Job(
+            "deals.settle_stage_totals",
+            "crm.deals.jobs:settle_stage_totals",
+            "interval",
+            {"minutes": 10},
+        ),
+        Job(
             "journeys.settle_phase_counts",
             "crm.journeys.jobs:settle_phase_counts",
             "interval",

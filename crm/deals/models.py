@@ -222,6 +222,34 @@ class ForecastChange(SQLModel, table=True):
     weighted: int = column(Privacy.NONE, sa_type=BigInteger)
 
 
+class StageTotal(SQLModel, table=True):
+    """The deals per stage and currency at the last settling, and their amount in stored
+    units; the changes since are in ``stage_total_change`` (see ``crm.core.tallies``: a
+    deal board's columns without counting every deal of the pipeline on each view)."""
+
+    __tablename__ = "stage_total"
+
+    # No foreign key: a stage's deletion may cascade to deals, whose triggers write
+    # changes for it while it goes.
+    stage_id: int = column(Privacy.NONE, primary_key=True)
+    currency: str = column(Privacy.NONE, primary_key=True, max_length=3)
+    deals: int = column(Privacy.NONE, default=0)
+    amount: int = column(Privacy.NONE, default=0, sa_type=BigInteger)
+
+
+class StageTotalChange(SQLModel, table=True):
+    """A change to a stage's deals, appended by triggers on ``deal`` until a settling
+    folds it into ``stage_total``."""
+
+    __tablename__ = "stage_total_change"
+
+    id: int | None = column(Privacy.NONE, default=None, primary_key=True)
+    stage_id: int = column(Privacy.NONE)
+    currency: str = column(Privacy.NONE, max_length=3)
+    deals: int = column(Privacy.NONE)
+    amount: int = column(Privacy.NONE, sa_type=BigInteger)
+
+
 def with_contact(contact_id: int) -> Any:
     """The condition for the deals a contact takes part in."""
     return col(Deal.id).in_(select(DealContact.deal_id).where(DealContact.contact_id == contact_id))

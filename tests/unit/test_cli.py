@@ -293,6 +293,7 @@ def test_tallies_check_finds_a_wrong_kept_figure_and_rebuild_mends_it(crm):
     assert agrees.output.splitlines() == [
         "journey board counts: agrees",
         "deals forecast: agrees",
+        "deal board columns: agrees",
         "journey map touchpoints per day: agrees",
         "stays begun per day: agrees",
         "stays ended per day: agrees",
