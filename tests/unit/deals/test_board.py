@@ -3,7 +3,6 @@ triggers, settled by a job), counted afresh when the board is filtered."""
 
 from decimal import Decimal
 
-import pytest
 from sqlalchemy import delete, func
 from sqlmodel import select
 
@@ -15,20 +14,8 @@ from crm.deals.models import Deal, DealCreate, DealUpdate, StageTotalChange
 from tests.factories import make_user
 
 
-@pytest.fixture
-def pipeline(session):
-    return service.list_pipelines(session)[0]
-
-
-@pytest.fixture
-def stages(session, pipeline):
-    return {s.key: s for s in service.stages_of(session, pipeline)}
-
-
 def deal(session, **fields):
-    return service.create_deal(
-        session, data=DealCreate(**{"title": "Deal", **fields}), actor_id=None
-    )
+    return service.create_deal(session, data=DealCreate(title="Deal", **fields), actor_id=None)
 
 
 def columns(session, pipeline, **filters) -> dict[str, tuple[int, dict[str, Decimal]]]:

@@ -25,11 +25,6 @@ from tests.factories import make_company, make_contact
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
-@pytest.fixture
-def stages(session):
-    return {s.key: s for s in service.stages_of(session, service.list_pipelines(session)[0])}
-
-
 def deal(session, **fields):
     return service.create_deal(
         session, data=DealCreate(**{"title": "Deal", **fields}), actor_id=None

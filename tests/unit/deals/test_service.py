@@ -23,16 +23,6 @@ from crm.journeys.models import Cause, EnrollmentCreate, Journey, MoveRequest
 from tests.factories import make_company, make_contact
 
 
-@pytest.fixture
-def pipeline(session):
-    return service.list_pipelines(session)[0]
-
-
-@pytest.fixture
-def stages(session, pipeline):
-    return {s.key: s for s in service.stages_of(session, pipeline)}
-
-
 def new_deal(session, **fields):
     return service.create_deal(session, data=DealCreate(title="Deal", **fields), actor_id=None)
 
