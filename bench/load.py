@@ -36,7 +36,7 @@ from sqlalchemy import Engine, bindparam, text
 
 from crm.core import tallies
 from crm.core.db import job_session, make_engine
-from crm.kept import TALLIES
+from crm.kept import TALLIES, settle_all
 from crm.users import service as user_service
 from crm.users.models import Role, UserCreate
 
@@ -318,8 +318,7 @@ def kept_figures_differing(engine: Engine) -> dict[str, list[str]]:
     with job_session(engine) as session:
         found = {t.name: tallies.check(session, t) for t in TALLIES}
     with job_session(engine) as session:
-        for t in TALLIES:
-            tallies.settle(session, t)
+        settle_all(session)
     with job_session(engine) as session:
         found |= {f"{t.name}, settled": tallies.check(session, t) for t in TALLIES}
     return {name: lines for name, lines in found.items() if lines}

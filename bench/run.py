@@ -36,13 +36,12 @@ from sqlmodel import Session, col
 from bench import gdpr as gdpr_bench
 from bench.generate import BENCH_EMAIL, BENCH_PASSWORD, BUSY_CONTACTS, DATA_NOW
 from crm.cli import alembic_config
-from crm.core import tallies
 from crm.core.db import job_session, make_engine
 from crm.core.pagination import encode_cursor
 from crm.followups import evaluation, jobs
 from crm.followups import rules as followup_rules
 from crm.followups.models import Followup
-from crm.kept import TALLIES
+from crm.kept import settle_all
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -95,8 +94,7 @@ def ensure_data(url: str, size: str) -> None:
     command.upgrade(alembic_config(url), "head")
     engine = make_engine(url)
     with job_session(engine) as session:
-        for tally in TALLIES:
-            tallies.settle(session, tally)
+        settle_all(session)
     with engine.connect() as conn:
         loaded = conn.execute(
             text(

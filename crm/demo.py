@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Engine, func, insert, select, text
 
 from crm.contacts.models import Company, Contact, search_text_for
-from crm.core import lists, tallies
+from crm.core import lists
 from crm.core.db import job_session
 from crm.deals import service as deal_service
 from crm.deals.models import LostReason
@@ -24,7 +24,7 @@ from crm.journeys import attribution
 from crm.journeys import service as journey_service
 from crm.journeys.models import ExitReason, Journey
 from crm.journeys.templates import CLASSIC
-from crm.kept import TALLIES
+from crm.kept import settle_all
 from crm.models import metadata
 from crm.touchpoints import service as touchpoint_service
 from crm.touchpoints.models import Channel, Outcome
@@ -498,8 +498,7 @@ def generate(
                 )
     with job_session(engine) as session:
         attribution.refresh(session, new=True)
-        for tally in TALLIES:  # the bulk load's changes to kept figures, before anyone reads
-            tallies.settle(session, tally)
+        settle_all(session)  # the bulk load's changes to kept figures, before anyone reads
     # PostgreSQL also needs the VACUUM that autovacuum would run a while later: until
     # then every read of the fresh rows checks their visibility the slow way.
     if engine.dialect.name == "postgresql":
