@@ -380,7 +380,8 @@ def generate(
                     [phase_keys.get(step["to_phase_id"]) for step in history],
                 )
             bought = next((s["at"] for s in history if s["to_phase_id"] == purchase), None)
-            last_stay: dict[int, dict[str, Any]] = {}  # phase -> its latest stay so far
+            # phase, or an exit's status -> its latest stay or exit so far
+            latest: dict[int | str, dict[str, Any]] = {}
             for step, after in zip(history, [*history[1:], None], strict=True):
                 row = {
                     "enrollment_id": number,
@@ -396,10 +397,10 @@ def generate(
                     and bought < step["at"],
                     "created_at": now,
                 }
-                if (phase := step["to_phase_id"]) is not None:
-                    if phase in last_stay:
-                        last_stay[phase]["reentered_at"] = step["at"]
-                    last_stay[phase] = row
+                same = step["to_phase_id"] or step["status"]
+                if same in latest:
+                    latest[same]["reentered_at"] = step["at"]
+                latest[same] = row
                 transitions.append(row)
             last = history[-1]
             entered = [step for step in history if step["to_phase_id"]]

@@ -27,7 +27,7 @@ from itertools import accumulate
 from typing import Any
 
 from pydantic import BaseModel, computed_field
-from sqlalchemy import and_, distinct, func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlmodel import Session, col
 
 from crm.core import tallies
@@ -346,7 +346,8 @@ def _joined(session: Session, within: Scope) -> tuple[list[float], list[Cohort]]
 def _churn(session: Session, within: Scope) -> tuple[int, int]:
     """The customers of the period (subjects that had reached a purchase phase and were
     still in the journey at some time in it), and how many of them left as churned
-    during it."""
+    during it: each at its last churn in the period, so that one who came back and
+    churned again counts once."""
     if within.daily:  # those who bought before the end, less those who had left by the start
         end, start = (t.astimezone(UTC).date() for t in (within.until, within.since))
         rows = tallies.read(
@@ -363,22 +364,27 @@ def _churn(session: Session, within: Scope) -> tuple[int, int]:
         )
         found = {event: int(n) for event, n in rows}
         customers = found.get("bought", 0) - found.get("left", 0)
-    else:
-        customers = session.execute(
-            select(func.count()).where(
-                *within.of(Enrollment),
-                Enrollment.purchased_at < within.until,
-                or_(col(Enrollment.ended_at).is_(None), Enrollment.ended_at >= within.since),
-            )
-        ).scalar_one()
+        (churned,) = tallies.read(
+            session,
+            daily.CHURNS,
+            where=lambda table: [*within.days(table), table.next_churn_day >= end],
+            by=[],
+        )
+        return customers, int(churned.churned or 0)
+    customers = session.execute(
+        select(func.count()).where(
+            *within.of(Enrollment),
+            Enrollment.purchased_at < within.until,
+            or_(col(Enrollment.ended_at).is_(None), Enrollment.ended_at >= within.since),
+        )
+    ).scalar_one()
     churned = session.execute(
-        select(func.count(distinct(Transition.enrollment_id))).where(
+        select(func.count()).where(
             *within.of(Transition),
-            col(Transition.to_phase_id).is_(None),
-            Transition.status == EnrollmentStatus.CHURNED,
-            col(Transition.left_as_customer).is_(True),
+            *daily.CUSTOMER_CHURNS,
             Transition.at >= within.since,
             Transition.at < within.until,
+            or_(col(Transition.reentered_at).is_(None), Transition.reentered_at >= within.until),
         )
     ).scalar_one()
     return customers, churned

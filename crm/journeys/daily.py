@@ -17,6 +17,9 @@ for) and every segment sum these instead; others count the rows.
   time-to-close.
 - ``customer_day``: the enrollments that reached a purchase phase ("bought") and those of
   them that ended ("left"), by the day it happened: the customers of a period.
+- ``churn_day``: customers' churned exits by day and the day the enrollment next churned
+  (9999-12-31 if it has not): an enrollment that churned in a period is counted once, at
+  its last churn in it.
 
 Sentiment and NPS appear only summed; erasing a touchpoint takes its share away.
 """
@@ -31,9 +34,15 @@ from sqlmodel import Session, SQLModel, col, select
 from crm.core import tallies
 from crm.core.db import Privacy, column
 from crm.core.sql import utc_day
-from crm.journeys.models import Enrollment, PhaseTransition, TouchpointPhase
+from crm.journeys.models import Enrollment, EnrollmentStatus, PhaseTransition, TouchpointPhase
 
 NOT_REENTERED = date(9999, 12, 31)
+# The exits that churn counts: a customer's, as churned.
+CUSTOMER_CHURNS = [
+    col(PhaseTransition.to_phase_id).is_(None),
+    PhaseTransition.status == EnrollmentStatus.CHURNED,
+    col(PhaseTransition.left_as_customer).is_(True),
+]
 # The lower bounds (days) of the bands stays are kept in: fine enough that finding a
 # percentile's exact value reads one band's stays, and holding stay_lengths.BANDS.
 LENGTHS = (0, 1, 2, 3, 5, 7, 10, 14, 21, 30, 45, 60, 90, 120, 180, 270, 365)
@@ -165,6 +174,25 @@ class CustomerDayChange(SQLModel, table=True):
     customers: int = _sum()
 
 
+class ChurnDay(SQLModel, table=True):
+    __tablename__ = "churn_day"
+
+    journey_id: int = _key()
+    day: date = _key(sa_type=Date)
+    next_churn_day: date = _key(sa_type=Date)
+    churned: int = _sum()
+
+
+class ChurnDayChange(SQLModel, table=True):
+    __tablename__ = "churn_day_change"
+
+    id: int | None = column(Privacy.NONE, default=None, primary_key=True)
+    journey_id: int = column(Privacy.NONE, index=True)
+    day: date = column(Privacy.NONE, sa_type=Date)
+    next_churn_day: date = column(Privacy.NONE, sa_type=Date)
+    churned: int = _sum()
+
+
 def band_of(days: Any) -> Any:
     """The lower bound of the band of ``LENGTHS`` that holds ``days``."""
     return case(
@@ -237,6 +265,17 @@ def _count_customers(session: Session) -> tallies.Counted:
     return counted
 
 
+def _count_churns(session: Session) -> tallies.Counted:
+    st = PhaseTransition
+    keys = (
+        st.journey_id,
+        utc_day(st.at),
+        func.coalesce(utc_day(st.reentered_at), literal(NOT_REENTERED, Date)),
+    )
+    query = select(*keys, func.count()).where(*CUSTOMER_CHURNS).group_by(*keys)
+    return _grouped(session.execute(query), len(keys))
+
+
 TOUCHPOINTS = tallies.Tally(
     "journey map touchpoints per day",
     TouchpointDay,
@@ -277,4 +316,12 @@ CUSTOMERS = tallies.Tally(
     ["customers"],
     _count_customers,
 )
-DAILY = [TOUCHPOINTS, STARTS, ENDS, ENROLLMENTS, CUSTOMERS]
+CHURNS = tallies.Tally(
+    "customers churned per day",
+    ChurnDay,
+    ChurnDayChange,
+    ["journey_id", "day", "next_churn_day"],
+    ["churned"],
+    _count_churns,
+)
+DAILY = [TOUCHPOINTS, STARTS, ENDS, ENROLLMENTS, CUSTOMERS, CHURNS]

@@ -229,6 +229,7 @@ class PhaseTransition(SQLModel, table=True):
             "status",
             "left_as_customer",
             "at",
+            "reentered_at",
             "enrollment_id",
             sqlite_where=text("to_phase_id IS NULL"),
             postgresql_where=text("to_phase_id IS NULL"),
@@ -256,7 +257,8 @@ class PhaseTransition(SQLModel, table=True):
     # stays without window functions.
     until: datetime | None = timestamp(default=None)
     # Where that next transition went (NULL phase for an exit), and when the enrollment
-    # next entered this same phase again: the funnel reads a stay's outcome from these.
+    # next entered this same phase again (an exit: next left with the same status): the
+    # funnel reads a stay's outcome from these, and churn counts an enrollment's last exit.
     next_phase_id: int | None = column(Privacy.NONE, default=None, foreign_key="phase.id")
     next_status: str | None = column(Privacy.NONE, default=None, max_length=16)
     reentered_at: datetime | None = timestamp(default=None)

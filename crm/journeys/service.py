@@ -429,7 +429,8 @@ def _close_stays(
     session: Session, enrollment_ids: Any, *, at: datetime, to_phase_id: int | None, status: str
 ) -> None:
     """End the open stays of the enrollments at ``at``, saying where they went; a stay in
-    the phase they now enter again learns when that happened."""
+    the phase they now enter again, or an exit with the status they now leave with again,
+    learns when that happened."""
     session.execute(
         update(Transition)
         .where(col(Transition.enrollment_id).in_(enrollment_ids), col(Transition.until).is_(None))
@@ -440,17 +441,20 @@ def _close_stays(
             next_status=status,
         )
     )
-    if to_phase_id is not None:
-        session.execute(
-            update(Transition)
-            .where(
-                col(Transition.enrollment_id).in_(enrollment_ids),
-                Transition.to_phase_id == to_phase_id,
-                col(Transition.reentered_at).is_(None),
-                Transition.at < at,
-            )
-            .values(reentered_at=at)
+    same_step = (
+        [Transition.to_phase_id == to_phase_id, Transition.at < at]
+        if to_phase_id is not None
+        else [col(Transition.to_phase_id).is_(None), Transition.status == status]
+    )
+    session.execute(
+        update(Transition)
+        .where(
+            col(Transition.enrollment_id).in_(enrollment_ids),
+            *same_step,
+            col(Transition.reentered_at).is_(None),
         )
+        .values(reentered_at=at)
+    )
 
 
 def enroll_in_phase(

@@ -5,16 +5,19 @@ from dataclasses import replace
 from datetime import UTC, datetime, time
 
 import pytest
-from sqlalchemy import func, select, text
+from alembic import command
+from sqlalchemy import func, select, text, update
 
+from crm.cli import alembic_config
 from crm.contacts import service as contact_service
 from crm.core import tallies
-from crm.core.db import job_session
+from crm.core.db import job_session, make_engine
 from crm.journeys import analytics, daily, journey_map, service, stay_lengths
 from crm.journeys.jobs import settle_daily_figures
 from crm.journeys.models import Enrollment, MoveRequest, Phase, PhaseTransition, PhaseUpdate
 from crm.touchpoints import service as touchpoint_service
 from crm.touchpoints.models import TouchpointCreate, TouchpointUpdate
+from tests.conftest import fresh_database
 from tests.factories import make_company, make_contact
 from tests.unit.journeys.history import day, live
 
@@ -23,7 +26,7 @@ def midnight(n: float) -> datetime:
     return datetime.combine(day(n).date(), time.min, UTC)
 
 
-PERIODS = [(-60, 200), (0, 30), (12, 46), (45, 46), (60, 61)]
+PERIODS = [(-60, 200), (0, 30), (12, 46), (45, 46), (60, 61), (61, 65)]
 
 
 def touch(session, contact, at, channel, sentiment=None, nps=None):
@@ -58,8 +61,9 @@ def reports(session, within):
 
 
 def assert_exits_know_customers(session):
-    """Each exit says whether the subject had bought before it (what churn counts), and
-    each enrollment how many days after it began it bought (time to close)."""
+    """Each exit says whether the subject had bought before it (what churn counts) and
+    when it next left with the same status, and each enrollment how many days after it
+    began it bought (time to close)."""
     for started, bought, days in session.execute(
         select(Enrollment.started_at, Enrollment.purchased_at, Enrollment.days_to_purchase)
     ):
@@ -67,13 +71,20 @@ def assert_exits_know_customers(session):
             None if bought is None else pytest.approx((bought - started).total_seconds() / 86400)
         )
     exits = session.execute(
-        select(PhaseTransition.left_as_customer, Enrollment.purchased_at, PhaseTransition.at)
+        select(PhaseTransition, Enrollment.purchased_at)
         .join(Enrollment, Enrollment.id == PhaseTransition.enrollment_id)
         .where(PhaseTransition.to_phase_id.is_(None))
+        .order_by(PhaseTransition.at, PhaseTransition.id)
     ).all()
     assert exits
-    for flag, bought, at in exits:
-        assert flag == (bought is not None and bought < at)
+    for i, (step, bought) in enumerate(exits):
+        assert step.left_as_customer == (bought is not None and bought < step.at)
+        again = [
+            later.at
+            for later, _ in exits[i + 1 :]
+            if (later.enrollment_id, later.status) == (step.enrollment_id, step.status)
+        ]
+        assert step.reentered_at == (again[0] if again else None)
 
 
 def assert_kept(session, journey):
@@ -141,6 +152,23 @@ def test_kept_figures_follow_moves_exits_touchpoints_and_deletions(session, jour
     touchpoint_service.update_touchpoint(
         session, touchpoint=survey, data=TouchpointUpdate(nps=3, sentiment=-1), actor_id=None
     )
+    assert_kept(session, journey)
+
+    # s1 comes back and churns again: once in a period that holds both churns
+    for step in (
+        MoveRequest(at=day(62), phase_id=keys["retention"]),
+        MoveRequest(at=day(64), exit="churned", exit_reason="service"),
+    ):
+        service.move(session, enrollment=first, data=step, actor_id=None)
+    for first_day, last_day, churned in ((-60, 200, 1), (60, 61, 1), (61, 65, 1), (0, 30, 0)):
+        within = analytics.scope(
+            session,
+            journey=journey,
+            since=midnight(first_day),
+            until=midnight(last_day),
+            segment=None,
+        )
+        assert analytics._churn(session, within)[1] == churned
     assert_kept(session, journey)
 
     # s2 comes back after the loss, and reaches a purchase phase
@@ -245,3 +273,45 @@ def test_reports_plan_each_query_for_their_period(session, journey):
     assert within.daily
     if postgres:
         assert session.execute(text("SHOW plan_cache_mode")).scalar() == "force_custom_plan"
+
+
+def test_the_churn_migration_counts_the_churns_there_are(tmp_path):
+    """Exits made before the migration learn when their enrollment next left with the
+    same status, and the kept churns start from the exits there are."""
+    with fresh_database(tmp_path, "churns") as url:
+        config = alembic_config(url)
+        command.upgrade(config, "47d277542ae0")  # the revision before churn_figures
+        engine = make_engine(url)
+        try:
+            with job_session(engine) as session:
+                service.seed_defaults(session)
+                journey = service.list_journeys(session)[0]
+                back_twice = [
+                    (12, "retention"),
+                    (14, "churned"),
+                    (15, "retention"),
+                    (15, "churned"),
+                ]
+                for steps in (
+                    [(0, "awareness"), (5, "conversion"), (10, "churned"), *back_twice],
+                    [(0, "awareness"), (2, "lost"), (3, "awareness"), (4, "lost")],
+                    [(0, "awareness"), (5, "conversion"), (8, "churned")],
+                ):
+                    live(session, journey, steps, contact_id=make_contact(session).id)
+                # as the code before it left them
+                session.execute(
+                    update(PhaseTransition)
+                    .where(PhaseTransition.to_phase_id.is_(None))
+                    .values(reentered_at=None)
+                )
+            command.upgrade(config, "head")
+            with job_session(engine) as session:
+                assert_exits_know_customers(session)
+                assert tallies.check(session, daily.CHURNS) == []
+                assert sum(n for (n,) in tallies.kept(session, daily.CHURNS).values()) == 4
+                within = analytics.scope(
+                    session, journey=journey, since=midnight(0), until=midnight(20), segment=None
+                )
+                assert analytics._churn(session, within) == (2, 2)
+        finally:
+            engine.dispose()
