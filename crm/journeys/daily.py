@@ -28,7 +28,7 @@ from datetime import date
 from itertools import pairwise
 from typing import Any
 
-from sqlalchemy import Date, case, func, literal
+from sqlalchemy import Date, Index, case, func, literal
 from sqlmodel import Session, SQLModel, col, select
 
 from crm.core import tallies
@@ -90,6 +90,21 @@ class TouchpointDayChange(_TouchpointDayFields, table=True):
 
 class StayStartDay(SQLModel, table=True):
     __tablename__ = "stay_start_day"
+    # A period's last entries into a phase (not entered again before its end) are one
+    # index range when the period ends lately, as most do: every day's re-entered stays
+    # come after them. The key's order has every phase's days for one journey at once.
+    __table_args__ = (
+        Index(
+            "ix_stay_start_day_reentered",
+            "journey_id",
+            "reentered_day",
+            "day",
+            "phase_id",
+            "next_phase_id",
+            "next_status",
+            "stays",
+        ),
+    )
 
     journey_id: int = _key()
     phase_id: int = _key()
@@ -115,6 +130,10 @@ class StayStartDayChange(SQLModel, table=True):
 
 class StayEndDay(SQLModel, table=True):
     __tablename__ = "stay_end_day"
+    # A period is one index range (the key's order has every phase's days for one journey).
+    __table_args__ = (
+        Index("ix_stay_end_day_period", "journey_id", "day", "phase_id", "from_days", "stays"),
+    )
 
     journey_id: int = _key()
     phase_id: int = _key()
