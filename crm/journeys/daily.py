@@ -90,9 +90,9 @@ class TouchpointDayChange(_TouchpointDayFields, table=True):
 
 class StayStartDay(SQLModel, table=True):
     __tablename__ = "stay_start_day"
-    # A period's last entries into a phase (not entered again before its end) are one
-    # index range when the period ends lately, as most do: every day's re-entered stays
-    # come after them. The key's order has every phase's days for one journey at once.
+    # The stays not entered again before a period's end (the funnel's last entries) are
+    # one index range from that end on: a period that ends lately, as most do, reads few
+    # others. The key's order has every phase's days for one journey at once.
     __table_args__ = (
         Index(
             "ix_stay_start_day_reentered",
