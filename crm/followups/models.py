@@ -5,7 +5,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from pydantic import field_validator, model_validator
-from sqlalchemy import CheckConstraint, Index
+from sqlalchemy import CheckConstraint, Index, text
 from sqlmodel import Field, SQLModel
 
 from crm.core.db import Privacy, column, timestamp, utcnow
@@ -22,6 +22,7 @@ class FollowupStatus(StrEnum):
 
 # Those still to do: a snoozed one comes back on its (new) due date.
 PENDING = (FollowupStatus.OPEN, FollowupStatus.SNOOZED)
+PENDING_ROWS = text(f"status IN ({', '.join(repr(str(s)) for s in PENDING)})")
 
 
 class Trigger(StrEnum):
@@ -128,8 +129,17 @@ class Followup(SQLModel, table=True):
     __tablename__ = "followup"
     __table_args__ = (
         CheckConstraint("(contact_id IS NULL) <> (company_id IS NULL)", name="one_subject"),
-        # The planner reads one user's pending follow-ups by due time.
+        # Lists by assignee and status; the planner reads one user's pending follow-ups
+        # by due time, a page at a time (overdue ones from the oldest, past the done ones).
         Index("ix_followup_planner", "assignee_id", "status", "due_at"),
+        Index(
+            "ix_followup_pending",
+            "assignee_id",
+            "due_at",
+            "id",
+            sqlite_where=PENDING_ROWS,
+            postgresql_where=PENDING_ROWS,
+        ),
         Index("ix_followup_contact", "contact_id", "status"),
         Index("ix_followup_company", "company_id", "status"),
         # Deleting touchpoints (an erasure) clears their follow-ups' link through it.

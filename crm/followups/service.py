@@ -17,6 +17,7 @@ from crm.core.pagination import keyset_page
 from crm.deals.models import Deal
 from crm.followups.models import (
     PENDING,
+    PENDING_ROWS,
     Followup,
     FollowupComplete,
     FollowupCreate,
@@ -209,7 +210,8 @@ def planner(
         "this_week": [due >= tomorrow, due < next_week],
         "later": [due >= next_week],
     }
-    pending = [Followup.assignee_id == assignee_id, col(Followup.status).in_(PENDING)]
+    # The pending index's own condition, so that both databases read a page from it.
+    pending = [Followup.assignee_id == assignee_id, PENDING_ROWS]
     # Every group's size in one pass over the user's pending follow-ups.
     sizes = session.exec(
         select(
