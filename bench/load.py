@@ -287,6 +287,7 @@ def run_mixed(engine: Engine, port: int, *, users: int, seconds: float) -> dict[
     contacts_after = versions(engine, "contact", found.contacts)
     deals_after = versions(engine, "deal", found.deals)
     differing = kept_figures_differing(engine)
+    doubled = in_two_phases(engine, stamp)
     lost = {
         "touchpoints": tally.touchpoints - landed_touchpoints,
         "enrollment moves": tally.moves - landed_moves,
@@ -309,7 +310,25 @@ def run_mixed(engine: Engine, port: int, *, users: int, seconds: float) -> dict[
         "refused as stale (409)": tally.conflicts,
         "lost": lost,
         "kept figures differing": differing,
+        "enrollments in two phases at once": doubled,
     }
+
+
+def in_two_phases(engine: Engine, stamp: str) -> int:
+    """Enrollments moved in the run that were in two phases at once (two stays that
+    overlap): moves at the same moment that both closed the same stay."""
+    with engine.connect() as conn:
+        return conn.scalar(
+            text(
+                "SELECT count(DISTINCT a.enrollment_id) FROM phase_transition AS a "
+                "JOIN phase_transition AS b ON b.enrollment_id = a.enrollment_id AND b.id > a.id "
+                "WHERE a.enrollment_id IN "
+                "(SELECT enrollment_id FROM phase_transition WHERE reason = :s) "
+                "AND a.to_phase_id IS NOT NULL AND b.to_phase_id IS NOT NULL "
+                "AND (b.until IS NULL OR a.at < b.until) AND (a.until IS NULL OR b.at < a.until)"
+            ),
+            {"s": f"{MARK} {stamp}"},
+        )
 
 
 def kept_figures_differing(engine: Engine) -> dict[str, list[str]]:
@@ -421,9 +440,12 @@ def main() -> None:
     if (
         any(mixed.get("lost", {}).values())
         or mixed.get("kept figures differing")
+        or mixed.get("enrollments in two phases at once")
         or any(r.get("server_errors") for r in results.values() if isinstance(r, dict))
     ):
-        raise SystemExit("writes were lost, kept figures differ, or answers were 5xx")
+        raise SystemExit(
+            "writes were lost, kept figures differ, a history overlaps, or answers were 5xx"
+        )
 
 
 def cookie_for(port: int) -> str:
@@ -450,6 +472,7 @@ def print_result(title: str, result: dict[str, Any]) -> None:
         "refused as stale (409)",
         "lost",
         "kept figures differing",
+        "enrollments in two phases at once",
         "server_errors",
     ):
         if key in result:

@@ -165,7 +165,8 @@ def main() -> None:
                     "",
                     f"Acknowledged writes: {result['acknowledged']}; refused as stale (409): "
                     f"{result['refused as stale (409)']}; lost (counted in the database "
-                    f"afterwards): {result['lost']}.",
+                    f"afterwards): {result['lost']}; enrollments left in two phases at once: "
+                    f"{result.get('enrollments in two phases at once', 'not counted')}.",
                 ]
             lines.append("")
     (ROOT / "bench" / "RESULTS.md").write_text("\n".join(lines).rstrip() + "\n")

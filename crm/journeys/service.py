@@ -479,6 +479,10 @@ def move(
     session: Session, *, enrollment: Enrollment, data: MoveRequest, actor_id: int | None
 ) -> Enrollment:
     """Move to any phase of the journey, exit it, or re-enter after an exit."""
+    # Moves of one enrollment take turns, each checked against where the one before left
+    # it: two at once would otherwise both close the same stay and leave two open (on
+    # PostgreSQL; SQLite's writers take turns anyway).
+    session.refresh(enrollment, with_for_update=True)
     at = data.at or utcnow()
     since = enrollment.phase_since if enrollment.ended_at is None else enrollment.ended_at
     if at < since:
