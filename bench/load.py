@@ -315,8 +315,8 @@ def run_mixed(engine: Engine, port: int, *, users: int, seconds: float) -> dict[
 
 
 def in_two_phases(engine: Engine, stamp: str) -> int:
-    """Enrollments moved in the run that were in two phases at once (two stays that
-    overlap): moves at the same moment that both closed the same stay."""
+    """Enrollments that the run left in two phases at once (two stays that overlap, one
+    of them begun in the run): moves at the same moment that both closed the same stay."""
     with engine.connect() as conn:
         return conn.scalar(
             text(
@@ -325,7 +325,8 @@ def in_two_phases(engine: Engine, stamp: str) -> int:
                 "WHERE a.enrollment_id IN "
                 "(SELECT enrollment_id FROM phase_transition WHERE reason = :s) "
                 "AND a.to_phase_id IS NOT NULL AND b.to_phase_id IS NOT NULL "
-                "AND (b.until IS NULL OR a.at < b.until) AND (a.until IS NULL OR b.at < a.until)"
+                "AND (b.until IS NULL OR a.at < b.until) AND (a.until IS NULL OR b.at < a.until) "
+                "AND (a.reason = :s OR b.reason = :s)"
             ),
             {"s": f"{MARK} {stamp}"},
         )
