@@ -129,8 +129,8 @@ class Followup(SQLModel, table=True):
     __tablename__ = "followup"
     __table_args__ = (
         CheckConstraint("(contact_id IS NULL) <> (company_id IS NULL)", name="one_subject"),
-        # Lists by assignee and status; the planner reads one user's pending follow-ups
-        # by due time, a page at a time (overdue ones from the oldest, past the done ones).
+        # Lists by assignee and status (the API, calendar feeds); the planner's pages of
+        # one user's pending follow-ups, read in due order without the done ones.
         Index("ix_followup_planner", "assignee_id", "status", "due_at"),
         Index(
             "ix_followup_pending",
