@@ -25,6 +25,7 @@ from crm.core.db import (
 )
 from crm.core.errors import ERROR_RESPONSES
 from crm.core.i18n import LocaleMiddleware
+from crm.core.inputs import clean_text
 from crm.core.observe import Metrics, RequestLog
 from crm.core.security import (
     BodySizeLimit,
@@ -125,7 +126,11 @@ def create_app(
         summary="Customer journeys, touchpoints, deals, follow-ups and privacy.",
         version="0.1.0",
         lifespan=lifespan,
-        dependencies=[Depends(admitted, scope="function"), Depends(csrf_protect)],
+        dependencies=[
+            Depends(admitted, scope="function"),
+            Depends(clean_text),
+            Depends(csrf_protect),
+        ],
         openapi_url="/api/openapi.json",
         # The interactive docs load their scripts from a CDN; the JSON document suffices.
         docs_url=None,

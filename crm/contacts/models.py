@@ -17,7 +17,7 @@ from sqlalchemy import Index
 from sqlmodel import Field, Relationship, SQLModel
 
 from crm.core.db import Privacy, column, timestamp, utcnow, version_column
-from crm.core.schemas import blank_is_none
+from crm.core.schemas import Day, Strict, blank_is_none
 from crm.core.settings import get_settings
 
 
@@ -321,17 +321,17 @@ class CompanyBase(SQLModel):
     email: EmailAddress | None = None
     owner_id: int | None = None
     notes: Notes | None = None
-    renewal_date: date | None = None
+    renewal_date: Day | None = None
     tags: Tags = []
 
     _strip_text = field_validator("*", mode="before")(blank_is_none)
 
 
-class CompanyCreate(CompanyBase):
+class CompanyCreate(Strict, CompanyBase):
     """What creating a company takes: the base fields, with the name required."""
 
 
-class CompanyUpdate(CompanyBase):
+class CompanyUpdate(Strict, CompanyBase):
     name: str | None = Field(default=None, min_length=1, max_length=200)
 
 
@@ -339,6 +339,7 @@ class CompanyPublic(CompanyBase):
     id: int
     created_at: datetime
     updated_at: datetime
+    renewal_date: date | None = None  # as stored, even from before inputs were bounded
 
 
 class ContactBase(SQLModel):
@@ -357,13 +358,13 @@ class ContactBase(SQLModel):
     _strip_text = field_validator("*", mode="before")(blank_is_none)
 
 
-class ContactCreate(ContactBase):
+class ContactCreate(Strict, ContactBase):
     # The first address and the first number are the primary ones.
     emails: Emails = []
     phones: Phones = []
 
 
-class ContactUpdate(ContactBase):
+class ContactUpdate(Strict, ContactBase):
     first_name: Name | None = None
     last_name: Name | None = None
     emails: Emails | None = None
@@ -395,7 +396,7 @@ class ContactsPage(SQLModel):
     next_cursor: str | None
 
 
-class MergeRequest(SQLModel):
+class MergeRequest(Strict, SQLModel):
     duplicate_id: int
     # Fields to take from the duplicate; empty fields of the kept record are filled anyway.
     take_from_duplicate: set[str] = set()
@@ -407,7 +408,7 @@ class BulkAction(StrEnum):
     DELETE = "delete"
 
 
-class BulkRequest(SQLModel):
+class BulkRequest(Strict, SQLModel):
     ids: list[int] = Field(min_length=1, max_length=200)
     action: BulkAction
     owner_id: int | None = None

@@ -311,6 +311,15 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
         raise IntegrityError(statement, None, exc) from exc
 
 
+@contextmanager
+def savepoint(session: Session) -> Iterator[Session]:
+    """A transaction inside ``session``'s own: released when the block succeeds, rolled
+    back alone when it raises. For work that a request starts and that must not wait for
+    the write lock the request's own transaction holds (SQLite has one writer)."""
+    with session.begin_nested():
+        yield session
+
+
 def job_session(engine: Engine) -> AbstractContextManager[Session]:
     """A session for scheduled jobs and the CLI: one transaction, committed on success."""
     return committing(Session(engine, expire_on_commit=False))

@@ -6,7 +6,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import DataError, OperationalError
@@ -102,9 +102,17 @@ async def crm_error(request: Request, exc: Exception) -> Response:
 
 async def validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    if is_api(request):
-        return await request_validation_exception_handler(request, exc)
-    return error_response(request, 422, translate(request, STATUS_MESSAGES[422]))
+    if not is_api(request):
+        return error_response(request, 422, translate(request, STATUS_MESSAGES[422]))
+    # What was sent is not echoed back: it may be personal, or text no encoder takes.
+    problems = [
+        {key: value for key, value in error.items() if key != "input"} for error in exc.errors()
+    ]
+    content: dict[str, Any] = {"detail": jsonable_encoder(problems)}
+    fields = {".".join(map(str, error["loc"][1:])) for error in problems if len(error["loc"]) > 1}
+    if len(fields) == 1:
+        content["field"] = fields.pop()
+    return JSONResponse(content, status_code=422)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

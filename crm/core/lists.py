@@ -11,6 +11,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 from crm.core import audit
 from crm.core.db import Privacy, column
 from crm.core.errors import N_, Conflict, Invalid, NotFound
+from crm.core.schemas import Strict
 
 
 class ListEntry(SQLModel):
@@ -26,13 +27,13 @@ class ListEntry(SQLModel):
 Entry = TypeVar("Entry", bound=ListEntry)
 
 
-class ListEntryCreate(SQLModel):
+class ListEntryCreate(Strict, SQLModel):
     key: Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=r"^[a-z0-9_]+$")]
     name: str = Field(min_length=1, max_length=80)
     position: int = 0
 
 
-class ListEntryUpdate(SQLModel):
+class ListEntryUpdate(Strict, SQLModel):
     name: str | None = Field(default=None, min_length=1, max_length=80)
     position: int | None = None
     is_active: bool | None = None

@@ -9,6 +9,7 @@ from fastapi import Depends, Query
 
 from crm.core.db import utcnow
 from crm.core.errors import N_, Invalid
+from crm.core.schemas import Day, parse_day
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ def _from_form(
 ) -> Period:
     """A filter form sends empty fields for the defaults; bad dates are a 422."""
     try:
-        days = [date.fromisoformat(value) if value else None for value in (first, last)]
+        days = [parse_day(value) if value else None for value in (first, last)]
     except ValueError as exc:
         raise Invalid(N_("Give the dates as YYYY-MM-DD."), field="from") from exc
     return period(*days, today=utcnow().date())
@@ -48,10 +49,10 @@ def _from_form(
 
 def _from_api(
     first: Annotated[
-        date | None, Query(alias="from", description="First day; a year ago by default.")
+        Day | None, Query(alias="from", description="First day; a year ago by default.")
     ] = None,
     last: Annotated[
-        date | None, Query(alias="to", description="Last day, included; today by default.")
+        Day | None, Query(alias="to", description="Last day, included; today by default.")
     ] = None,
 ) -> Period:
     return period(first, last, today=utcnow().date())

@@ -1,8 +1,18 @@
 """Pieces shared by the request schemas of every domain."""
 
 import re
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, ConfigDict
+
+
+class Strict:
+    """A request schema that refuses fields it does not know (a 422 naming each): a
+    misspelt or unsupported field must not be dropped silently. Put it first among the
+    bases of every schema a client sends."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 def blank_is_none(value: Any) -> Any:
@@ -11,6 +21,39 @@ def blank_is_none(value: Any) -> Any:
     if isinstance(value, str):
         return value.strip() or None
     return value
+
+
+# Every date and time a client sends lies in these years: far from the ends of Python's
+# calendar, where moving a time to UTC or adding a day overflows.
+FIRST_YEAR, LAST_YEAR = 1900, 2199
+
+
+def _moment_in_range(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("give the time with its time zone")
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:
+        value = datetime.min.replace(tzinfo=UTC)  # out of range either way
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(f"give a time between the years {FIRST_YEAR} and {LAST_YEAR}")
+    return value
+
+
+def _day_in_range(value: date) -> date:
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(f"give a date between the years {FIRST_YEAR} and {LAST_YEAR}")
+    return value
+
+
+def parse_day(text: str) -> date:
+    """A date as a form sends it (YYYY-MM-DD), in range; ValueError otherwise."""
+    return _day_in_range(date.fromisoformat(text))
+
+
+# The types of every date and time a request carries, in a body or a query.
+Moment = Annotated[datetime, AfterValidator(_moment_in_range)]
+Day = Annotated[date, AfterValidator(_day_in_range)]
 
 
 # A client's clock may run a little ahead of ours.

@@ -19,7 +19,7 @@ from sqlmodel import Field, SQLModel, col, select
 from crm.core.db import Money, Privacy, column, timestamp, utcnow, version_column
 from crm.core.errors import N_
 from crm.core.lists import ListEntry
-from crm.core.schemas import blank_is_none, past_or_now
+from crm.core.schemas import Day, Moment, Strict, blank_is_none, past_or_now
 
 CURRENCIES = frozenset(list_currencies())
 DEFAULT_CURRENCY = "EUR"
@@ -292,7 +292,7 @@ class StageFields(SQLModel):
     _blank_is_none = field_validator("*", mode="before")(blank_is_none)
 
 
-class StageCreate(StageFields):
+class StageCreate(Strict, StageFields):
     name: Name
     key: Key | None = None  # made from the name when not given
     kind: StageKind = StageKind.OPEN
@@ -300,7 +300,7 @@ class StageCreate(StageFields):
     position: int | None = None  # at the end when not given
 
 
-class StageUpdate(StageFields):
+class StageUpdate(Strict, StageFields):
     position: int | None = None
     is_archived: bool | None = None
 
@@ -317,13 +317,13 @@ class StagePublic(SQLModel):
     is_archived: bool
 
 
-class StageOrder(SQLModel):
+class StageOrder(Strict, SQLModel):
     """Stage ids in their new order; every stage of the pipeline, each once."""
 
     stage_ids: list[int]
 
 
-class PipelineCreate(SQLModel):
+class PipelineCreate(Strict, SQLModel):
     name: Annotated[str, StringConstraints(min_length=1, max_length=120)]
     description: str | None = Field(default=None, max_length=2000)
     journey_id: int | None = None
@@ -334,7 +334,7 @@ class PipelineCreate(SQLModel):
     _blank_is_none = field_validator("description", mode="before")(blank_is_none)
 
 
-class PipelineUpdate(SQLModel):
+class PipelineUpdate(Strict, SQLModel):
     name: Annotated[str, StringConstraints(min_length=1, max_length=120)] | None = None
     description: str | None = Field(default=None, max_length=2000)
     journey_id: int | None = None
@@ -354,7 +354,7 @@ class PipelinePublic(SQLModel):
     stages: list[StagePublic]
 
 
-class DealContactIn(SQLModel):
+class DealContactIn(Strict, SQLModel):
     contact_id: int
     role: str | None = Field(default=None, max_length=80)
 
@@ -366,10 +366,10 @@ class DealFields(SQLModel):
     amount: Amount | None = None
     currency: str | None = None
     probability: int | None = Field(default=None, ge=0, le=100)
-    expected_close_date: date | None = None
+    expected_close_date: Day | None = None
     next_step: str | None = Field(default=None, max_length=200)
-    next_step_date: date | None = None
-    renewal_date: date | None = None
+    next_step_date: Day | None = None
+    renewal_date: Day | None = None
     source: str | None = Field(default=None, max_length=100)
     notes: str | None = Field(default=None, max_length=10_000)
     contacts: list[DealContactIn] | None = None
@@ -380,7 +380,7 @@ class DealFields(SQLModel):
     _currency = field_validator("currency")(valid_currency)
 
 
-class DealCreate(DealFields):
+class DealCreate(Strict, DealFields):
     title: Title
     pipeline_id: int | None = None  # the first pipeline when not given
     stage_id: int | None = None  # the pipeline's first open stage when not given
@@ -388,7 +388,7 @@ class DealCreate(DealFields):
     currency: str = DEFAULT_CURRENCY
 
 
-class DealUpdate(DealFields):
+class DealUpdate(Strict, DealFields):
     """Only the fields sent change; ``contacts``, when sent, replaces them all."""
 
     version: int | None = Field(
@@ -436,8 +436,8 @@ class DealsPage(SQLModel):
     next_cursor: str | None
 
 
-class DealClose(SQLModel):
-    at: datetime | None = Field(default=None, description="When it happened; now if not given.")
+class DealClose(Strict, SQLModel):
+    at: Moment | None = Field(default=None, description="When it happened; now if not given.")
 
     _past_or_now = field_validator("at")(past_or_now)
 

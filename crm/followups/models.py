@@ -9,7 +9,7 @@ from sqlalchemy import CheckConstraint, Index, text
 from sqlmodel import Field, SQLModel
 
 from crm.core.db import Privacy, column, timestamp, utcnow
-from crm.core.schemas import blank_is_none
+from crm.core.schemas import Moment, Strict, blank_is_none
 from crm.touchpoints.models import TouchpointBase
 
 
@@ -193,7 +193,7 @@ def aware(value: datetime | None) -> datetime | None:
 class FollowupFields(SQLModel):
     title: str | None = Field(default=None, min_length=1, max_length=200)
     notes: str | None = Field(default=None, max_length=5000)
-    due_at: datetime | None = None
+    due_at: Moment | None = None
     assignee_id: int | None = None
     deal_id: int | None = None
     channel_id: int | None = None
@@ -202,9 +202,9 @@ class FollowupFields(SQLModel):
     _aware = field_validator("due_at")(aware)
 
 
-class FollowupCreate(FollowupFields):
+class FollowupCreate(Strict, FollowupFields):
     title: str = Field(min_length=1, max_length=200)
-    due_at: datetime
+    due_at: Moment
     contact_id: int | None = None
     company_id: int | None = None
 
@@ -215,11 +215,11 @@ class FollowupCreate(FollowupFields):
         return self
 
 
-class FollowupUpdate(FollowupFields):
+class FollowupUpdate(Strict, FollowupFields):
     """Only the fields sent change."""
 
 
-class FollowupComplete(SQLModel):
+class FollowupComplete(Strict, SQLModel):
     """Done, and optionally what happened: logged as a touchpoint in the same step, or a
     touchpoint of the subject's logged already."""
 
@@ -238,8 +238,8 @@ class FollowupComplete(SQLModel):
         return self
 
 
-class FollowupSnooze(SQLModel):
-    until: datetime
+class FollowupSnooze(Strict, SQLModel):
+    until: Moment
 
     _aware = field_validator("until")(aware)
 
@@ -298,7 +298,7 @@ class RuleFields(SQLModel):
     )
 
 
-class RuleCreate(RuleFields):
+class RuleCreate(Strict, RuleFields):
     name: str = Field(min_length=1, max_length=120)
     journey_id: int
     phase_ids: list[int] = []
@@ -309,7 +309,7 @@ class RuleCreate(RuleFields):
     is_active: bool = True
 
 
-class RuleUpdate(RuleFields):
+class RuleUpdate(Strict, RuleFields):
     """Only the fields sent change; ``phase_ids``, when sent, replaces them all."""
 
 
@@ -334,8 +334,8 @@ class RulePublic(SQLModel):
     is_active: bool
 
 
-class RunRequest(SQLModel):
-    as_of: datetime | None = Field(
+class RunRequest(Strict, SQLModel):
+    as_of: Moment | None = Field(
         default=None, description="Evaluate as at this moment; now if not given."
     )
 

@@ -1,6 +1,6 @@
 """Follow-up pages: the planner, and the follow-ups card of contact and company pages."""
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Request, Response
@@ -12,6 +12,7 @@ from crm.core import lists
 from crm.core.db import SessionDep
 from crm.core.errors import N_, Invalid
 from crm.core.i18n import request_zone, translations
+from crm.core.schemas import Day, parse_day
 from crm.core.security import safe_next
 from crm.core.templating import Options, render, run_change
 from crm.followups import calendar, rules
@@ -31,7 +32,7 @@ MANAGER_ROLES = (Role.ADMIN, Role.ACCOUNT_MANAGER)
 def _local_time(request: Request, day: str, at: str = "09:00") -> datetime:
     """A date (and time) from a form, in the user's time zone."""
     try:
-        moment = datetime.combine(date.fromisoformat(day), time.fromisoformat(at or "09:00"))
+        moment = datetime.combine(parse_day(day), time.fromisoformat(at or "09:00"))
     except ValueError as exc:
         raise Invalid(N_("Give the date as YYYY-MM-DD."), field="due") from exc
     return moment.replace(tzinfo=request_zone(request))
@@ -82,7 +83,7 @@ def week_page(
     request: Request,
     session: SessionDep,
     user: CurrentUser,
-    start: date | None = None,
+    start: Day | None = None,
     user_id: int | None = None,
 ) -> HTMLResponse:
     """A week of follow-ups, Monday to Sunday, a column a day."""

@@ -1,12 +1,12 @@
 """Follow-ups: the JSON API."""
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
 from crm.contacts.deps import Editor
-from crm.core.db import SessionDep
+from crm.core.db import SessionDep, savepoint
+from crm.core.schemas import Moment
 from crm.followups import calendar, jobs, rules
 from crm.followups import service as followup_service
 from crm.followups.deps import FollowupDep, RuleDep
@@ -62,9 +62,12 @@ def api_delete_rule(session: SessionDep, rule: RuleDep, admin: AdminUser) -> Res
 
 
 @api_router.post("/followups/run", response_model=RunPublic)
-def api_run_rules(request: Request, admin: AdminUser, data: RunRequest | None = None) -> RunPublic:
+def api_run_rules(
+    session: SessionDep, admin: AdminUser, data: RunRequest | None = None
+) -> RunPublic:
     """Evaluate the rules now, or as at ``as_of``; the run is recorded like a scheduled one."""
-    run = jobs.evaluate_rules(request.app.state.write_session, as_of=data.as_of if data else None)
+    as_of = data.as_of if data else None
+    run = jobs.evaluate_rules(lambda: savepoint(session), as_of=as_of)
     return RunPublic.model_validate(run, from_attributes=True)
 
 
@@ -94,8 +97,8 @@ def api_followups(
     user: CurrentUser,
     assignee_id: int | None = None,
     status: FollowupStatus | None = None,
-    due_from: datetime | None = None,
-    due_to: datetime | None = None,
+    due_from: Moment | None = None,
+    due_to: Moment | None = None,
     contact_id: int | None = None,
     company_id: int | None = None,
     cursor: str | None = None,

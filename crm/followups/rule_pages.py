@@ -7,7 +7,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
 
-from crm.core.db import SessionDep
+from crm.core.db import SessionDep, savepoint
 from crm.core.errors import N_, CRMError
 from crm.core.forms import FormErrors
 from crm.core.templating import flash, render
@@ -168,9 +168,9 @@ def delete_rule(session: SessionDep, rule: RuleDep, admin: AdminUser, request: R
 
 
 @router.post("/followups/run")
-def run_rules(request: Request, admin: AdminUser) -> Response:
+def run_rules(request: Request, session: SessionDep, admin: AdminUser) -> Response:
     """Evaluate the rules now, recorded like a scheduled run."""
-    run = jobs.evaluate_rules(request.app.state.write_session)
+    run = jobs.evaluate_rules(lambda: savepoint(session))
     if run.error:
         flash(request, "error", N_("The run failed: %(error)s"), error=run.error)
     else:

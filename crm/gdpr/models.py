@@ -11,7 +11,7 @@ from sqlmodel import Field, SQLModel
 
 from crm.core.db import Privacy, column, timestamp, utcnow
 from crm.core.errors import N_
-from crm.core.schemas import blank_is_none
+from crm.core.schemas import Moment, Strict, blank_is_none
 
 
 class LegalBasis(StrEnum):
@@ -295,7 +295,7 @@ class PurposeFields(SQLModel):
     is_active: bool | None = None
 
 
-class PurposeCreate(PurposeFields):
+class PurposeCreate(Strict, PurposeFields):
     key: Key
     name: str = Field(min_length=1, max_length=120)
     legal_basis: LegalBasis
@@ -307,7 +307,7 @@ class PurposeCreate(PurposeFields):
     is_active: bool = True
 
 
-class PurposeUpdate(PurposeFields):
+class PurposeUpdate(Strict, PurposeFields):
     """Only the fields sent change; ``retention_months`` sent as null keeps no limit."""
 
 
@@ -325,7 +325,7 @@ class PurposePublic(SQLModel):
     is_active: bool
 
 
-class ConsentTextCreate(SQLModel):
+class ConsentTextCreate(Strict, SQLModel):
     language: Language
     body: str = Field(min_length=1, max_length=10_000)
 
@@ -340,7 +340,7 @@ class ConsentTextPublic(SQLModel):
     created_at: datetime
 
 
-class ConsentChange(SQLModel):
+class ConsentChange(Strict, SQLModel):
     """A grant or a withdrawal, recorded for a contact."""
 
     purpose: str = Field(description="The purpose's key.")
@@ -349,7 +349,7 @@ class ConsentChange(SQLModel):
     language: str | None = Field(
         default=None, description="Of the text agreed to; the contact's language if not given."
     )
-    occurred_at: datetime | None = Field(default=None, description="When; now if not given.")
+    occurred_at: Moment | None = Field(default=None, description="When; now if not given.")
     note: str | None = Field(default=None, max_length=2000)
 
     _blank_is_none = field_validator("language", "note", mode="before")(blank_is_none)
@@ -387,19 +387,19 @@ class Consents(SQLModel):
     log: list[ConsentEventPublic]
 
 
-class RequestCreate(SQLModel):
+class RequestCreate(Strict, SQLModel):
     kind: RequestKind
     requester_name: str = Field(min_length=1, max_length=200)
     requester_email: str | None = Field(default=None, max_length=254)
     contact_id: int | None = None
-    received_at: datetime | None = Field(default=None, description="Now if not given.")
+    received_at: Moment | None = Field(default=None, description="Now if not given.")
     handler_id: int | None = None
     notes: str | None = Field(default=None, max_length=10_000)
 
     _blank_is_none = field_validator("requester_email", "notes", mode="before")(blank_is_none)
 
 
-class RequestUpdate(SQLModel):
+class RequestUpdate(Strict, SQLModel):
     """Only the fields sent change."""
 
     contact_id: int | None = None
@@ -413,7 +413,7 @@ class RequestUpdate(SQLModel):
     refusal_ground: str | None = Field(default=None, max_length=2000)
 
 
-class RequestExtension(SQLModel):
+class RequestExtension(Strict, SQLModel):
     months: int = Field(ge=1, le=2, description="One or two months more, once.")
     reason: str = Field(min_length=1, max_length=2000)
 
@@ -445,14 +445,14 @@ class RequestsPage(SQLModel):
     next_cursor: str | None
 
 
-class PrivacySettingsPublic(SQLModel):
+class PrivacySettingsPublic(Strict, SQLModel):
     admins_may_handle: bool = Field(description="Whether administrators may handle requests.")
     lead_retention_months: int = Field(
         default=24, ge=1, le=240, description="Quiet leads without consent are proposed after."
     )
 
 
-class ErasureRequest(SQLModel):
+class ErasureRequest(Strict, SQLModel):
     keep_consents_on: str | None = Field(
         default=None,
         max_length=2000,
@@ -481,11 +481,11 @@ class ErasurePublic(SQLModel):
     mentions: list[ErasureMentionPublic]
 
 
-class RestrictionChange(SQLModel):
+class RestrictionChange(Strict, SQLModel):
     restricted: bool
 
 
-class ObjectionChange(SQLModel):
+class ObjectionChange(Strict, SQLModel):
     objected: bool = Field(description="True records an objection to direct marketing.")
 
 
@@ -504,9 +504,9 @@ class ProposalPublic(SQLModel):
     status: ProposalStatus
 
 
-class ProposalDecision(SQLModel):
+class ProposalDecision(Strict, SQLModel):
     ids: list[int] = Field(min_length=1, max_length=500)
 
 
-class DoubleOptIn(SQLModel):
+class DoubleOptIn(Strict, SQLModel):
     purpose: str = Field(description="The purpose's key; the text goes in the contact's language.")

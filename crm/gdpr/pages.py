@@ -1,7 +1,7 @@
 """Data protection pages: the DPO's requests, the register of processing, a contact's
 consents, and the page where a contact withdraws consent by their link."""
 
-from datetime import date, datetime, time
+from datetime import datetime, time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request, Response
@@ -16,6 +16,7 @@ from crm.core.db import SessionDep
 from crm.core.errors import N_, CRMError, Invalid
 from crm.core.forms import FormErrors
 from crm.core.i18n import request_zone
+from crm.core.schemas import parse_day
 from crm.core.security import safe_next
 from crm.core.templating import flash, render, run_change
 from crm.gdpr import cases, erasure, export, retention
@@ -42,7 +43,7 @@ def _received_at(request: Request, day: str) -> datetime | None:
         return None
     zone = request_zone(request)
     try:
-        return datetime.combine(date.fromisoformat(day), time(9), tzinfo=zone)
+        return datetime.combine(parse_day(day), time(9), tzinfo=zone)
     except ValueError:
         return None
 

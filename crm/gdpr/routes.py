@@ -1,7 +1,6 @@
 """Data protection: the JSON API."""
 
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +11,7 @@ from crm.contacts.deps import ContactDep
 from crm.core import audit, mail
 from crm.core.db import SessionDep
 from crm.core.errors import N_, NotFound
+from crm.core.schemas import Day
 from crm.gdpr import cases, erasure, export, opt_in, retention, rights
 from crm.gdpr import service as gdpr_service
 from crm.gdpr.deps import (
@@ -222,7 +222,7 @@ def api_requests(
     status: RequestStatus | None = None,
     open: bool = False,
     kind: RequestKind | None = None,
-    due_before: date | None = None,
+    due_before: Day | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> RequestsPage:

@@ -16,6 +16,7 @@ from crm.core.errors import N_, CRMError, Invalid
 from crm.core.exports import csv_lines
 from crm.core.forms import FormErrors
 from crm.core.i18n import translations
+from crm.core.schemas import Strict
 from crm.core.templating import flash, render
 from crm.imports import service as import_service
 from crm.imports.models import ImportJob, ImportKind, ImportPublic, ImportStatus, OnDuplicate
@@ -82,7 +83,7 @@ def _problem_lines(request: Request, job: ImportJob) -> StreamingResponse:
 # --- JSON API -----------------------------------------------------------------------
 
 
-class StartRequest(BaseModel):
+class StartRequest(Strict, BaseModel):
     # Column (its position, or its header cell) -> field; omitted: as the header suggests.
     mapping: dict[str, str] | None = None
     on_duplicate: OnDuplicate = OnDuplicate.SKIP

@@ -17,7 +17,7 @@ from sqlmodel import Field, SQLModel
 from crm.core.db import Privacy, column, timestamp, utcnow
 from crm.core.errors import N_
 from crm.core.lists import ListEntry
-from crm.core.schemas import blank_is_none, past_or_now
+from crm.core.schemas import Moment, Strict, blank_is_none, past_or_now
 
 
 class PhaseKind(StrEnum):
@@ -344,14 +344,14 @@ class PhaseFields(SQLModel):
     _blank_is_none = field_validator("*", mode="before")(blank_is_none)
 
 
-class PhaseCreate(PhaseFields):
+class PhaseCreate(Strict, PhaseFields):
     name: Name
     key: Key | None = None  # made from the name when not given
     kind: PhaseKind = PhaseKind.PRE_PURCHASE
     position: int | None = None  # at the end when not given
 
 
-class PhaseUpdate(PhaseFields):
+class PhaseUpdate(Strict, PhaseFields):
     position: int | None = None
 
 
@@ -372,7 +372,7 @@ class PhasePublic(SQLModel):
     is_archived: bool
 
 
-class JourneyCreate(SQLModel):
+class JourneyCreate(Strict, SQLModel):
     name: Annotated[str, StringConstraints(min_length=1, max_length=120)]
     description: str | None = Field(default=None, max_length=2000)
     segment: str | None = Field(default=None, max_length=100)
@@ -382,7 +382,7 @@ class JourneyCreate(SQLModel):
     _blank_is_none = field_validator("*", mode="before")(blank_is_none)
 
 
-class JourneyUpdate(SQLModel):
+class JourneyUpdate(Strict, SQLModel):
     name: Annotated[str, StringConstraints(min_length=1, max_length=120)] | None = None
     description: str | None = Field(default=None, max_length=2000)
     segment: str | None = Field(default=None, max_length=100)
@@ -400,18 +400,18 @@ class JourneyPublic(SQLModel):
     phases: list[PhasePublic]
 
 
-class PhaseOrder(SQLModel):
+class PhaseOrder(Strict, SQLModel):
     """Phase ids in their new order; every phase of the journey, each once."""
 
     phase_ids: list[int]
 
 
-class EnrollmentCreate(SQLModel):
+class EnrollmentCreate(Strict, SQLModel):
     journey_id: int
     contact_id: int | None = None
     company_id: int | None = None
     phase_id: int
-    at: datetime | None = Field(
+    at: Moment | None = Field(
         default=None, description="When the subject entered; now if not given."
     )
     note: str | None = Field(default=None, max_length=2000)
@@ -426,13 +426,13 @@ class EnrollmentCreate(SQLModel):
         return self
 
 
-class MoveRequest(SQLModel):
+class MoveRequest(Strict, SQLModel):
     """A move to ``phase_id``, or an exit with ``exit`` (and a reason)."""
 
     phase_id: int | None = None
     exit: EnrollmentStatus | None = Field(default=None, description="won, lost or churned")
     exit_reason: str | None = Field(default=None, description="An exit reason's key.")
-    at: datetime | None = Field(default=None, description="When it happened; now if not given.")
+    at: Moment | None = Field(default=None, description="When it happened; now if not given.")
     reason: str | None = Field(default=None, max_length=200, description="Why, in a few words.")
     note: str | None = Field(default=None, max_length=2000)
     cause: Cause = Cause.MANUAL

@@ -11,7 +11,7 @@ from sqlmodel import Field, SQLModel
 from crm.core.db import Privacy, column, timestamp, utcnow
 from crm.core.errors import N_
 from crm.core.lists import ListEntry
-from crm.core.schemas import blank_is_none
+from crm.core.schemas import Moment, Strict, blank_is_none
 
 
 class Direction(StrEnum):
@@ -111,12 +111,12 @@ Summary = Annotated[str, Field(min_length=1, max_length=500)]
 _CLOCK_SKEW = timedelta(minutes=5)
 
 
-class TouchpointBase(SQLModel):
+class TouchpointBase(Strict, SQLModel):
     channel: str = "call"
     outcome: str | None = None
     direction: Direction = Direction.OUTBOUND
     initiated_by: Initiator = Initiator.COMPANY
-    occurred_at: datetime | None = None
+    occurred_at: Moment | None = None
     duration_minutes: int | None = Field(default=None, ge=0, le=24 * 60)
     notes: str | None = Field(default=None, max_length=10_000)
     sentiment: int | None = Field(default=None, ge=-2, le=2)

@@ -14,6 +14,7 @@ from crm.core.db import SessionDep
 from crm.core.errors import N_, CRMError
 from crm.core.forms import FormErrors
 from crm.core.lists import ListEntry, ListEntryCreate, ListEntryPublic, ListEntryUpdate
+from crm.core.schemas import Moment
 from crm.core.templating import flash, render
 from crm.deals.models import LostReason
 from crm.followups import service as followup_service
@@ -49,8 +50,8 @@ class TouchpointQuery(BaseModel):
     contact_id: int | None = None
     company_id: int | None = None
     channel: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
+    since: Moment | None = None
+    until: Moment | None = None
     cursor: str | None = None
     limit: Limit = 50
 

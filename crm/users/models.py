@@ -10,6 +10,7 @@ from sqlmodel import Field, Relationship, SQLModel
 
 from crm.core.db import Privacy, column, timestamp, utcnow
 from crm.core.i18n import LANGUAGES
+from crm.core.schemas import Strict
 
 PASSWORD_MIN_LENGTH = 10
 PASSWORD_MAX_LENGTH = 256
@@ -131,14 +132,14 @@ class UserBase(SQLModel):
     _check_language = field_validator("language")(_known_language)
 
 
-class UserCreate(UserBase):
+class UserCreate(Strict, UserBase):
     roles: set[Role] = Field(min_length=1)
     password: str | None = Field(
         default=None, min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH
     )
 
 
-class UserUpdate(SQLModel):
+class UserUpdate(Strict, SQLModel):
     email: EmailStr | None = Field(default=None, max_length=254)
     name: str | None = Field(default=None, min_length=1, max_length=200)
     language: str | None = None
@@ -178,18 +179,18 @@ class UsersPublic(SQLModel):
     count: int
 
 
-class PasswordReset(SQLModel):
+class PasswordReset(Strict, SQLModel):
     password: str | None = Field(
         default=None, min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH
     )
 
 
-class PasswordChange(SQLModel):
+class PasswordChange(Strict, SQLModel):
     current_password: str = Field(max_length=PASSWORD_MAX_LENGTH)
     new_password: str = Field(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH)
 
 
-class Preferences(SQLModel):
+class Preferences(Strict, SQLModel):
     language: str | None = None
     time_zone: str | None = None
 
@@ -197,7 +198,7 @@ class Preferences(SQLModel):
     _check_time_zone = field_validator("time_zone")(_known_time_zone)
 
 
-class ApiTokenCreate(SQLModel):
+class ApiTokenCreate(Strict, SQLModel):
     name: str = Field(min_length=1, max_length=100)
 
 

@@ -43,3 +43,11 @@ def database(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[s
         )
         yield url, engine
         engine.dispose()
+
+
+def owner_token(engine: Engine) -> dict[str, str]:
+    """The owner's API token, as a bearer header."""
+    with job_session(engine) as session:
+        owner = user_service.get_user_by_email(session, email=OWNER_EMAIL)
+        secret = user_service.create_token(session, user=owner, name="system tests")[1]
+    return {"Authorization": f"Bearer {secret}"}

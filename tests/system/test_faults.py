@@ -21,18 +21,10 @@ from crm.followups import rules as followup_rules
 from crm.followups.models import Followup
 from crm.imports.models import ImportJob
 from crm.main import create_app
-from crm.users import service as user_service
 from tests.conftest import TEST_DATABASE_URL, make_settings
-from tests.system.conftest import OWNER_EMAIL
+from tests.system.conftest import owner_token
 
 ROWS = 40_000
-
-
-def owner_token(engine) -> dict[str, str]:
-    with job_session(engine) as session:
-        owner = user_service.get_user_by_email(session, email=OWNER_EMAIL)
-        secret = user_service.create_token(session, user=owner, name="faults")[1]
-    return {"Authorization": f"Bearer {secret}"}
 
 
 def imported(session: Session, stamp: str) -> int:
