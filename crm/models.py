@@ -12,6 +12,7 @@ from crm.contacts.models import (
     Tag,
 )
 from crm.core.audit import AuditEvent
+from crm.core.idempotency import IdempotentRequest
 from crm.deals.models import (
     Deal,
     DealContact,
@@ -137,6 +138,7 @@ __all__ = [
     "FollowupRun",
     "ForecastChange",
     "ForecastTotal",
+    "IdempotentRequest",
     "ImportChunk",
     "ImportJob",
     "ImportProblem",

@@ -46,6 +46,12 @@ def jobs(settings: Settings) -> list[Job]:
             {"hours": 1},
         ),
         Job(
+            "users.purge_idempotency_keys",
+            "crm.users.jobs:purge_idempotency_keys",
+            "interval",
+            {"hours": 1},
+        ),
+        Job(
             "contacts.prune_search_words",
             "crm.contacts.jobs:prune_search_words",
             "interval",

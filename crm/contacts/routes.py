@@ -27,6 +27,7 @@ from crm.contacts.models import (
     ContactUpdate,
     MergeRequest,
 )
+from crm.core import idempotency
 from crm.core.db import SessionDep, utcnow
 from crm.core.downloads import download
 from crm.core.errors import N_, CRMError, Stale
@@ -211,8 +212,21 @@ def api_bulk_contacts(session: SessionDep, user: Editor, data: BulkRequest) -> B
 
 
 @api_router.post("/contacts", response_model=ContactPublic, status_code=201)
-def api_create_contact(session: SessionDep, user: Editor, data: ContactCreate) -> Any:
-    return contact_service.create_contact(session, data=data, actor_id=user.id)
+def api_create_contact(
+    request: Request,
+    session: SessionDep,
+    user: Editor,
+    data: ContactCreate,
+    key: idempotency.KeyHeader = None,
+) -> Any:
+    return idempotency.once(
+        session,
+        user_id=user.id,
+        key=key,
+        fingerprint=idempotency.fingerprint(request, data),
+        model=Contact,
+        create=lambda: contact_service.create_contact(session, data=data, actor_id=user.id),
+    )
 
 
 @api_router.get("/contacts/{contact_id}", response_model=ContactPublic)

@@ -3,9 +3,10 @@
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from crm.contacts.deps import CompanyDep, ContactDep, Editor
+from crm.core import idempotency
 from crm.core.db import SessionDep
 from crm.core.periods import ApiPeriod
 from crm.deals import figures
@@ -213,8 +214,22 @@ def api_contact_value(
 
 
 @api_router.post("/deals", response_model=DealPublic, status_code=201)
-def api_create_deal(session: SessionDep, user: Editor, data: DealCreate) -> DealPublic:
-    return deal_public(session, deal_service.create_deal(session, data=data, actor_id=user.id))
+def api_create_deal(
+    request: Request,
+    session: SessionDep,
+    user: Editor,
+    data: DealCreate,
+    key: idempotency.KeyHeader = None,
+) -> DealPublic:
+    deal = idempotency.once(
+        session,
+        user_id=user.id,
+        key=key,
+        fingerprint=idempotency.fingerprint(request, data),
+        model=Deal,
+        create=lambda: deal_service.create_deal(session, data=data, actor_id=user.id),
+    )
+    return deal_public(session, deal)
 
 
 @api_router.get("/deals/{deal_id}", response_model=DealPublic)

@@ -482,3 +482,13 @@ class EnrollmentPublic(SQLModel):
     exit_reason: str | None
     days_in_phase: float
     time_in_phases: list[PhaseTime]
+
+
+class MembershipPublic(EnrollmentPublic):
+    """One of a subject's journeys, as its page lists them."""
+
+    journey_name: str
+    phase_name: str
+    via_company: bool = Field(
+        description="The contact's company is enrolled in this journey, not the contact."
+    )

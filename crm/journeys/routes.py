@@ -1,9 +1,11 @@
 """Journeys: the JSON API for journeys, phases, enrollments and moves."""
 
+from typing import Any
+
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field
 
-from crm.contacts.deps import Editor
+from crm.contacts.deps import CompanyDep, ContactDep, Editor
 from crm.core import lists
 from crm.core.db import SessionDep, utcnow
 from crm.core.errors import N_, NotFound
@@ -21,6 +23,7 @@ from crm.journeys.models import (
     JourneyCreate,
     JourneyPublic,
     JourneyUpdate,
+    MembershipPublic,
     MoveRequest,
     PhaseCreate,
     PhaseOrder,
@@ -45,19 +48,57 @@ def _exit_reason_keys(session: SessionDep) -> dict[int, str]:
     return {r.id: r.key for r in lists.entries(session, ExitReason, active_only=False)}
 
 
-def _enrollment_public(session: SessionDep, enrollment: Enrollment) -> EnrollmentPublic:
+def _enrollment_public(
+    session: SessionDep,
+    enrollment: Enrollment,
+    schema: type[EnrollmentPublic] = EnrollmentPublic,
+    **more: Any,
+) -> Any:
     now = utcnow()
     history = journey_service.transitions_of(session, enrollment=enrollment)
     totals = journey_service.time_in_phases(history, now=now)
     current = (enrollment.ended_at or now) - enrollment.phase_since
-    return EnrollmentPublic.model_validate(
+    return schema.model_validate(
         enrollment,
         update={
             "exit_reason": _exit_reason_keys(session).get(enrollment.exit_reason_id),
             "days_in_phase": current.total_seconds() / journey_service.SECONDS_PER_DAY,
             "time_in_phases": [PhaseTime(**vars(total)) for total in totals],
+            **more,
         },
     )
+
+
+def _memberships_public(
+    session: SessionDep, memberships: list[journey_board.Membership]
+) -> list[MembershipPublic]:
+    return [
+        _enrollment_public(
+            session,
+            m.enrollment,
+            MembershipPublic,
+            journey_name=m.journey.name,
+            phase_name=m.phase.name,
+            via_company=m.via_company,
+        )
+        for m in memberships
+    ]
+
+
+@api_router.get("/contacts/{contact_id}/enrollments", response_model=list[MembershipPublic])
+def api_contact_enrollments(
+    session: SessionDep, contact: ContactDep, user: CurrentUser
+) -> list[MembershipPublic]:
+    """The contact's journeys, and its company's (``via_company``), as its page shows them."""
+    return _memberships_public(session, journey_board.memberships(session, contact=contact))
+
+
+@api_router.get("/companies/{company_id}/enrollments", response_model=list[MembershipPublic])
+def api_company_enrollments(
+    session: SessionDep, company: CompanyDep, user: CurrentUser
+) -> list[MembershipPublic]:
+    """The company's journeys."""
+    return _memberships_public(session, journey_board.memberships(session, company=company))
 
 
 @api_router.get("/journeys", response_model=list[JourneyPublic])

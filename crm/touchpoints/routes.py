@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, ValidationError
 
 from crm.contacts.deps import CompanyDep, ContactDep, Editor
-from crm.core import lists
+from crm.core import idempotency, lists
 from crm.core.db import SessionDep
 from crm.core.errors import N_, CRMError
 from crm.core.forms import FormErrors
@@ -26,6 +26,7 @@ from crm.touchpoints.models import (
     Direction,
     Initiator,
     Outcome,
+    Touchpoint,
     TouchpointCreate,
     TouchpointPublic,
     TouchpointsPage,
@@ -74,9 +75,20 @@ def api_touchpoints(
 
 @api_router.post("/touchpoints", response_model=TouchpointPublic, status_code=201)
 def api_log_touchpoint(
-    session: SessionDep, user: Editor, data: TouchpointCreate
+    request: Request,
+    session: SessionDep,
+    user: Editor,
+    data: TouchpointCreate,
+    key: idempotency.KeyHeader = None,
 ) -> TouchpointPublic:
-    touchpoint = touchpoint_service.log_touchpoint(session, data=data, actor_id=user.id)
+    touchpoint = idempotency.once(
+        session,
+        user_id=user.id,
+        key=key,
+        fingerprint=idempotency.fingerprint(request, data),
+        model=Touchpoint,
+        create=lambda: touchpoint_service.log_touchpoint(session, data=data, actor_id=user.id),
+    )
     return touchpoint_service.Labels(session).public(touchpoint)
 
 

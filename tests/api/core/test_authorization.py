@@ -58,6 +58,8 @@ RULES: dict[object, str] = {
         GET /companies/{company_id}/journeys  GET /api/v1/journeys
         GET /api/v1/journeys/{journey_id}  GET /api/v1/enrollments/{enrollment_id}
         GET /api/v1/enrollments/{enrollment_id}/transitions
+        GET /api/v1/contacts/{contact_id}/enrollments
+        GET /api/v1/companies/{company_id}/enrollments
         GET /api/v1/journeys/{journey_id}/board
         GET /api/v1/journeys/{journey_id}/phases/{phase_id}/cards
         GET /api/v1/journeys/{journey_id}/analytics  GET /api/v1/journeys/{journey_id}/map

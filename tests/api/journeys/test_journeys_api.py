@@ -226,3 +226,35 @@ def test_admins_edit_the_exit_reasons_like_any_list(client, session, admin, jour
     assert refused.status_code == 422
     left = client.post(url, headers=rep, json={"exit": "lost", "exit_reason": "merger"})
     assert left.json()["exit_reason"] == "merger"
+
+
+def test_a_subjects_journeys_are_listed_as_its_page_shows_them(client, session, journey):
+    rep = bearer(session)
+    phases = {p["key"]: p["id"] for p in journey["phases"]}
+    company = make_company(session)
+    contact = make_contact(session, company_id=company.id)
+    for subject, phase in (
+        ({"company_id": company.id}, "decision"),
+        ({"contact_id": contact.id}, "awareness"),
+    ):
+        answer = client.post(
+            "/api/v1/enrollments",
+            headers=rep,
+            json={"journey_id": journey["id"], "phase_id": phases[phase], **subject},
+        )
+        assert answer.status_code == 201, answer.text
+
+    mine = client.get(f"/api/v1/contacts/{contact.id}/enrollments", headers=rep).json()
+    assert sorted((m["phase_name"], m["via_company"], m["contact_id"]) for m in mine) == [
+        ("Awareness", False, contact.id),
+        ("Decision", True, None),
+    ]
+    assert {m["journey_name"] for m in mine} == {"Partners"}
+    theirs = client.get(f"/api/v1/companies/{company.id}/enrollments", headers=rep).json()
+    assert [(m["phase_name"], m["company_id"], m["via_company"]) for m in theirs] == [
+        ("Decision", company.id, False)
+    ]
+    assert theirs[0]["status"] == "active" and theirs[0]["days_in_phase"] >= 0
+    assert client.get("/api/v1/contacts/999999/enrollments", headers=rep).status_code == 404
+    alone = make_contact(session)
+    assert client.get(f"/api/v1/contacts/{alone.id}/enrollments", headers=rep).json() == []
