@@ -173,11 +173,17 @@ def deal_setup(url: str) -> tuple[int, list[int], dict[int, int]]:
 
 
 def start_server(
-    url: str, var_dir: Path = OUT, *, count_statements: bool = True, cpu: int | None = None
+    url: str,
+    var_dir: Path = OUT,
+    *,
+    count_statements: bool = True,
+    cpu: int | None = None,
+    settings: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen, int]:
     """``crm serve`` on a free port; ``count_statements`` adds X-SQL-Statements to every
     answer, which costs a little: the load test runs without it, as production does.
-    ``cpu``: keep the server on that CPU (``crm serve --cpu``)."""
+    ``cpu``: keep the server on that CPU (``crm serve --cpu``); ``settings``: more of the
+    environment (``CRM_...``)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -187,6 +193,7 @@ def start_server(
         "CRM_RUN_SCHEDULER": "false",
         "CRM_COUNT_STATEMENTS": str(count_statements).lower(),
         "CRM_VAR_DIR": str(var_dir),
+        **(settings or {}),
     }
     pinned = [] if cpu is None else ["--cpu", str(cpu)]
     server = subprocess.Popen(

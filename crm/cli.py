@@ -170,7 +170,9 @@ def serve(
     options = {
         "host": host,
         "port": port,
-        "proxy_headers": True,
+        # uvicorn would believe a proxy on 127.0.0.1 unless told otherwise.
+        "proxy_headers": bool(settings.forwarded_allow_ips.strip()),
+        "forwarded_allow_ips": settings.forwarded_allow_ips.strip(),
         "log_config": server_log_config(),
         "access_log": False,  # the request log writes each request's line, without its query
     }

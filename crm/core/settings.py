@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     # runs inside the process and more threads only take turns at the interpreter lock
     # (each turn costs), 10 on PostgreSQL, where threads wait for the server.
     threads: int = Field(default=0, ge=0, le=200)
+    # The addresses of reverse proxies whose X-Forwarded-For and -Proto are believed
+    # (comma-separated IPs or networks, "*" for any); none by default, so that a client
+    # cannot name its own address (and dodge the login lock per address).
+    forwarded_allow_ips: str = ""
     # For the benchmark: answer each request with X-SQL-Statements, the statements it ran.
     count_statements: bool = False
 

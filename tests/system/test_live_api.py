@@ -37,7 +37,7 @@ def test_running_the_rules_from_the_api_answers_at_once(server):
     )
     assert status == 200, answer
     run_ = json.loads(answer)
-    assert run_["error"] is None and run_["created"] > 0
+    assert run_["error"] is None and run_["as_of"].startswith("2026-06-01T12:00")
     status, answer, _ = client.request("GET", "/api/v1/followups/runs", headers=headers)
     assert [r["id"] for r in json.loads(answer)][:1] == [run_["id"]]
 
@@ -56,3 +56,37 @@ def test_running_the_rules_from_the_page_answers_at_once(server):
     assert status == 303
     _, page, _ = client.request("GET", "/followups/rules")
     assert "follow-ups created" in page
+
+
+def failed_logins(port: int, forwarded_for: list[str]) -> list[int]:
+    """The statuses of failed logins, each for another address and claiming another
+    client address in X-Forwarded-For."""
+    client = impatient_client(port)
+    _, page, _ = client.request("GET", "/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    statuses = []
+    for n, address in enumerate(forwarded_for):
+        body = urlencode({"email": f"nobody{n}@example.com", "password": "x", "csrf_token": token})
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Forwarded-For": address}
+        statuses.append(client.request("POST", "/login", body, headers)[0])
+    return statuses
+
+
+ADDRESSES = [f"203.0.113.{n}" for n in range(1, 8)]
+
+
+def test_a_client_cannot_name_its_own_address_to_dodge_the_login_lock(server):
+    port, _ = server
+    # Five failures from this one address lock it, whatever the header claims.
+    assert failed_logins(port, ADDRESSES) == [401] * 5 + [429] * 2
+
+
+def test_a_configured_proxy_is_believed(database, tmp_path):
+    url, _ = database
+    settings = {"CRM_FORWARDED_ALLOW_IPS": "127.0.0.1"}
+    process, port = run.start_server(url, var_dir=tmp_path, settings=settings)
+    try:
+        assert failed_logins(port, ADDRESSES) == [401] * 7  # seven clients, one failure each
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
