@@ -179,6 +179,7 @@ def start_server(
     count_statements: bool = True,
     cpu: int | None = None,
     settings: dict[str, str] | None = None,
+    workers: int = 1,
 ) -> tuple[subprocess.Popen, int]:
     """``crm serve`` on a free port; ``count_statements`` adds X-SQL-Statements to every
     answer, which costs a little: the load test runs without it, as production does.
@@ -197,7 +198,7 @@ def start_server(
     }
     pinned = [] if cpu is None else ["--cpu", str(cpu)]
     server = subprocess.Popen(
-        [BIN / "crm", "serve", "--port", str(port), *pinned],
+        [BIN / "crm", "serve", "--port", str(port), "--workers", str(workers), *pinned],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=open(var_dir / "server.log", "w"),  # noqa: SIM115 (lives as long as the server)

@@ -2,6 +2,7 @@
 
 import os
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -176,6 +177,7 @@ def serve(
         "log_config": server_log_config(),
         "access_log": False,  # the request log writes each request's line, without its query
     }
+    share_metrics(settings.var_dir / "metrics")
     if cpu is not None:
         if workers != 1:
             raise typer.BadParameter("pins one worker; pin several with your process manager")
@@ -186,6 +188,16 @@ def serve(
         uvicorn.run(serving_app(with_scheduler=settings.run_scheduler), **options)
     else:
         uvicorn.run("crm.main:serving_app", factory=True, workers=workers, **options)
+
+
+def share_metrics(folder: Path) -> None:
+    """Let every worker count into files in one folder, so that /metrics shows all of
+    them summed. Before anything imports prometheus_client, which chooses its mode then;
+    the folder is emptied: the figures count from this start."""
+    folder = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(folder)))
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.db"):
+        old.unlink()
 
 
 def pin_to_cpu(cpu: int) -> None:

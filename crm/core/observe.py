@@ -2,19 +2,20 @@
 
 The log line holds a request id (also sent back as X-Request-ID), the user's id, the
 method, the route's template (``/contacts/{contact_id}``, never the values in the path
-or the query), the status and the duration: nothing personal. Counters are per process.
+or the query), the status and the duration: nothing personal.
 """
 
 import json
 import logging
+import os
 import re
-import threading
 import time
 import uuid
-from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
+import prometheus_client
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from sqlmodel import Session
 
 log = logging.getLogger("crm.request")
@@ -22,59 +23,48 @@ log = logging.getLogger("crm.request")
 # Upper bounds of the latency histogram, in seconds.
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+# Where `crm serve`'s processes keep their figures (prometheus-client's multiprocess
+# mode, chosen when it is imported): each writes its own file, a scrape adds them up.
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+
+prometheus_client.disable_created_metrics()  # not kept in multiprocess mode either
+# Made once per process: every app in it counts into the same figures.
+_REGISTRY = CollectorRegistry()
+_REQUESTS = Counter(
+    "crm_requests",
+    "Requests answered, by route template and status.",
+    ["method", "route", "status"],
+    registry=_REGISTRY,
+)
+_DURATION = Histogram(
+    "crm_request_duration_seconds",
+    "Time to answer, by route template.",
+    ["method", "route"],
+    buckets=BUCKETS,
+    registry=_REGISTRY,
+)
 
 
 class Metrics:
     def __init__(self) -> None:
         # Other figures, read when /metrics is asked: each takes a session, gives lines.
         self.collectors: list[Callable[[Session], list[str]]] = []
-        self._lock = threading.Lock()
-        self.requests: dict[tuple[str, str, int], int] = defaultdict(int)
-        self.latency: dict[tuple[str, str], list[float]] = defaultdict(
-            lambda: [0.0] * (len(BUCKETS) + 2)  # buckets, +Inf, sum
-        )
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        with self._lock:
-            self.requests[(method, route, status)] += 1
-            counts = self.latency[(method, route)]
-            for index, bound in enumerate(BUCKETS):
-                if seconds <= bound:
-                    counts[index] += 1
-            counts[len(BUCKETS)] += 1
-            counts[-1] += seconds
+        _REQUESTS.labels(method, route, str(status)).inc()
+        _DURATION.labels(method, route).observe(seconds)
 
     def render(self, session: Session) -> str:
-        lines = self.lines()
+        """Every process's figures, summed, when the server runs several; this one's
+        otherwise."""
+        registry = _REGISTRY
+        if folder := os.environ.get(MULTIPROCESS_DIR):
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry, path=folder)
+        lines = [generate_latest(registry).decode().rstrip("\n")]
         for collect in self.collectors:
             lines += collect(session)
         return "\n".join(lines) + "\n"
-
-    def lines(self) -> list[str]:
-        with self._lock:
-            out = [
-                "# HELP crm_requests_total Requests answered, by route template and status.",
-                "# TYPE crm_requests_total counter",
-            ]
-            for (method, route, status), count in sorted(self.requests.items()):
-                out.append(
-                    f'crm_requests_total{{method="{method}",route="{route}",status="{status}"}} '
-                    f"{count}"
-                )
-            out += [
-                "# HELP crm_request_duration_seconds Time to answer, by route template.",
-                "# TYPE crm_request_duration_seconds histogram",
-            ]
-            for (method, route), counts in sorted(self.latency.items()):
-                labels = f'method="{method}",route="{route}"'
-                for bound, count in zip((*BUCKETS, "+Inf"), counts, strict=False):
-                    out.append(
-                        f'crm_request_duration_seconds_bucket{{{labels},le="{bound}"}} {count:g}'
-                    )
-                total = counts[len(BUCKETS)]
-                out.append(f"crm_request_duration_seconds_sum{{{labels}}} {counts[-1]:.6f}")
-                out.append(f"crm_request_duration_seconds_count{{{labels}}} {total:g}")
-        return out
 
 
 class RequestLog:

@@ -43,7 +43,8 @@ def get_current_user(
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> User:
-    if request.url.path.startswith("/api/"):
+    # A page asked with a token is a program's request too (a scraper of /metrics).
+    if request.url.path.startswith("/api/") or credentials is not None:
         if credentials is None or not credentials.credentials.strip():
             raise NotAuthenticated(N_("Send an API token as 'Authorization: Bearer <token>'."))
         token, user = user_service.token_for_secret(session, secret=credentials.credentials.strip())

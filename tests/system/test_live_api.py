@@ -90,3 +90,26 @@ def test_a_configured_proxy_is_believed(database, tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def requests_counted(page: str, route: str) -> float:
+    pattern = rf'^crm_requests_total{{method="GET",route="{re.escape(route)}",status="200"}} (\S+)$'
+    return sum(float(n) for n in re.findall(pattern, page, re.MULTILINE))
+
+
+def test_several_workers_report_one_set_of_figures(database, tmp_path):
+    url, engine = database
+    bearer = owner_token(engine)
+    process, port = run.start_server(url, var_dir=tmp_path, workers=2)
+    try:
+        # A new connection each time: the kernel hands them to either worker.
+        for _ in range(40):
+            status, _, _ = run.Client(port).request("GET", "/api/v1/me", headers=bearer)
+            assert status == 200
+        scrapes = [run.Client(port).request("GET", "/metrics", headers=bearer)[1] for _ in range(6)]
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+    # Whichever worker answers the scrape, it counts what both of them served.
+    assert {requests_counted(page, "/api/v1/me") for page in scrapes} == {40.0}
+    assert len(list((tmp_path / "metrics").glob("counter_*.db"))) == 2

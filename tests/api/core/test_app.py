@@ -223,8 +223,23 @@ def test_metrics_in_prometheus_format_for_admins(client, session):
     client.get("/contacts")
     text = client.get("/metrics").text
     assert 'crm_requests_total{method="GET",route="/contacts",status="200"}' in text
-    assert 'crm_request_duration_seconds_bucket{method="GET",route="/contacts",le="+Inf"}' in text
+    assert 'crm_request_duration_seconds_bucket{le="+Inf",method="GET",route="/contacts"}' in text
     assert "crm_followup_runs_total " in text
+
+
+def test_a_scraper_reads_metrics_with_an_admins_token(client, session):
+    from crm.users.models import Role
+    from tests.factories import make_token, make_user
+
+    admin, rep = make_user(session, roles=(Role.ADMIN,)), make_user(session)
+    scraped = client.get(
+        "/metrics", headers={"Authorization": f"Bearer {make_token(session, admin)}"}
+    )
+    assert scraped.status_code == 200 and "crm_requests_total" in scraped.text
+    refused = client.get(
+        "/metrics", headers={"Authorization": f"Bearer {make_token(session, rep)}"}
+    )
+    assert refused.status_code == 403
 
 
 def test_every_schema_of_the_api_has_a_name_of_its_own(client):
