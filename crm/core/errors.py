@@ -73,6 +73,12 @@ class Invalid(CRMError):
             self.details["field"] = field
 
 
+class TooLarge(Invalid):
+    """An upload over its limit."""
+
+    status_code = 413
+
+
 class TooManyRequests(CRMError):
     status_code = 429
 

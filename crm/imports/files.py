@@ -6,13 +6,13 @@ import csv
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from sqlalchemy import insert
 from sqlmodel import Session, select
 
 from crm.contacts import vcard
-from crm.core.errors import N_, Invalid
+from crm.core.errors import N_, Invalid, TooLarge
 from crm.imports.models import ImportChunk, ImportFormat
 
 CHUNK_BYTES = 1 << 20
@@ -25,6 +25,8 @@ BOMS = (
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
 FALLBACK_ENCODING = "cp1252"
+# The csv module's limit: a longer cell is no name or note but a file that is no CSV.
+LONGEST_CELL = csv.field_size_limit()
 
 SessionFactory = Callable[[], AbstractContextManager[Session]]
 
@@ -39,11 +41,12 @@ class Stored:
 def store(session: Session, *, job_id: int, stream: BinaryIO, max_bytes: int) -> Stored:
     """Copy the upload into the job's chunks, checking its size and whether it is UTF-8."""
     utf8 = codecs.getincrementaldecoder("utf-8")()
-    is_utf8, size, position, first = True, 0, 0, b""
+    is_utf8, has_nul, size, position, first = True, False, 0, 0, b""
     while data := stream.read(CHUNK_BYTES):
         size += len(data)
+        has_nul = has_nul or b"\0" in data
         if size > max_bytes:
-            raise Invalid(
+            raise TooLarge(
                 N_("The file is larger than %(limit)s MB."),
                 field="file",
                 limit=max_bytes // (1 << 20),
@@ -67,6 +70,14 @@ def store(session: Session, *, job_id: int, stream: BinaryIO, max_bytes: int) ->
             is_utf8 = False
     encoding = next((name for bom, name in BOMS if first.startswith(bom)), None)
     encoding = encoding or ("utf-8" if is_utf8 else FALLBACK_ENCODING)
+    if has_nul and encoding != "utf-16":  # only UTF-16 text holds NUL bytes
+        raise Invalid(
+            N_(
+                "This is not a CSV or vCard file: it holds binary data (a spreadsheet or an "
+                "archive?). Save it as CSV and upload that."
+            ),
+            field="file",
+        )
     head = codecs.getincrementaldecoder(encoding)(errors="replace").decode(first[:65536])
     return Stored(size=size, encoding=encoding, head=head)
 
@@ -127,12 +138,29 @@ class Record:
     cells: list[str]
 
 
+def _readable(reader: Any) -> Iterator[list[str]]:
+    """The reader's rows; a file the csv module cannot read is refused at its line."""
+    try:
+        yield from reader
+    except csv.Error as exc:
+        if "field limit" in str(exc):
+            raise Invalid(
+                N_("Line %(line)s holds a cell longer than %(limit)s characters."),
+                field="file",
+                line=reader.line_num,
+                limit=LONGEST_CELL,
+            ) from exc
+        raise Invalid(
+            N_("Line %(line)s cannot be read as CSV."), field="file", line=reader.line_num
+        ) from exc
+
+
 def csv_records(text_lines: Iterator[str], delimiter: str) -> Iterator[Record]:
     """Every non-empty row after the header."""
     reader = csv.reader(text_lines, delimiter=delimiter)
     header_seen = False
     row = 1
-    for cells in reader:
+    for cells in _readable(reader):
         if any(cell.strip() for cell in cells):
             if header_seen:
                 yield Record(row=row, cells=cells)
@@ -143,7 +171,7 @@ def csv_records(text_lines: Iterator[str], delimiter: str) -> Iterator[Record]:
 def header(head: str, delimiter: str) -> list[str]:
     """The cells of the first non-empty row."""
     reader = csv.reader(head.lstrip("\ufeff").splitlines(), delimiter=delimiter)
-    for cells in reader:
+    for cells in _readable(reader):
         if any(cell.strip() for cell in cells):
             return [cell.strip() for cell in cells]
     return []

@@ -4,6 +4,7 @@ import csv
 import io
 import re
 
+import pytest
 from sqlmodel import select
 
 from crm.contacts import service as contact_service
@@ -103,7 +104,7 @@ class TestApi:
         app.state.settings = app.state.settings.model_copy(update={"import_max_mb": 0})
         too_big = api_upload(client, headers, PEOPLE)
         assert (too_big.status_code, too_big.json()["detail"]) == (
-            422,
+            413,
             "The file is larger than 0 MB.",
         )
         assert session.exec(select(ImportJob)).all() == []
@@ -252,3 +253,60 @@ def test_a_body_far_over_the_limit_is_refused_before_it_is_read(client, session,
         headers={**headers, "Content-Length": str(limit + 1), "Content-Type": "text/csv"},
     )
     assert response.status_code == 413
+
+
+def zip_bomb() -> bytes:
+    """A small ZIP that unpacks to 100 MB of zeros, as someone might name it .csv."""
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("people.csv", b"\0" * (100 << 20))
+    return buffer.getvalue()
+
+
+BAD_FILES = {
+    "binary": (bytes(range(256)) * 64, "not a CSV or vCard file"),
+    "zip bomb": (zip_bomb(), "not a CSV or vCard file"),
+    "a 5 MB cell": (b"first_name;last_name\r\nAnna;" + b"x" * (5 << 20) + b"\r\n", "longer than"),
+    "a 200 KB cell": (
+        b"first_name;last_name\r\nAnna;" + b"x" * (200 << 10) + b"\r\n",
+        "longer than",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", BAD_FILES)
+def test_files_that_are_no_csv_are_refused_with_a_clear_message(client, session, name):
+    content, message = BAD_FILES[name]
+    _, headers = bearer(session)
+    answer = api_upload(client, headers, content)
+    assert answer.status_code == 422, answer.text
+    assert message in answer.json()["detail"]
+    assert session.exec(select(ImportJob)).all() == []
+
+
+@pytest.mark.parametrize("name", BAD_FILES)
+def test_the_import_page_refuses_them_too(client, session, name):
+    content, message = BAD_FILES[name]
+    login(client, make_user(session).email)
+    answer = client.post(
+        "/imports",
+        data={"kind": "contacts", "csrf_token": csrf_token(client, "/imports")},
+        files={"file": ("people.csv", content)},
+    )
+    assert answer.status_code == 422
+    assert message in answer.text
+    assert session.exec(select(ImportJob)).all() == []
+
+
+def test_a_long_cell_far_down_the_file_is_found_before_anything_is_imported(client, session):
+    _, headers = bearer(session)
+    rows = "".join(f"Anna{n};Berg;anna{n}@example.com\r\n" for n in range(3000))
+    content = (
+        "first_name;last_name;email\r\n" + rows + "Late;" + "y" * 300_000 + ";late@example.com\r\n"
+    )
+    answer = api_upload(client, headers, content)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["detail"] == "Line 3002 holds a cell longer than 131072 characters."
+    assert session.exec(select(ImportJob)).all() == []
