@@ -180,3 +180,26 @@ def no_personal_data_in_logs() -> Iterator[None]:
         logger.removeHandler(handler)
     leaked = sorted(set(TEST_ADDRESS.findall(written.getvalue())))
     assert leaked == [], f"personal data in the logs: {leaked[:5]}"
+
+
+class _ServerErrors(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.seen: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith("unhandled error on"):
+            self.seen.append(record.getMessage())
+
+
+@pytest.fixture(autouse=True)
+def no_server_errors(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fails any test during which the app answered a 500 (the error handler logs each),
+    whatever the test itself asserted: no input may be a server error."""
+    errors = _ServerErrors()
+    logger = logging.getLogger("crm")
+    logger.addHandler(errors)
+    yield
+    logger.removeHandler(errors)
+    if errors.seen and request.node.get_closest_marker("server_error") is None:
+        pytest.fail(f"the app answered with a server error: {errors.seen[:3]}")

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import anyio.to_thread
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 from sqlmodel import Session
@@ -86,6 +87,7 @@ def test_unknown_pages_are_friendly_404_pages_and_json_under_api(client):
     assert api.status_code == 404 and api.json() == {"detail": "This page does not exist."}
 
 
+@pytest.mark.server_error
 def test_unexpected_errors_are_a_friendly_500(settings, engine):
     app = create_app(settings, engine=engine)
 
