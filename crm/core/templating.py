@@ -4,10 +4,11 @@ One template per page; an htmx request gets the block named after its ``HX-Targe
 (``#user-rows`` -> block ``user_rows``), any other request the whole page.
 """
 
+import re
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
-from functools import lru_cache
+from functools import cache, lru_cache
 from gettext import NullTranslations
 from typing import Any
 
@@ -17,7 +18,7 @@ from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal
 from fastapi import Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, nodes, pass_context
 from jinja2.runtime import Context
 from jinja2_fragments import render_block
 from markupsafe import Markup, escape
@@ -127,6 +128,49 @@ def _make_environment() -> Environment:
 
 environment = _make_environment()
 
+# A template's own definitions outside its blocks: imports and macros.
+_DEFINITION = re.compile(
+    r"{%-?\s*(?:import|from)\b.*?%}|{%-?\s*macro\b.*?{%-?\s*endmacro\s*-?%}", re.DOTALL
+)
+
+
+@cache
+def _prelude(template: str) -> tuple[Template, tuple[str, ...]] | None:
+    """The imports and macros a template defines outside its blocks, as a template of
+    their own, and their names. A block rendered as a fragment runs without the rest of
+    its template, so it would miss them: `render` puts them into its context."""
+    source, _, _ = environment.loader.get_source(environment, template)  # type: ignore[union-attr]
+    names, lines = [], set()
+    for node in environment.parse(source).body:
+        if isinstance(node, nodes.Macro):
+            names.append(node.name)
+        elif isinstance(node, nodes.Import):
+            names.append(node.target)
+        elif isinstance(node, nodes.FromImport):
+            names += [n if isinstance(n, str) else n[1] for n in node.names]
+        else:
+            continue
+        lines.add(node.lineno)
+    if not names:
+        return None
+    kept = [
+        found.group(0)
+        for found in _DEFINITION.finditer(source)
+        if source.count("\n", 0, found.start()) + 1 in lines
+    ]
+    # Imported names are not exported by a module; assigned ones are.
+    exports = "".join(f"{{% set {name} = {name} %}}" for name in names)
+    return environment.from_string("".join(kept) + exports), tuple(names)
+
+
+def fragment_names(template: str, context: dict[str, Any]) -> dict[str, Any]:
+    """What a block of ``template`` needs from outside it to render on its own."""
+    prelude = _prelude(template)
+    if prelude is None:
+        return {}
+    module = prelude[0].make_module(context)
+    return {name: getattr(module, name) for name in prelude[1]}
+
 
 def base_context(request: Request, *, with_messages: bool = True) -> dict[str, Any]:
     state = request.state
@@ -182,6 +226,7 @@ def render(
         block = None
     full_context = {**base_context(request, with_messages=block is None), **(context or {})}
     if block:
+        full_context |= fragment_names(template, full_context)
         content = render_block(environment, template, block, full_context)
     else:
         content = page.render(full_context)

@@ -167,3 +167,26 @@ def test_settings_are_for_admins_and_the_board_for_everyone(client, session, jou
     signed_in(client, session, Role.DPO)
     assert client.get(f"/journeys/{journey.id}").status_code == 200
     assert client.get(f"/journeys/{journey.id}/settings").status_code == 403
+
+
+def test_a_won_journey_shows_in_the_fragment_of_a_contacts_journeys(
+    client, session, journey, phases
+):
+    # The status label is a macro of the template, outside the block a fragment renders.
+    from crm.journeys.models import MoveRequest
+
+    contact = make_contact(session)
+    enrollment = enroll(session, journey, phases["consideration"], contact_id=contact.id)
+    journey_service.move(
+        session,
+        enrollment=enrollment,
+        data=MoveRequest(exit="lost", exit_reason="competitor"),
+        actor_id=None,
+    )
+    session.commit()
+    signed_in(client, session)
+    part = client.get(
+        f"/contacts/{contact.id}/journeys", headers={"HX-Request": "true", "HX-Target": "journeys"}
+    )
+    assert part.status_code == 200 and "<html" not in part.text
+    assert ">lost</span>" in part.text
