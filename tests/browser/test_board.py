@@ -87,6 +87,6 @@ def test_drag_a_card_to_the_next_phase_and_see_it_on_the_timeline(live_server, p
 
     consideration.get_by_role("link", name="Dora Drag", exact=True).click()
     timeline = page.locator("#timeline")
-    expect(timeline.get_by_text("Awareness → Consideration")).to_be_visible()
+    expect(timeline.get_by_text("Moved from Awareness to Consideration")).to_be_visible()
     expect(timeline.get_by_text("Asked for a demo")).to_be_visible()
     expect(page.locator("#journeys").get_by_text("Consideration")).to_be_visible()

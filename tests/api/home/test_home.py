@@ -198,3 +198,22 @@ class TestGuide:
     def test_no_guide_in_other_languages(self, client, session):
         login(client, make_user(session).email)
         assert client.get("/help/guide/fr").status_code == 404
+
+
+def test_the_german_menu_has_no_english_left(client, session):
+    import re
+
+    from crm.users.models import Role
+    from tests.conftest import login
+    from tests.factories import make_user
+
+    def menu(language: str) -> list[str]:
+        login(client, make_user(session, roles=tuple(Role), language=language).email)
+        page = client.get("/").text
+        nav = page[page.index("<nav ") : page.index("</nav>")]
+        return re.findall(r">([^<>]+)</a>", nav)
+
+    english, german = menu("en"), menu("de")
+    assert "Journeys" in english and len(english) == len(german)
+    assert {"Kundenreisen", "Verkaufschancen", "Importieren"} <= set(german)
+    assert set(german) & set(english) == set()

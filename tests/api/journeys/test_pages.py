@@ -97,7 +97,8 @@ def test_moving_from_the_board_form_and_seeing_it_on_the_timeline(client, sessio
     )
     assert moved.status_code == 303 and moved.headers["location"] == f"/journeys/{journey.id}"
     timeline = client.get(f"/contacts/{contact.id}").text
-    assert "Awareness → Consideration" in timeline and "Asked for prices" in timeline
+    assert "Moved from Awareness to Consideration" in timeline and "Asked for prices" in timeline
+    assert "Entered Awareness" in timeline and "Pages journey" in timeline
     refused = post_form(
         client,
         f"/enrollments/{enrollment.id}/move",
@@ -190,3 +191,4 @@ def test_a_won_journey_shows_in_the_fragment_of_a_contacts_journeys(
     )
     assert part.status_code == 200 and "<html" not in part.text
     assert ">lost</span>" in part.text
+    assert "Left the journey: lost" in client.get(f"/contacts/{contact.id}").text
