@@ -27,7 +27,6 @@ from crm.contacts.models import (
     ContactUpdate,
     MergeRequest,
 )
-from crm.core import idempotency
 from crm.core.db import SessionDep, utcnow
 from crm.core.downloads import download
 from crm.core.errors import N_, CRMError, Stale
@@ -41,7 +40,7 @@ from crm.journeys import board as journey_board
 from crm.touchpoints import service as touchpoint_service
 from crm.touchpoints.routes import quick_log_context
 from crm.users import service as user_service
-from crm.users.deps import CurrentUser
+from crm.users.deps import CurrentUser, Idempotent
 from crm.users.models import User
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -213,19 +212,10 @@ def api_bulk_contacts(session: SessionDep, user: Editor, data: BulkRequest) -> B
 
 @api_router.post("/contacts", response_model=ContactPublic, status_code=201)
 def api_create_contact(
-    request: Request,
-    session: SessionDep,
-    user: Editor,
-    data: ContactCreate,
-    key: idempotency.KeyHeader = None,
+    session: SessionDep, user: Editor, data: ContactCreate, once: Idempotent
 ) -> Any:
-    return idempotency.once(
-        session,
-        user_id=user.id,
-        key=key,
-        fingerprint=idempotency.fingerprint(request, data),
-        model=Contact,
-        create=lambda: contact_service.create_contact(session, data=data, actor_id=user.id),
+    return once(
+        data, Contact, lambda: contact_service.create_contact(session, data=data, actor_id=user.id)
     )
 
 

@@ -9,6 +9,7 @@ another body or on another path is refused.
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
@@ -53,6 +54,26 @@ KeyHeader = Annotated[
 def fingerprint(request: Request, body: SQLModel) -> str:
     text = f"{request.method} {request.url.path} {body.model_dump_json()}"
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass
+class Once:
+    """A create request's key, ready to run the create at most once (see ``once``)."""
+
+    session: Session
+    request: Request
+    user_id: int
+    key: str | None
+
+    def __call__(self, body: SQLModel, model: type[Record], create: Callable[[], Record]) -> Record:
+        return once(
+            self.session,
+            user_id=self.user_id,
+            key=self.key,
+            fingerprint=fingerprint(self.request, body),
+            model=model,
+            create=create,
+        )
 
 
 def once(

@@ -3,10 +3,9 @@
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Query, Response, status
 
 from crm.contacts.deps import CompanyDep, ContactDep, Editor
-from crm.core import idempotency
 from crm.core.db import SessionDep
 from crm.core.periods import ApiPeriod
 from crm.deals import figures
@@ -36,7 +35,7 @@ from crm.deals.models import (
     StageUpdate,
     in_currency,
 )
-from crm.users.deps import AdminUser, CurrentUser
+from crm.users.deps import AdminUser, CurrentUser, Idempotent
 
 api_router = APIRouter(prefix="/api/v1", tags=["deals"])
 
@@ -215,20 +214,9 @@ def api_contact_value(
 
 @api_router.post("/deals", response_model=DealPublic, status_code=201)
 def api_create_deal(
-    request: Request,
-    session: SessionDep,
-    user: Editor,
-    data: DealCreate,
-    key: idempotency.KeyHeader = None,
+    session: SessionDep, user: Editor, data: DealCreate, once: Idempotent
 ) -> DealPublic:
-    deal = idempotency.once(
-        session,
-        user_id=user.id,
-        key=key,
-        fingerprint=idempotency.fingerprint(request, data),
-        model=Deal,
-        create=lambda: deal_service.create_deal(session, data=data, actor_id=user.id),
-    )
+    deal = once(data, Deal, lambda: deal_service.create_deal(session, data=data, actor_id=user.id))
     return deal_public(session, deal)
 
 

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, ValidationError
 
 from crm.contacts.deps import CompanyDep, ContactDep, Editor
-from crm.core import idempotency, lists
+from crm.core import lists
 from crm.core.db import SessionDep
 from crm.core.errors import N_, CRMError
 from crm.core.forms import FormErrors
@@ -32,7 +32,7 @@ from crm.touchpoints.models import (
     TouchpointsPage,
     TouchpointUpdate,
 )
-from crm.users.deps import AdminUser, CurrentUser
+from crm.users.deps import AdminUser, CurrentUser, Idempotent
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 api_router = APIRouter(prefix="/api/v1", tags=["touchpoints"])
@@ -75,19 +75,12 @@ def api_touchpoints(
 
 @api_router.post("/touchpoints", response_model=TouchpointPublic, status_code=201)
 def api_log_touchpoint(
-    request: Request,
-    session: SessionDep,
-    user: Editor,
-    data: TouchpointCreate,
-    key: idempotency.KeyHeader = None,
+    session: SessionDep, user: Editor, data: TouchpointCreate, once: Idempotent
 ) -> TouchpointPublic:
-    touchpoint = idempotency.once(
-        session,
-        user_id=user.id,
-        key=key,
-        fingerprint=idempotency.fingerprint(request, data),
-        model=Touchpoint,
-        create=lambda: touchpoint_service.log_touchpoint(session, data=data, actor_id=user.id),
+    touchpoint = once(
+        data,
+        Touchpoint,
+        lambda: touchpoint_service.log_touchpoint(session, data=data, actor_id=user.id),
     )
     return touchpoint_service.Labels(session).public(touchpoint)
 

@@ -8,6 +8,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
+from crm.core import idempotency
 from crm.core.db import SAFE_METHODS, SessionDep, utcnow
 from crm.core.errors import N_, Forbidden, NotAuthenticated
 from crm.users import service as user_service
@@ -92,3 +93,13 @@ def valid_user_id(user_id: int, session: SessionDep) -> User:
 
 
 UserDep = Annotated[User, Depends(valid_user_id)]
+
+
+def idempotent(
+    request: Request, session: SessionDep, user: CurrentUser, key: idempotency.KeyHeader = None
+) -> idempotency.Once:
+    return idempotency.Once(session, request, user.id, key)
+
+
+# A create that a client may retry with its Idempotency-Key.
+Idempotent = Annotated[idempotency.Once, Depends(idempotent)]
