@@ -51,14 +51,10 @@ KeyHeader = Annotated[
 ]
 
 
-def fingerprint(request: Request, body: SQLModel) -> str:
-    text = f"{request.method} {request.url.path} {body.model_dump_json()}"
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 @dataclass
 class Once:
-    """A create request's key, ready to run the create at most once (see ``once``)."""
+    """A create request's key: runs the create unless a request with this key made its
+    record already, and answers that record then."""
 
     session: Session
     request: Request
@@ -66,53 +62,37 @@ class Once:
     key: str | None
 
     def __call__(self, body: SQLModel, model: type[Record], create: Callable[[], Record]) -> Record:
-        return once(
-            self.session,
-            user_id=self.user_id,
-            key=self.key,
-            fingerprint=fingerprint(self.request, body),
-            model=model,
-            create=create,
+        if self.key is None:
+            return create()
+        text = f"{self.request.method} {self.request.url.path} {body.model_dump_json()}"
+        fingerprint = hashlib.sha256(text.encode()).hexdigest()
+        query = select(IdempotentRequest).where(
+            IdempotentRequest.user_id == self.user_id, IdempotentRequest.key == self.key
         )
-
-
-def once(
-    session: Session,
-    *,
-    user_id: int,
-    key: str | None,
-    fingerprint: str,
-    model: type[Record],
-    create: Callable[[], Record],
-) -> Record:
-    """``create()``, unless a request with this key made its record already: that one."""
-    if key is None:
-        return create()
-    query = select(IdempotentRequest).where(
-        IdempotentRequest.user_id == user_id, IdempotentRequest.key == key
-    )
-    seen = session.exec(query).first()
-    if seen is not None and seen.fingerprint != fingerprint:
-        raise Invalid(
-            N_("This Idempotency-Key was used for another request."), field="Idempotency-Key"
-        )
-    if seen is not None:
-        record: Any = session.get(model, seen.record_id)
-        if record is None:
-            raise Conflict(N_("The record this Idempotency-Key created has been deleted since."))
-        return record
-    claim = IdempotentRequest(user_id=user_id, key=key, fingerprint=fingerprint)
-    try:
-        with session.begin_nested():
-            session.add(claim)
-    except IntegrityError as exc:  # PostgreSQL: a request with this key committed meanwhile
-        raise Conflict(
-            N_("A request with this Idempotency-Key is being handled; retry in a moment.")
-        ) from exc
-    made: Any = create()
-    claim.record_id = made.id
-    session.flush()
-    return made
+        seen = self.session.exec(query).first()
+        if seen is not None and seen.fingerprint != fingerprint:
+            raise Invalid(
+                N_("This Idempotency-Key was used for another request."), field="Idempotency-Key"
+            )
+        if seen is not None:
+            record: Any = self.session.get(model, seen.record_id)
+            if record is None:
+                raise Conflict(
+                    N_("The record this Idempotency-Key created has been deleted since.")
+                )
+            return record
+        claim = IdempotentRequest(user_id=self.user_id, key=self.key, fingerprint=fingerprint)
+        try:
+            with self.session.begin_nested():
+                self.session.add(claim)
+        except IntegrityError as exc:  # PostgreSQL: a request with this key committed meanwhile
+            raise Conflict(
+                N_("A request with this Idempotency-Key is being handled; retry in a moment.")
+            ) from exc
+        made: Any = create()
+        claim.record_id = made.id
+        self.session.flush()
+        return made
 
 
 def purge(session: Session, *, now: datetime | None = None) -> int:

@@ -14,6 +14,8 @@ from crm.core.db import SAFE_METHODS
 from crm.core.errors import N_, Invalid
 
 _UNFIT = re.compile("[\x00\ud800-\udfff]")
+# In JSON's bytes these can only stand as escapes (or a raw NUL, which JSON refuses).
+_UNFIT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
 _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 MESSAGE = N_("The text may not contain NUL characters or unpaired surrogates.")
 
@@ -59,7 +61,7 @@ async def clean_text(request: Request) -> None:
         _check_pairs((await request.form()).multi_items())
         return
     body = await request.body()
-    if not body:
+    if not _UNFIT_ESCAPE.search(body):  # most bodies: no second parse
         return
     try:
         document = json.loads(body)

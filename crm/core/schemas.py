@@ -31,12 +31,13 @@ FIRST_YEAR, LAST_YEAR = 1900, 2199
 def _moment_in_range(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("give the time with its time zone")
+    out_of_range = ValueError(f"give a time between the years {FIRST_YEAR} and {LAST_YEAR}")
     try:
         value = value.astimezone(UTC)
-    except OverflowError:
-        value = datetime.min.replace(tzinfo=UTC)  # out of range either way
+    except OverflowError as exc:  # its offset pushes it past year 1 or 9999
+        raise out_of_range from exc
     if not FIRST_YEAR <= value.year <= LAST_YEAR:
-        raise ValueError(f"give a time between the years {FIRST_YEAR} and {LAST_YEAR}")
+        raise out_of_range
     return value
 
 

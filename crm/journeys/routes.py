@@ -52,8 +52,11 @@ def _enrollment_public(
     session: SessionDep,
     enrollment: Enrollment,
     schema: type[EnrollmentPublic] = EnrollmentPublic,
+    exit_reasons: dict[int, str] | None = None,
     **more: Any,
 ) -> Any:
+    if exit_reasons is None:
+        exit_reasons = _exit_reason_keys(session)
     now = utcnow()
     history = journey_service.transitions_of(session, enrollment=enrollment)
     totals = journey_service.time_in_phases(history, now=now)
@@ -61,7 +64,7 @@ def _enrollment_public(
     return schema.model_validate(
         enrollment,
         update={
-            "exit_reason": _exit_reason_keys(session).get(enrollment.exit_reason_id),
+            "exit_reason": exit_reasons.get(enrollment.exit_reason_id),
             "days_in_phase": current.total_seconds() / journey_service.SECONDS_PER_DAY,
             "time_in_phases": [PhaseTime(**vars(total)) for total in totals],
             **more,
@@ -72,11 +75,13 @@ def _enrollment_public(
 def _memberships_public(
     session: SessionDep, memberships: list[journey_board.Membership]
 ) -> list[MembershipPublic]:
+    exit_reasons = _exit_reason_keys(session)
     return [
         _enrollment_public(
             session,
             m.enrollment,
             MembershipPublic,
+            exit_reasons,
             journey_name=m.journey.name,
             phase_name=m.phase.name,
             via_company=m.via_company,

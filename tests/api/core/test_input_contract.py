@@ -64,13 +64,17 @@ def test_an_unknown_field_is_named_and_nothing_is_created(client, everyone):
     assert listed.json()["items"] == []
 
 
+def post_followup(client, headers, contact_id: int, due_at: str):
+    return client.post(
+        "/api/v1/followups",
+        headers=headers,
+        json={"title": "Call", "due_at": due_at, "contact_id": contact_id},
+    )
+
+
 def test_a_nested_unknown_field_is_named(client, session, everyone):
     contact = make_contact(session)
-    followup = client.post(
-        "/api/v1/followups",
-        headers=everyone,
-        json={"title": "Call", "due_at": "2026-12-08T09:00:00Z", "contact_id": contact.id},
-    ).json()
+    followup = post_followup(client, everyone, contact.id, "2026-12-08T09:00:00Z").json()
     answer = client.post(
         f"/api/v1/followups/{followup['id']}/complete",
         headers=everyone,
@@ -91,17 +95,9 @@ EXTREME_MOMENTS = [
 @pytest.mark.parametrize("moment", EXTREME_MOMENTS)
 def test_times_out_of_range_are_refused_in_bodies(client, session, everyone, moment):
     contact = make_contact(session)
-    made = client.post(
-        "/api/v1/followups",
-        headers=everyone,
-        json={"title": "Call", "due_at": moment, "contact_id": contact.id},
-    )
+    made = post_followup(client, everyone, contact.id, moment)
     assert (made.status_code, made.json()["field"]) == (422, "due_at")
-    followup = client.post(
-        "/api/v1/followups",
-        headers=everyone,
-        json={"title": "Call", "due_at": "2026-12-08T09:00:00Z", "contact_id": contact.id},
-    ).json()
+    followup = post_followup(client, everyone, contact.id, "2026-12-08T09:00:00Z").json()
     snoozed = client.post(
         f"/api/v1/followups/{followup['id']}/snooze", headers=everyone, json={"until": moment}
     )
@@ -127,11 +123,7 @@ def test_times_out_of_range_are_refused_in_queries(client, everyone, moment, pat
 
 def test_a_time_without_its_zone_is_refused(client, session, everyone):
     contact = make_contact(session)
-    answer = client.post(
-        "/api/v1/followups",
-        headers=everyone,
-        json={"title": "Call", "due_at": "2026-12-08T09:00:00", "contact_id": contact.id},
-    )
+    answer = post_followup(client, everyone, contact.id, "2026-12-08T09:00:00")
     assert answer.status_code == 422
     assert "time zone" in answer.json()["detail"][0]["msg"]
 
