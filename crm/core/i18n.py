@@ -1,6 +1,7 @@
 """Translations (gettext catalogues read from the .po files) and locale choice."""
 
-from functools import cache
+from collections.abc import Iterator
+from functools import cache, lru_cache
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -36,10 +37,10 @@ def translations(language: str) -> NullTranslations:
     return Translations(fp=buffer)
 
 
-def best_language(accept_language: str | None, default: str) -> str:
-    """The first supported language in an Accept-Language header, by quality."""
+def _asked_locales(accept_language: str | None) -> Iterator[Locale]:
+    """The locales an Accept-Language header asks for, best first; unknown tags skipped."""
     if not accept_language:
-        return default
+        return
     ranked: list[tuple[float, int, str]] = []
     for position, part in enumerate(accept_language.split(",")):
         tag, _, params = part.strip().partition(";")
@@ -54,12 +55,28 @@ def best_language(accept_language: str | None, default: str) -> str:
         if negative_quality >= 0:
             break
         try:
-            language = Locale.parse(tag, sep="-").language
+            yield Locale.parse(tag, sep="-")
         except (ValueError, UnknownLocaleError):
             continue
-        if language in LANGUAGES:
-            return language
+
+
+def best_language(accept_language: str | None, default: str) -> str:
+    """The first supported language in an Accept-Language header, by quality."""
+    for locale in _asked_locales(accept_language):
+        if locale.language in LANGUAGES:
+            return locale.language
     return default
+
+
+@lru_cache(maxsize=512)
+def best_locale(accept_language: str | None, language: str) -> Locale:
+    """How dates and numbers are written for a page in ``language``: in the browser's
+    own variant of it where it asks for one (en-GB: 07/12/2026, 16:44), else in the
+    language's default. Cached: every page asks, and browsers send few distinct headers."""
+    for locale in _asked_locales(accept_language):
+        if locale.language == language:
+            return locale
+    return Locale.parse(language)
 
 
 class LocaleMiddleware:

@@ -13,7 +13,6 @@ from gettext import NullTranslations
 from typing import Any
 
 import phonenumbers
-from babel import Locale
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal
 from fastapi import Request, Response
@@ -27,7 +26,7 @@ from sqlmodel import Session
 
 from crm.core.errors import N_, CRMError
 from crm.core.forms import FormErrors
-from crm.core.i18n import LANGUAGES, request_zone, translations
+from crm.core.i18n import LANGUAGES, best_locale, request_zone, translations
 from crm.core.settings import ROOT
 
 TEMPLATES_DIR = ROOT / "templates"
@@ -56,36 +55,30 @@ def _ngettext(context: Context, singular: str, plural: str, count: int, /, **val
     return text % {"num": count, **values}  # a shown count (num=) may be formatted
 
 
-@lru_cache
-def _locale(language: str) -> Locale:
-    """Parsed once: babel parses a locale name again on every call it is given one."""
-    return Locale.parse(language)
-
-
 @pass_context
 def _format_datetime(context: Context, value: datetime | None, fmt: str = "medium") -> str:
     if value is None:
         return ""
     return format_datetime(
-        value, fmt, tzinfo=context["time_zone"], locale=_locale(context["language"])
+        value, fmt, tzinfo=context["time_zone"], locale=context["locale"]
     )
 
 
 @pass_context
 def _format_date(context: Context, value: date | None, fmt: str = "medium") -> str:
-    return "" if value is None else format_date(value, fmt, locale=_locale(context["language"]))
+    return "" if value is None else format_date(value, fmt, locale=context["locale"])
 
 
 @pass_context
 def _format_number(context: Context, value: float | int | None) -> str:
-    return "" if value is None else format_decimal(value, locale=_locale(context["language"]))
+    return "" if value is None else format_decimal(value, locale=context["locale"])
 
 
 @pass_context
 def _format_money(context: Context, value: Decimal | None, currency: str) -> str:
     if value is None:
         return ""
-    return format_currency(value, currency, locale=_locale(context["language"]))
+    return format_currency(value, currency, locale=context["locale"])
 
 
 @lru_cache(maxsize=10_000)
@@ -99,6 +92,12 @@ def _format_phone(e164: str | None) -> str:
     except phonenumbers.NumberParseException:
         return e164
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def _initials(name: str) -> str:
+    """ "Ada Lovelace" as "AL": what fits in the top bar's round badge, however long the name."""
+    words = name.split()
+    return "".join(word[0] for word in words[:1] + words[1:][-1:]).upper()
 
 
 def _make_environment() -> Environment:
@@ -121,6 +120,7 @@ def _make_environment() -> Environment:
         number=_format_number,
         money=_format_money,
         phone=_format_phone,
+        initials=_initials,
     )
     env.globals["LANGUAGES"] = LANGUAGES
     return env
@@ -180,6 +180,7 @@ def base_context(request: Request, *, with_messages: bool = True) -> dict[str, A
         "current_user": getattr(state, "user", None),
         "csrf_token": request.scope.get("crm_session", {}).get("csrf", ""),
         "language": language,
+        "locale": best_locale(request.headers.get("accept-language"), language),
         "translations": translations(language),
         "time_zone": request_zone(request),
         # A fragment leaves queued messages for the next full page.

@@ -5,6 +5,7 @@ downloads one of its own.
 """
 
 import os
+import re
 import socket
 import threading
 import time
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 from alembic import command
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 from sqlmodel import Session
 
 from crm.cli import alembic_config
@@ -146,10 +147,37 @@ def screenshot(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Page, str]
     return take
 
 
+class ConsoleErrors:
+    """What a page logged as an error: script errors, refused content, failed loads.
+
+    A 4xx answer to a request the page made on purpose (a form sent with a mistake in
+    it) is what the CRM is meant to answer, so that is left out; a 4xx for one of the
+    site's own files is not.
+    """
+
+    def __init__(self, page: Page) -> None:
+        self.found: list[str] = []
+        self.page = page
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.found.append(f"{page.url}: {error}"))
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type != "error":
+            return
+        source = message.location.get("url", "")
+        answered = re.search(r"status of 4\d\d", message.text)
+        if answered and "/static/" not in source:
+            return
+        self.found.append(f"{source or self.page.url}: {message.text}")
+
+
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
+    """A page in a fresh context; the test fails when the page logs a console error."""
     context = browser.new_context(locale="en-GB")
     page = context.new_page()
     page.set_default_timeout(10_000)
+    errors = ConsoleErrors(page)
     yield page
     context.close()
+    assert errors.found == [], "the page logged errors:\n" + "\n".join(errors.found)

@@ -164,10 +164,23 @@ def violations(page: Page) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, dict]]:
     """A server of its own: the records made here would change what other tests count."""
     with running_server(tmp_path_factory.mktemp("accessibility")) as live:
-        yield live
+        yield live, seed(live)
+
+
+def concrete_paths(ids: dict[str, str]) -> list[str]:
+    paths = [re.sub(r"\{(\w+)\}", lambda m: ids[m.group(1)], path) for path in page_paths()]
+    return [path for path in paths if path != "/login"] + ["/help/guide/de"]
+
+
+def log_in(page: Page, url: str) -> None:
+    page.goto(url + "/login")
+    page.get_by_label("E-mail").fill("all.roles@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(url + "/")
 
 
 @pytest.fixture
@@ -181,27 +194,30 @@ def checked_page(browser: Browser):
 
 
 def test_every_page_passes_the_accessibility_check(own_server, checked_page: Page, screenshot):
-    live_server = own_server
-    ids = seed(live_server)
+    live_server, ids = own_server
     page = checked_page
     page.goto(live_server.url + "/login")
     found = {"/login": violations(page)}
-    page.get_by_label("E-mail").fill("all.roles@example.com")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(live_server.url + "/")
+    log_in(page, live_server.url)
     screenshot(page, "home-admin")
-    checked = []
-    for path in page_paths():
-        if path == "/login":
-            continue
-        url = re.sub(r"\{(\w+)\}", lambda m: ids[m.group(1)], path)
+    paths = concrete_paths(ids)
+    for url in paths:
         response = page.goto(live_server.url + url)
         assert response is not None and response.status < 500, (url, response and response.status)
         found[url] = violations(page)
-        checked.append(url)
-    page.goto(live_server.url + "/help/guide/de")
-    found["/help/guide/de"] = violations(page)
-    assert len(checked) > 40  # the route table was read
+    assert len(paths) > 40  # the route table was read
     failing = {url: v for url, v in found.items() if v}
     assert not failing, "\n".join(f"{url}: {v}" for url, v in failing.items())
+
+
+def test_no_page_logs_a_console_error_under_the_content_security_policy(own_server, page: Page):
+    """The `page` fixture fails the test on any console error; this walks every page with
+    the policy in force, after what each page loads by itself has arrived."""
+    live_server, ids = own_server
+    log_in(page, live_server.url)
+    visited = []
+    for url in concrete_paths(ids):
+        response = page.goto(live_server.url + url, wait_until="networkidle")
+        assert response is not None and response.status < 500, (url, response and response.status)
+        visited.append(url)
+    assert len(visited) > 40

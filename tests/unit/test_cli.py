@@ -28,6 +28,9 @@ def crm(tmp_path, monkeypatch):
     with fresh_database(tmp_path, "cli") as url:
         monkeypatch.setenv("CRM_DATABASE_URL", url)
         monkeypatch.setenv("CRM_VAR_DIR", str(tmp_path))
+        # `crm serve` sets it for its workers; here it must not outlive the test and
+        # turn the other tests' /metrics into an empty multiprocess collection.
+        monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "metrics"))
         settings_module.get_settings.cache_clear()
         db.default_engine.cache_clear()
         runner = CliRunner()

@@ -1,5 +1,5 @@
 // Keyboard shortcuts (listed on /help): "/" search, "n" new, "l" log a touchpoint,
-// "?" help, Escape leaves the search. Keys typed into a field are never taken.
+// "?" help, Escape leaves the search or closes the account menu. Keys typed into a field are never taken.
 (function () {
   "use strict";
 
@@ -17,8 +17,23 @@
     }
   }
 
+  // The account menu closes as menus do: on a click or focus elsewhere, or on Escape.
+  const account = document.querySelector("details.account");
+  function leaveAccountMenu(event) {
+    if (account && account.open && !account.contains(event.target)) {
+      account.open = false;
+    }
+  }
+  document.addEventListener("click", leaveAccountMenu);
+  document.addEventListener("focusin", leaveAccountMenu);
+
   document.addEventListener("keydown", function (event) {
     if (event.ctrlKey || event.metaKey || event.altKey) {
+      return;
+    }
+    if (event.key === "Escape" && account && account.open) {
+      account.open = false;
+      account.querySelector("summary").focus();
       return;
     }
     const search = document.getElementById("global-search");

@@ -1,11 +1,13 @@
 """Cross-cutting behaviour of the app: headers, errors, health, static files."""
 
 import gc
+import re
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import anyio.to_thread
 import pytest
+from babel import Locale
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 from sqlmodel import Session
@@ -148,21 +150,38 @@ def test_the_base_layout_configures_htmx_and_the_csrf_header(client, session):
     assert "<script>" not in page  # no inline scripts: the CSP would block them
 
 
-def test_dates_and_numbers_follow_the_language():
+def test_dates_and_numbers_follow_the_locale():
     template = environment.from_string("{{ when|datetime('short') }} {{ amount|number }}")
     when = datetime(2026, 11, 23, 9, 5, tzinfo=UTC)
-    for language, expected in (
+    for locale, expected in (
         ("de", "23.11.26, 10:05 1.234,5"),
+        ("de_CH", "23.11.26, 10:05 1&#39;234.5"),  # autoescaped
         ("en", "11/23/26, 10:05\u202fAM 1,234.5"),
+        ("en_GB", "23/11/2026, 10:05 1,234.5"),
     ):
         rendered = template.render(
             when=when,
             amount=1234.5,
-            language=language,
+            locale=Locale.parse(locale),
             time_zone=ZoneInfo("Europe/Berlin"),
-            translations=translations(language),
+            translations=translations(locale[:2]),
         )
         assert rendered == expected
+
+
+def test_pages_write_dates_as_the_browser_asks(client, session):
+    """The language is the user's; the way its dates are written is the browser's."""
+    user = make_user(session, name="Gina Greenwich")
+    make_token(session, user, name="Laptop")
+    login(client, user.email)
+    for header, written in (
+        ("en-GB,en;q=0.9", r"\d\d/\d\d/\d{4}, \d\d:\d\d"),
+        ("en-US,en;q=0.9", r"\d\d?/\d\d?/\d\d, \d\d?:\d\d\u202f[AP]M"),
+    ):
+        page = client.get("/profile", headers={"Accept-Language": header})
+        row = r"<td>Laptop</td>\s*<td><code>.*?</code></td>\s*<td>([^<]+)</td>"
+        created = re.search(row, page.text)
+        assert created and re.fullmatch(written, created.group(1)), (header, created)
 
 
 def test_statement_counting_is_off_unless_asked_for(client, settings, engine):

@@ -4,7 +4,7 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from crm.core.i18n import TRANSLATIONS_DIR, best_language, translations
+from crm.core.i18n import TRANSLATIONS_DIR, best_language, best_locale, translations
 from crm.core.settings import ROOT
 
 
@@ -24,6 +24,21 @@ from crm.core.settings import ROOT
 )
 def test_best_language_follows_accept_language(header, expected):
     assert best_language(header, "en") == expected
+
+
+@pytest.mark.parametrize(
+    ("header", "language", "expected"),
+    [
+        ("en-GB,en;q=0.9", "en", "en_GB"),
+        ("en-GB,en;q=0.9", "de", "de"),
+        ("de-AT,de;q=0.9,en-GB;q=0.5", "en", "en_GB"),
+        ("de-CH", "de", "de_CH"),
+        (None, "de", "de"),
+        ("xx-YY,en-IE", "en", "en_IE"),
+    ],
+)
+def test_the_locale_is_the_browsers_variant_of_the_pages_language(header, language, expected):
+    assert str(best_locale(header, language)) == expected
 
 
 def _extracted_messages() -> set[str]:
