@@ -104,6 +104,19 @@ def seed(live_server) -> dict[str, str]:
             ),
             actor_id=None,
         )
+        # A card in a column far to the right: a board's columns scroll in their box.
+        last_open = [s for s in deal_service.stages_of(session, pipeline) if s.kind == "open"][-1]
+        deal_service.create_deal(
+            session,
+            data=DealCreate(
+                title="Mill extension",
+                pipeline_id=pipeline.id,
+                stage_id=last_open.id,
+                company_id=company.id,
+                owner_id=admin.id,
+            ),
+            actor_id=None,
+        )
         followup_service.create_followup(
             session,
             data=FollowupCreate(
@@ -210,14 +223,21 @@ def test_every_page_passes_the_accessibility_check(own_server, checked_page: Pag
     assert not failing, "\n".join(f"{url}: {v}" for url, v in failing.items())
 
 
-def test_no_page_logs_a_console_error_under_the_content_security_policy(own_server, page: Page):
+def test_every_page_fits_a_phone_and_logs_no_console_error(own_server, page: Page):
     """The `page` fixture fails the test on any console error; this walks every page with
-    the policy in force, after what each page loads by itself has arrived."""
+    the Content-Security-Policy in force, once what each page loads by itself has arrived,
+    on a phone's width: none may reach past the screen's edge (wide tables and boards
+    scroll inside their own box)."""
     live_server, ids = own_server
+    page.set_viewport_size({"width": 390, "height": 844})
     log_in(page, live_server.url)
-    visited = []
-    for url in concrete_paths(ids):
+    too_wide = {}
+    paths = concrete_paths(ids)
+    for url in paths:
         response = page.goto(live_server.url + url, wait_until="networkidle")
         assert response is not None and response.status < 500, (url, response and response.status)
-        visited.append(url)
-    assert len(visited) > 40
+        reach = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        if reach > 0:
+            too_wide[url] = reach
+    assert len(paths) > 40
+    assert too_wide == {}, "pages wider than the phone (px too wide)"
