@@ -57,12 +57,13 @@ def init(
     ] = "admin@example.com",
 ) -> None:
     """Seed the default lists, and create the first administrator if there is no user."""
+    language = get_settings().default_language
     with job_session(default_engine()) as session:
-        touchpoint_service.seed_defaults(session)
-        journey_service.seed_defaults(session)
-        deal_service.seed_defaults(session)
-        followup_rules.seed_default_rules(session)
-        gdpr_service.seed_defaults(session)
+        touchpoint_service.seed_defaults(session, language=language)
+        journey_service.seed_defaults(session, language=language)
+        deal_service.seed_defaults(session, language=language)
+        followup_rules.seed_default_rules(session, language=language)
+        gdpr_service.seed_defaults(session, language=language)
         if user_service.count_users(session):
             typer.echo("The CRM already has users; nothing to do.")
             return

@@ -22,8 +22,7 @@ from crm.deals import service as deal_service
 from crm.deals.models import LostReason
 from crm.journeys import attribution
 from crm.journeys import service as journey_service
-from crm.journeys.models import ExitReason, Journey
-from crm.journeys.templates import CLASSIC
+from crm.journeys.models import ExitReason
 from crm.kept import settle_all
 from crm.models import metadata
 from crm.touchpoints import service as touchpoint_service
@@ -260,7 +259,7 @@ def generate(
         survey = next((c.id for c in lists.entries(session, Channel) if c.key == "survey"), None)
         outcomes = [o.id for o in lists.entries(session, Outcome)]
         # The enrolments follow the Classic journey as seeded; without it there are none.
-        journey = session.exec(select(Journey).where(Journey.name == CLASSIC.name)).scalar()
+        journey = journey_service.classic_journey(session)
         classic = (
             [(p.id, p.key) for p in journey_service.phases_of(session, journey)] if journey else []
         )

@@ -4,17 +4,27 @@ from collections.abc import Iterator
 from functools import cache, lru_cache
 from io import BytesIO
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, available_timezones
 
 from babel import Locale, UnknownLocaleError
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
+from fastapi import Depends, Request
 
 LANGUAGES = {"en": "English", "de": "Deutsch"}
 TIME_ZONES = sorted(zone for zone in available_timezones() if "/" in zone)
 TRANSLATIONS_DIR = Path(__file__).resolve().parents[1] / "translations"
+
+
+def site_language(request: Request) -> str:
+    """The installation's language (CRM_DEFAULT_LANGUAGE): what the phases and stages a
+    template gives a new journey or pipeline are named in, whoever makes it."""
+    return request.app.state.settings.default_language
+
+
+SiteLanguage = Annotated[str, Depends(site_language)]
 
 
 def request_zone(request: Any) -> ZoneInfo:

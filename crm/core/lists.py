@@ -11,6 +11,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 from crm.core import audit
 from crm.core.db import Privacy, column
 from crm.core.errors import N_, Conflict, Invalid, NotFound
+from crm.core.i18n import translations
 from crm.core.schemas import Strict
 
 
@@ -47,12 +48,20 @@ class ListEntryPublic(SQLModel):
     is_active: bool
 
 
-def seed(session: Session, model: type[ListEntry], defaults: list[tuple[str, str]]) -> None:
-    """Add the default entries that are missing; never touch edited ones."""
+def seed(
+    session: Session,
+    model: type[ListEntry],
+    defaults: list[tuple[str, str]],
+    *,
+    language: str = "en",
+) -> None:
+    """Add the default entries that are missing, named in ``language``; never touch
+    edited ones."""
+    gettext = translations(language).gettext
     existing = set(session.exec(select(model.key)))
     for position, (key, name) in enumerate(defaults):
         if key not in existing:
-            session.add(model(key=key, name=name, position=position * 10))
+            session.add(model(key=key, name=gettext(name), position=position * 10))
     session.flush()
 
 

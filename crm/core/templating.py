@@ -59,9 +59,7 @@ def _ngettext(context: Context, singular: str, plural: str, count: int, /, **val
 def _format_datetime(context: Context, value: datetime | None, fmt: str = "medium") -> str:
     if value is None:
         return ""
-    return format_datetime(
-        value, fmt, tzinfo=context["time_zone"], locale=context["locale"]
-    )
+    return format_datetime(value, fmt, tzinfo=context["time_zone"], locale=context["locale"])
 
 
 @pass_context

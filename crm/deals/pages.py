@@ -15,6 +15,7 @@ from crm.core.db import SessionDep
 from crm.core.errors import N_, NotFound, Stale, check_version
 from crm.core.forms import changed_fields
 from crm.core.handlers import is_htmx
+from crm.core.i18n import SiteLanguage
 from crm.core.periods import FormPeriod
 from crm.core.security import safe_next
 from crm.core.templating import flash, render, run_change
@@ -427,13 +428,17 @@ def pipelines_page(request: Request, session: SessionDep, admin: AdminUser) -> H
 
 @router.post("/pipelines")
 def create_pipeline(
-    request: Request, session: SessionDep, admin: AdminUser, name: Annotated[str, Form()] = ""
+    request: Request,
+    session: SessionDep,
+    admin: AdminUser,
+    language: SiteLanguage,
+    name: Annotated[str, Form()] = "",
 ) -> Response:
     return run_change(
         request,
         session,
         lambda: deal_service.create_pipeline(
-            session, data=PipelineCreate(name=name), actor_id=admin.id
+            session, data=PipelineCreate(name=name), actor_id=admin.id, language=language
         ),
         done=N_("Pipeline created."),
         back="/pipelines",

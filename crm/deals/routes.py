@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from crm.contacts.deps import CompanyDep, ContactDep, Editor
 from crm.core.db import SessionDep
+from crm.core.i18n import SiteLanguage
 from crm.core.periods import ApiPeriod
 from crm.deals import figures
 from crm.deals import service as deal_service
@@ -92,9 +93,9 @@ def api_pipelines(
 
 @api_router.post("/pipelines", response_model=PipelinePublic, status_code=201)
 def api_create_pipeline(
-    session: SessionDep, user: AdminUser, data: PipelineCreate
+    session: SessionDep, user: AdminUser, data: PipelineCreate, language: SiteLanguage
 ) -> PipelinePublic:
-    pipeline = deal_service.create_pipeline(session, data=data, actor_id=user.id)
+    pipeline = deal_service.create_pipeline(session, data=data, actor_id=user.id, language=language)
     return pipeline_public(session, pipeline)
 
 

@@ -13,6 +13,7 @@ from crm.contacts.models import Company, Contact
 from crm.core import audit, lists
 from crm.core.db import utcnow
 from crm.core.errors import N_, Conflict, Invalid, NotFound, check_version
+from crm.core.i18n import translations
 from crm.core.pagination import keyset_page
 from crm.core.schemas import key_for
 from crm.deals.models import (
@@ -51,14 +52,15 @@ from crm.users import service as user_service
 DEAL_WON = "deal won"
 
 
-def seed_defaults(session: Session) -> None:
+def seed_defaults(session: Session, *, language: str = "en") -> None:
     """The lost reasons that are missing, and a first pipeline on a new installation,
-    linked to the Classic journey when there is one."""
-    lists.seed(session, LostReason, DEFAULT_LOST_REASONS)
+    linked to the Classic journey when there is one; named in the installation's language."""
+    lists.seed(session, LostReason, DEFAULT_LOST_REASONS, language=language)
     if session.exec(select(func.count()).select_from(Pipeline)).one() == 0:
         journey = session.exec(select(Journey).order_by(Journey.id)).first()
-        pipeline = Pipeline(name="Sales", journey_id=journey.id if journey else None)
-        _add_stages(session, pipeline, None)
+        name = translations(language).gettext(N_("Sales"))
+        pipeline = Pipeline(name=name, journey_id=journey.id if journey else None)
+        _add_stages(session, pipeline, default_stages(language))
     session.flush()
 
 
@@ -103,19 +105,26 @@ def _check_journey(session: Session, journey_id: int | None) -> None:
         raise Invalid(N_("Choose one of the offered values."), field="journey_id")
 
 
-def create_pipeline(session: Session, *, data: PipelineCreate, actor_id: int | None) -> Pipeline:
+def create_pipeline(
+    session: Session, *, data: PipelineCreate, actor_id: int | None, language: str = "en"
+) -> Pipeline:
+    """A pipeline with the stages given, else the default ones named in ``language``."""
     _check_pipeline_name(session, data.name, pipeline_id=None)
     _check_journey(session, data.journey_id)
     pipeline = Pipeline.model_validate(data.model_dump(exclude={"stages"}))
-    _add_stages(session, pipeline, data.stages)
+    _add_stages(session, pipeline, data.stages or default_stages(language))
     return audit.save(session, pipeline, actor_id=actor_id, action="pipeline.create")
 
 
-def _add_stages(session: Session, pipeline: Pipeline, stages: list[StageCreate] | None) -> None:
-    specs = stages or [
-        StageCreate(key=key, name=name, kind=kind, probability=p, target_days=days)
+def default_stages(language: str) -> list[StageCreate]:
+    gettext = translations(language).gettext
+    return [
+        StageCreate(key=key, name=gettext(name), kind=kind, probability=p, target_days=days)
         for key, name, kind, p, days in DEFAULT_STAGES
     ]
+
+
+def _add_stages(session: Session, pipeline: Pipeline, specs: list[StageCreate]) -> None:
     kinds = {spec.kind for spec in specs}
     if StageKind.OPEN not in kinds or StageKind.WON not in kinds or StageKind.LOST not in kinds:
         raise Invalid(

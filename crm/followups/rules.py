@@ -9,6 +9,7 @@ from sqlmodel import Session, col
 from crm.core import audit
 from crm.core.db import utcnow
 from crm.core.errors import N_, Invalid, NotFound
+from crm.core.i18n import translations
 from crm.followups.models import (
     AssigneeMode,
     DateField,
@@ -20,6 +21,7 @@ from crm.followups.models import (
     RulePublic,
     Trigger,
 )
+from crm.journeys import service as journey_service
 from crm.journeys.models import Journey, Phase
 from crm.touchpoints.models import Channel
 from crm.users import service as user_service
@@ -27,49 +29,49 @@ from crm.users import service as user_service
 # The Classic journey's after-sales rules on a new installation (DOMAIN.md, after-sales).
 DEFAULT_RULES: list[dict[str, Any]] = [
     {
-        "name": "Onboarding check-in",
+        "name": N_("Onboarding check-in"),
         "phases": ["retention"],
         "trigger": Trigger.TIME_IN_PHASE,
         "days": 14,
-        "title_template": "Onboarding check-in with {name}",
+        "title_template": N_("Onboarding check-in with {name}"),
         "due_in_days": 2,
         "channel": "call",
     },
     {
-        "name": "Loyalty check-in",
+        "name": N_("Loyalty check-in"),
         "phases": ["retention"],
         "trigger": Trigger.QUIET,
         "days": 90,
-        "title_template": "Loyalty check-in with {name}",
+        "title_template": N_("Loyalty check-in with {name}"),
         "due_in_days": 3,
         "channel": "call",
     },
     {
-        "name": "Call a detractor",
+        "name": N_("Call a detractor"),
         "phases": ["retention", "advocacy"],
         "trigger": Trigger.NPS,
         "nps_at_most": 6,
-        "title_template": "Call {name} about their low score",
+        "title_template": N_("Call {name} about their low score"),
         "due_in_days": 2,
         "channel": "call",
     },
     {
-        "name": "Ask a promoter for a review",
+        "name": N_("Ask a promoter for a review"),
         "phases": ["retention"],
         "trigger": Trigger.NPS,
         "nps_at_least": 9,
-        "title_template": "Ask {name} for a review or referral",
+        "title_template": N_("Ask {name} for a review or referral"),
         "due_in_days": 5,
         "channel": "email",
         "move_to": "advocacy",
     },
     {
-        "name": "Renewal talk",
+        "name": N_("Renewal talk"),
         "phases": ["retention", "advocacy"],
         "trigger": Trigger.DATE,
         "date_field": DateField.COMPANY_RENEWAL,
         "days": 60,
-        "title_template": "Renewal talk with {name}",
+        "title_template": N_("Renewal talk with {name}"),
         "due_in_days": 7,
         "channel": "meeting",
     },
@@ -204,9 +206,10 @@ def delete_rule(session: Session, *, rule: FollowupRule, actor_id: int | None) -
     audit.delete(session, rule, actor_id=actor_id, action="followup_rule.delete")
 
 
-def seed_default_rules(session: Session) -> None:
-    """The default after-sales rules, when the Classic journey exists and has no rules."""
-    journey = session.exec(select(Journey).where(Journey.name == "Classic")).scalars().first()
+def seed_default_rules(session: Session, *, language: str = "en") -> None:
+    """The default after-sales rules, when the Classic journey exists and has no rules;
+    their names and follow-up titles in the installation's language."""
+    journey = journey_service.classic_journey(session)
     if journey is None:
         return
     if session.exec(select(FollowupRule.id).where(FollowupRule.journey_id == journey.id)).first():
@@ -216,9 +219,12 @@ def seed_default_rules(session: Session) -> None:
         for p in session.exec(select(Phase).where(Phase.journey_id == journey.id)).scalars()
     }
     channels = dict(session.execute(select(Channel.key, Channel.id)).all())
+    gettext = translations(language).gettext
     for default in DEFAULT_RULES:
         values = dict(default)
         wanted, move_to = values.pop("phases"), values.pop("move_to", None)
+        values["name"] = gettext(values["name"])
+        values["title_template"] = gettext(values["title_template"])
         channel = values.pop("channel")
         if not set(wanted) <= phases.keys():
             continue  # the journey was changed before the rules were seeded

@@ -13,6 +13,7 @@ from crm.contacts.models import Contact
 from crm.core import audit
 from crm.core.db import utcnow
 from crm.core.errors import N_, Conflict, Invalid, NotFound
+from crm.core.i18n import translations
 from crm.gdpr import rights
 from crm.gdpr.models import (
     ConsentAction,
@@ -34,39 +35,44 @@ from crm.gdpr.models import (
 DEFAULT_PURPOSES = [
     PurposeCreate(
         key="customer_relationship",
-        name="Customer relationship",
-        description="Offers, contracts, delivery, support and after-sales care of customers "
-        "and of the people who work for them.",
+        name=N_("Customer relationship"),
+        description=N_(
+            "Offers, contracts, delivery, support and after-sales care of customers "
+            "and of the people who work for them."
+        ),
         legal_basis=LegalBasis.CONTRACT,
-        data_categories="Name, business contact details, role, correspondence, "
-        "touchpoints, deals, follow-ups",
-        recipients="Sales and account management staff",
-        source="The data subject, their employer",
+        data_categories=N_(
+            "Name, business contact details, role, correspondence, touchpoints, deals, follow-ups"
+        ),
+        recipients=N_("Sales and account management staff"),
+        source=N_("The data subject, their employer"),
         retention_months=120,
     ),
     PurposeCreate(
         key="direct_marketing",
-        name="Direct marketing",
-        description="Newsletters and offers by e-mail or phone.",
+        name=N_("Direct marketing"),
+        description=N_("Newsletters and offers by e-mail or phone."),
         legal_basis=LegalBasis.CONSENT,
-        data_categories="Name, e-mail address, phone number, interests",
-        recipients="Marketing staff",
-        source="The data subject",
+        data_categories=N_("Name, e-mail address, phone number, interests"),
+        recipients=N_("Marketing staff"),
+        source=N_("The data subject"),
         retention_months=24,
         is_marketing=True,
     ),
     PurposeCreate(
         key="after_sales_surveys",
-        name="After-sales surveys",
-        description="Satisfaction and NPS surveys after a purchase, and the follow-ups "
-        "they lead to.",
+        name=N_("After-sales surveys"),
+        description=N_(
+            "Satisfaction and NPS surveys after a purchase, and the follow-ups they lead to."
+        ),
         legal_basis=LegalBasis.LEGITIMATE_INTERESTS,
-        data_categories="Name, contact details, answers, scores",
-        recipients="Account management staff",
-        source="The data subject",
+        data_categories=N_("Name, contact details, answers, scores"),
+        recipients=N_("Account management staff"),
+        source=N_("The data subject"),
         retention_months=36,
     ),
 ]
+PURPOSE_TEXTS = ("name", "description", "data_categories", "recipients", "source")
 DEFAULT_TEXTS = {
     "direct_marketing": {
         "en": "I agree that you send me offers and news about your products by e-mail and "
@@ -84,11 +90,15 @@ WITHDRAWAL_SALT = "crm.consent-withdrawal"
 # --- the register of processing -------------------------------------------------------
 
 
-def seed_defaults(session: Session) -> None:
-    """The default purposes and their consent texts, on a register that has none."""
+def seed_defaults(session: Session, *, language: str = "en") -> None:
+    """The default purposes, described in the installation's language, and their consent
+    texts, on a register that has none."""
     if session.exec(select(Purpose.id)).first() is not None:
         return
-    for data in DEFAULT_PURPOSES:
+    gettext = translations(language).gettext
+    for default in DEFAULT_PURPOSES:
+        texts = {field: gettext(getattr(default, field)) for field in PURPOSE_TEXTS}
+        data = default.model_copy(update=texts)
         purpose = create_purpose(session, data=data, actor_id=None)
         for language, body in DEFAULT_TEXTS.get(purpose.key, {}).items():
             text = ConsentTextCreate(language=language, body=body)

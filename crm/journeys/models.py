@@ -75,6 +75,8 @@ class Journey(SQLModel, table=True):
     description: str | None = column(Privacy.NONE, default=None, max_length=2000)
     # Bound to a segment, the journey is the one offered for that segment's subjects.
     segment: str | None = column(Privacy.NONE, default=None, max_length=100, index=True)
+    # The template it was made from (a key of TEMPLATES): its name may be in any language.
+    template: str | None = column(Privacy.NONE, default=None, max_length=40, index=True)
     is_archived: bool = column(Privacy.NONE, default=False)
     created_at: datetime = timestamp(default_factory=utcnow)
     updated_at: datetime = timestamp(default_factory=utcnow)
@@ -396,6 +398,7 @@ class JourneyPublic(SQLModel):
     name: str
     description: str | None
     segment: str | None
+    template: str | None
     is_archived: bool
     phases: list[PhasePublic]
 

@@ -15,6 +15,7 @@ from crm.core.downloads import download
 from crm.core.errors import N_, NotFound
 from crm.core.exports import csv_lines
 from crm.core.handlers import is_htmx
+from crm.core.i18n import SiteLanguage
 from crm.core.periods import FormPeriod
 from crm.core.security import safe_next
 from crm.core.templating import render, run_change
@@ -57,6 +58,7 @@ def create_journey(
     request: Request,
     session: SessionDep,
     admin: AdminUser,
+    language: SiteLanguage,
     name: Annotated[str, Form()] = "",
     template: Annotated[str, Form()] = "",
     segment: Annotated[str, Form()] = "",
@@ -68,6 +70,7 @@ def create_journey(
             session,
             data=JourneyCreate(name=name, template=template or None, segment=segment),
             actor_id=admin.id,
+            language=language,
         ),
         done=N_("Journey created."),
         back="/journeys",

@@ -9,6 +9,7 @@ from crm.contacts.deps import CompanyDep, ContactDep, Editor
 from crm.core import lists
 from crm.core.db import SessionDep, utcnow
 from crm.core.errors import N_, NotFound
+from crm.core.i18n import SiteLanguage
 from crm.core.periods import ApiPeriod
 from crm.journeys import analytics, journey_map
 from crm.journeys import board as journey_board
@@ -117,8 +118,12 @@ def api_journeys(
 
 
 @api_router.post("/journeys", response_model=JourneyPublic, status_code=201)
-def api_create_journey(session: SessionDep, user: AdminUser, data: JourneyCreate) -> JourneyPublic:
-    journey = journey_service.create_journey(session, data=data, actor_id=user.id)
+def api_create_journey(
+    session: SessionDep, user: AdminUser, data: JourneyCreate, language: SiteLanguage
+) -> JourneyPublic:
+    journey = journey_service.create_journey(
+        session, data=data, actor_id=user.id, language=language
+    )
     return _journey_public(session, journey)
 
 

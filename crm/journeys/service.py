@@ -12,6 +12,7 @@ from crm.contacts import service as contact_service
 from crm.core import audit, lists
 from crm.core.db import UTCDateTime, insert_rows, utcnow
 from crm.core.errors import N_, Conflict, Invalid, NotFound
+from crm.core.i18n import translations
 from crm.core.schemas import key_for
 from crm.core.sql import days_between
 from crm.journeys import attribution
@@ -38,12 +39,20 @@ SECONDS_PER_DAY = 86_400
 PHASE_ARCHIVED = "phase archived"
 
 
-def seed_defaults(session: Session) -> None:
-    """The exit reasons that are missing, and the Classic journey on a new installation."""
-    lists.seed(session, ExitReason, DEFAULT_EXIT_REASONS)
+def seed_defaults(session: Session, *, language: str = "en") -> None:
+    """The exit reasons that are missing, and the Classic journey on a new installation,
+    named in the installation's language."""
+    lists.seed(session, ExitReason, DEFAULT_EXIT_REASONS, language=language)
     if session.exec(select(func.count()).select_from(Journey)).one() == 0:
-        _create_from_template(session, Journey(name=CLASSIC.name), CLASSIC)
+        name = translations(language).gettext(CLASSIC.name)
+        _create_from_template(session, Journey(name=name), CLASSIC, language=language)
     session.flush()
+
+
+def classic_journey(session: Session) -> Journey | None:
+    """The first journey made from the Classic template, whatever it is called now."""
+    query = select(Journey).where(Journey.template == CLASSIC.key).order_by(Journey.id)
+    return session.exec(query).first()
 
 
 # --- journeys and phases ----------------------------------------------------------------
@@ -97,21 +106,28 @@ def _check_name_free(session: Session, name: str, *, journey_id: int | None) -> 
         raise Invalid(N_("A journey with this name exists already."), field="name")
 
 
-def create_journey(session: Session, *, data: JourneyCreate, actor_id: int | None) -> Journey:
+def create_journey(
+    session: Session, *, data: JourneyCreate, actor_id: int | None, language: str = "en"
+) -> Journey:
+    """A journey; from a template, its phases and map are written in ``language``."""
     _check_name_free(session, data.name, journey_id=None)
     template = None
     if data.template:
         template = TEMPLATES.get(data.template)
         if template is None:
             raise Invalid(N_("Choose one of the offered values."), field="template")
-    journey = Journey.model_validate(data.model_dump(exclude={"template"}))
+    journey = Journey.model_validate(data.model_dump())
     if template:
-        journey.description = journey.description or template.description
-        _create_from_template(session, journey, template)
+        _create_from_template(session, journey, template, language=language)
     return audit.save(session, journey, actor_id=actor_id, action="journey.create")
 
 
-def _create_from_template(session: Session, journey: Journey, template: JourneyTemplate) -> None:
+def _create_from_template(
+    session: Session, journey: Journey, template: JourneyTemplate, *, language: str
+) -> None:
+    gettext = translations(language).gettext
+    journey.template = template.key
+    journey.description = journey.description or gettext(template.description)
     session.add(journey)
     session.flush()
     by_key: dict[str, Phase] = {}
@@ -119,12 +135,12 @@ def _create_from_template(session: Session, journey: Journey, template: JourneyT
         phase = Phase(
             journey_id=journey.id,
             key=spec.key,
-            name=spec.name,
+            name=gettext(spec.name),
             kind=spec.kind,
             target_days=spec.target_days,
             position=position * 10,
             parent_id=by_key[spec.parent].id if spec.parent else None,
-            **spec.map_rows,
+            **{row: gettext(text) for row, text in spec.map_rows.items()},
         )
         session.add(phase)
         session.flush()

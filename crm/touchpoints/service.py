@@ -23,10 +23,10 @@ from crm.touchpoints.models import (
 )
 
 
-def seed_defaults(session: Session) -> None:
-    """Add the default channels and outcomes that are missing."""
-    lists.seed(session, Channel, DEFAULT_CHANNELS)
-    lists.seed(session, Outcome, DEFAULT_OUTCOMES)
+def seed_defaults(session: Session, *, language: str = "en") -> None:
+    """Add the default channels and outcomes that are missing, named in ``language``."""
+    lists.seed(session, Channel, DEFAULT_CHANNELS, language=language)
+    lists.seed(session, Outcome, DEFAULT_OUTCOMES, language=language)
 
 
 def log_touchpoint(session: Session, *, data: TouchpointCreate, actor_id: int | None) -> Touchpoint:

@@ -11,13 +11,16 @@ from typer.testing import CliRunner
 from crm import cli
 from crm.contacts import service as contact_service
 from crm.contacts.models import ContactCreate
-from crm.core import db
+from crm.core import db, lists
 from crm.core import settings as settings_module
 from crm.deals import service as deal_service
 from crm.deals.models import DealCreate
+from crm.followups import rules as followup_rules
+from crm.gdpr import service as gdpr_service
 from crm.journeys import service as journey_service
 from crm.journeys.models import Enrollment, EnrollmentCreate, PhaseCount
 from crm.touchpoints import service as touchpoint_service
+from crm.touchpoints.models import Channel
 from crm.users import service as user_service
 from tests.conftest import fresh_database
 
@@ -312,3 +315,24 @@ def test_tallies_check_finds_a_wrong_kept_figure_and_rebuild_mends_it(crm):
     assert f"{{'phase_id': {phase_id}}}: kept [6], counted [1]" in differs.output
     assert crm("tallies", "rebuild").exit_code == 0
     assert crm("tallies", "check").exit_code == 0
+
+
+def test_init_names_what_it_seeds_in_the_installations_language(crm, monkeypatch):
+    monkeypatch.setenv("CRM_DEFAULT_LANGUAGE", "de")
+    settings_module.get_settings.cache_clear()
+    assert crm("init").exit_code == 0
+    with db.job_session(db.default_engine()) as session:
+        journey = journey_service.classic_journey(session)
+        assert journey is not None and journey.name == "Klassisch"
+        phases = journey_service.phases_of(session, journey)
+        assert [p.name for p in phases[:2]] == ["Aufmerksamkeit", "Abwägung"]
+        assert phases[0].key == "awareness"  # keys stay what rules and imports name
+        pipeline = deal_service.list_pipelines(session)[0]
+        assert pipeline.name == "Vertrieb"
+        assert deal_service.stages_of(session, pipeline)[0].name == "Qualifiziert"
+        channels = {c.key: c.name for c in lists.entries(session, Channel)}
+        assert channels["call"] == "Anruf"
+        rules = {r.name: r.title_template for r in followup_rules.list_rules(session)}
+        assert rules["Onboarding-Check-in"] == "Onboarding-Check-in mit {name}"
+        purposes = {p.key: p.name for p in gdpr_service.list_purposes(session)}
+        assert purposes["customer_relationship"] == "Kundenbeziehung"

@@ -1,8 +1,11 @@
 """Journeys, phases, enrollments and moves through the JSON API."""
 
 import pytest
+from fastapi.testclient import TestClient
 
+from crm.main import create_app
 from crm.users.models import Role
+from tests.conftest import login, post_form
 from tests.factories import make_company, make_contact, make_token, make_user
 
 
@@ -258,3 +261,31 @@ def test_a_subjects_journeys_are_listed_as_its_page_shows_them(client, session, 
     assert client.get("/api/v1/contacts/999999/enrollments", headers=rep).status_code == 404
     alone = make_contact(session)
     assert client.get(f"/api/v1/contacts/{alone.id}/enrollments", headers=rep).json() == []
+
+
+def test_a_template_names_its_phases_in_the_installations_language(settings, engine, app, session):
+    """In a German installation a journey made from a template gets German phases and a
+    German description, through the API and the page alike, whoever's UI is English."""
+    german = create_app(settings.model_copy(update={"default_language": "de"}), engine=engine)
+    german.dependency_overrides = app.dependency_overrides
+    client = TestClient(german, follow_redirects=False)
+    made = client.post(
+        "/api/v1/journeys",
+        headers=bearer(session, Role.ADMIN),
+        json={"name": "Partner", "template": "b2b_five"},
+    )
+    assert made.status_code == 201, made.text
+    assert made.json()["template"] == "b2b_five"
+    assert [p["name"] for p in made.json()["phases"]][:2] == ["Aufmerksamkeit", "Abwägung"]
+
+    admin = make_user(session, roles=(Role.ADMIN,))
+    login(client, admin.email)
+    page = post_form(
+        client, "/journeys", {"name": "Seite", "template": "classic"}, form_page="/journeys"
+    )
+    assert page.status_code == 303
+    journeys = client.get("/api/v1/journeys", headers=bearer(session, Role.ADMIN)).json()
+    seite = next(j for j in journeys if j["name"] == "Seite")
+    assert seite["template"] == "classic"
+    assert seite["phases"][0]["name"] == "Aufmerksamkeit"
+    assert seite["description"].startswith("B2C und allgemein")
