@@ -80,3 +80,18 @@ def changed_fields(saved: Any, sent: Any, *, skip: set[str]) -> list[tuple[str, 
         for name in type(saved).model_fields
         if name not in skip and getattr(saved, name).strip() != getattr(sent, name).strip()
     ]
+
+
+def picked_id(value: str, *, find: str = "", field: str, required: bool = False) -> int | None:
+    """The id a finder's radio buttons sent (the `finder` macro). A name typed into the
+    finder with none of its results chosen is a mistake to point out, not a blank."""
+    value = value.strip()
+    if value.isdigit():
+        return int(value)
+    if value:
+        raise Invalid(N_("Choose one of the offered values."), field=field)
+    if find.strip():
+        raise Invalid(N_("Choose one of the results, or clear the search."), field=field)
+    if required:
+        raise Invalid(N_("This field is required."), field=field)
+    return None

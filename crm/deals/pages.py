@@ -13,7 +13,7 @@ from crm.contacts.deps import EDITOR_ROLES, CompanyDep, ContactDep, Editor
 from crm.core import lists
 from crm.core.db import SessionDep
 from crm.core.errors import N_, NotFound, Stale, check_version
-from crm.core.forms import changed_fields
+from crm.core.forms import changed_fields, picked_id
 from crm.core.handlers import is_htmx
 from crm.core.i18n import SiteLanguage
 from crm.core.periods import FormPeriod
@@ -38,6 +38,7 @@ from crm.deals.models import (
     StageUpdate,
 )
 from crm.deals.routes import deal_public, deals_public
+from crm.home import search
 from crm.journeys import service as journey_service
 from crm.users import service as user_service
 from crm.users.deps import AdminUser, CurrentUser
@@ -47,7 +48,7 @@ router = APIRouter(tags=["pages"], include_in_schema=False)
 
 
 # Fields of the form that creates a deal, not of the one that edits it.
-NOT_EDITED = {"next", "pipeline_id", "contact_id"}
+NOT_EDITED = {"next", "pipeline_id", "contact_id", "find"}
 
 
 class DealForm(BaseModel):
@@ -67,6 +68,7 @@ class DealForm(BaseModel):
     notes: str = ""
     owner_id: str = ""
     contact_id: str = ""  # a contact's page creates the deal with that contact
+    find: str = ""  # what was typed into the company finder
     next: str = ""
     version: str = ""  # the version the edit form showed: an older one is refused
 
@@ -77,11 +79,19 @@ class DealForm(BaseModel):
         return cls(**{name: str(v) for name in fields if (v := getattr(deal, name)) is not None})
 
     def values(self) -> dict[str, Any]:
+        """The new deal's fields that were filled in."""
+        picked_id(self.company_id, find=self.find, field="company_id")
         fields = self.model_dump(exclude=NOT_EDITED)
         values = {name: value for name, value in fields.items() if value.strip()}
         if self.contact_id.isdigit():
             values["contacts"] = [{"contact_id": int(self.contact_id)}]
         return values
+
+    def edited(self) -> dict[str, str | None]:
+        """The edit form's fields, an empty one meaning none: it clears the field."""
+        picked_id(self.company_id, find=self.find, field="company_id")
+        fields = self.model_dump(exclude=NOT_EDITED)
+        return {name: value.strip() or None for name, value in fields.items()}
 
 
 @router.get("/deals", response_class=HTMLResponse)
@@ -249,6 +259,7 @@ def _deal_page(
             "lost_reasons": lists.entries(session, LostReason),
             "currencies": sorted(CURRENCIES),
             "owners": user_service.active_user_choices(session),
+            "company": search.choice(session, kind="companies", record_id=edit.company_id),
             "may_change": user.has_role(*EDITOR_ROLES),
         },
         status_code=status_code,
@@ -263,9 +274,6 @@ def update_deal(
     user: Editor,
     form: Annotated[DealForm, Form()],
 ) -> Response:
-    values = {
-        name: value.strip() or None for name, value in form.model_dump(exclude=NOT_EDITED).items()
-    }
     try:
         check_version(deal, int(form.version) if form.version.isdigit() else None)
     except Stale as exc:
@@ -286,7 +294,7 @@ def update_deal(
         request,
         session,
         lambda: deal_service.update_deal(
-            session, deal=deal, data=DealUpdate(**values), actor_id=user.id
+            session, deal=deal, data=DealUpdate(**form.edited()), actor_id=user.id
         ),
         done=N_("Changes saved."),
         back=f"/deals/{deal.id}",
@@ -327,6 +335,7 @@ def add_deal_contact(
     deal: DealDep,
     user: Editor,
     contact_id: Annotated[str, Form()] = "",
+    find: Annotated[str, Form()] = "",
     role: Annotated[str, Form()] = "",
 ) -> Response:
     return run_change(
@@ -335,7 +344,7 @@ def add_deal_contact(
         lambda: deal_service.add_contact(
             session,
             deal=deal,
-            contact_id=int(contact_id) if contact_id.strip().isdigit() else None,
+            contact_id=picked_id(contact_id, find=find, field="contact_id", required=True),
             role=role.strip()[:80] or None,
             actor_id=user.id,
         ),

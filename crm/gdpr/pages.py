@@ -14,7 +14,7 @@ from crm.contacts import service as contact_service
 from crm.core import audit
 from crm.core.db import SessionDep
 from crm.core.errors import N_, CRMError, Invalid
-from crm.core.forms import FormErrors
+from crm.core.forms import FormErrors, picked_id
 from crm.core.i18n import request_zone
 from crm.core.schemas import parse_day
 from crm.core.security import safe_next
@@ -31,6 +31,7 @@ from crm.gdpr.models import (
     RequestUpdate,
 )
 from crm.gdpr.routes import after_erasures, export_dir, export_response
+from crm.home import search
 from crm.users import service as user_service
 from crm.users.models import Role
 
@@ -73,6 +74,7 @@ class RequestForm(BaseModel):
     requester_name: str = ""
     requester_email: str = ""
     contact_id: str = ""
+    find: str = ""  # what was typed into the contact finder
     received_on: str = ""
     notes: str = ""
 
@@ -87,7 +89,12 @@ def _request_form(
     return render(
         request,
         "gdpr/request_form.html",
-        {"form": form, "errors": errors, "kinds": list(RequestKind)},
+        {
+            "form": form,
+            "errors": errors,
+            "kinds": list(RequestKind),
+            "chosen": search.choice(session, kind="contacts", record_id=form.contact_id),
+        },
         status_code=status_code,
     )
 
@@ -113,7 +120,7 @@ def create_request(
                 kind=form.kind,
                 requester_name=form.requester_name,
                 requester_email=form.requester_email,
-                contact_id=int(form.contact_id) if form.contact_id.isdigit() else None,
+                contact_id=picked_id(form.contact_id, find=form.find, field="contact_id"),
                 received_at=_received_at(request, form.received_on),
                 notes=form.notes,
             )

@@ -44,6 +44,27 @@ def search_page(
     return render(request, "home/search.html", {"results": found, "for_log": purpose == "log"})
 
 
+@router.get("/search/pick", response_class=HTMLResponse)
+def pick_results(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    kind: Annotated[str, Query(pattern="^(contacts|companies)$")],
+    field: Annotated[str, Query(pattern="^[a-z_]{1,40}$")],
+    find: Annotated[str, Query(max_length=200)] = "",
+    required: bool = False,
+) -> HTMLResponse:
+    """A form's finder: the contacts or companies matching ``find``, as radio buttons
+    named ``field``, so that the form sends the chosen one's id."""
+    found = search_service.search(session, q=find, kinds=frozenset({kind}))
+    hits = found.contacts if kind == "contacts" else found.companies
+    return render(
+        request,
+        "home/pick.html",
+        {"results": found, "hits": hits, "field": field, "required": required},
+    )
+
+
 @router.get("/help", response_class=HTMLResponse)
 def help_page(request: Request, user: CurrentUser) -> HTMLResponse:
     return render(request, "home/help.html")

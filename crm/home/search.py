@@ -3,6 +3,7 @@
 from sqlmodel import Session
 
 from crm.contacts import service as contact_service
+from crm.contacts.models import Company, Contact
 from crm.deals import service as deal_service
 from crm.home.models import SearchHit, SearchResults
 
@@ -12,29 +13,46 @@ PER_GROUP = 5
 MIN_LENGTH = 2
 
 
-def search(session: Session, *, q: str, limit: int = PER_GROUP) -> SearchResults:
+KINDS = frozenset({"contacts", "companies", "deals"})
+
+
+def search(
+    session: Session, *, q: str, limit: int = PER_GROUP, kinds: frozenset[str] = KINDS
+) -> SearchResults:
+    """What matches ``q``, by kind; a form's finder asks for one kind only."""
     q = q.strip()
+    found = SearchResults(q=q, contacts=[], companies=[], deals=[])
     if len(q) < MIN_LENGTH:
-        return SearchResults(q=q, contacts=[], companies=[], deals=[])
-    listed = contact_service.contact_list(session, q=q, limit=limit)
-    companies, _ = contact_service.list_companies(session, q=q, limit=limit)
-    deals, _ = deal_service.list_deals(session, q=q, limit=limit)
-    return SearchResults(
-        q=q,
-        contacts=[
+        return found
+    if "contacts" in kinds:
+        found.contacts = [
             SearchHit(
                 id=row.id,
                 title=f"{row.first_name} {row.last_name}",
                 detail=row.company_name or row.email,
                 url=f"/contacts/{row.id}",
             )
-            for row in listed.rows
-        ],
-        companies=[
+            for row in contact_service.contact_list(session, q=q, limit=limit).rows
+        ]
+    if "companies" in kinds:
+        companies, _ = contact_service.list_companies(session, q=q, limit=limit)
+        found.companies = [
             SearchHit(id=c.id, title=c.name, detail=c.domain, url=f"/companies/{c.id}")
             for c in companies
-        ],
-        deals=[
+        ]
+    if "deals" in kinds:
+        deals, _ = deal_service.list_deals(session, q=q, limit=limit)
+        found.deals = [
             SearchHit(id=d.id, title=d.title, detail=d.status, url=f"/deals/{d.id}") for d in deals
-        ],
-    )
+        ]
+    return found
+
+
+def choice(session: Session, *, kind: str, record_id: str | int | None) -> tuple[int, str] | None:
+    """What a form's finder shows as already chosen: the record's id and name, if the id
+    names a contact (or company) there is."""
+    if record_id is None or not str(record_id).isdigit():
+        return None
+    model = Contact if kind == "contacts" else Company
+    found = session.get(model, int(record_id))
+    return (found.id, found.name) if found else None

@@ -30,7 +30,9 @@ def test_an_erasure_request_from_receipt_to_done(live_server, page: Page):
     page.get_by_label("Kind").select_option("erasure")
     page.get_by_label("From (name)").fill("Edda Erased")
     page.get_by_label("Their e-mail").fill("edda@x.example")
-    page.get_by_label("Contact number in the CRM").fill(str(contact_id))
+    finder = page.get_by_role("group", name="The contact in the CRM")
+    finder.get_by_label("Find by name, e-mail or phone").fill("Edda")
+    finder.get_by_role("radio", name="Edda Erased").check()  # the person, not a number
     page.get_by_role("button", name="Record the request").click()
 
     expect(page.get_by_text("Request recorded; it is due on")).to_be_visible()

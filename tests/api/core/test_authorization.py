@@ -37,7 +37,7 @@ RULES: dict[object, str] = {
         GET /consent/withdraw/{token}  POST /consent/withdraw/{token}
     """,
     SIGNED_IN: """
-        GET /  GET /api/v1/home  GET /search  GET /api/v1/search  GET /help
+        GET /  GET /api/v1/home  GET /search  GET /search/pick  GET /api/v1/search  GET /help
         GET /help/guide/{language}
         POST /logout  GET /profile  POST /profile/preferences  POST /profile/password
         POST /profile/tokens  POST /profile/tokens/{token_id}/revoke
