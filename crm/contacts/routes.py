@@ -31,7 +31,7 @@ from crm.core.db import SessionDep, utcnow
 from crm.core.downloads import download
 from crm.core.errors import N_, CRMError, Stale
 from crm.core.exports import csv_lines
-from crm.core.forms import FormErrors, changed_fields
+from crm.core.forms import FormErrors, changed_fields, picked_id
 from crm.core.schemas import blank_is_none
 from crm.core.security import safe_next
 from crm.core.templating import flash, render
@@ -571,8 +571,16 @@ def update_contact(
 
 @router.get("/contacts/{contact_id}/merge", response_class=HTMLResponse)
 def merge_contact_page(
-    request: Request, session: SessionDep, contact: ContactDep, user: Editor, other: str = ""
+    request: Request,
+    session: SessionDep,
+    contact: ContactDep,
+    user: Editor,
+    other: str = "",
+    find: str = "",
 ) -> HTMLResponse:
+    """The duplicate chosen in the finder (or named by an e-mail address in the link)."""
+    if "@" not in other:
+        picked_id(other, find=find, field="other", required=True)
     duplicate = contact_service.find_duplicate(session, of=contact, other=other)
     companies = contact_service.company_names(
         session, {c.company_id for c in (contact, duplicate) if c.company_id}

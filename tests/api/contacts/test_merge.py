@@ -87,6 +87,10 @@ def test_the_merge_screen_compares_and_merges(client, session):
     assert client.get(f"/contacts/{target.id}/merge?other={duplicate.id}").status_code == 200
     assert client.get(f"/contacts/{target.id}/merge?other=nobody@x.example").status_code == 404
     assert client.get(f"/contacts/{target.id}/merge?other={target.id}").status_code == 422
+    # the finder on the contact page: a name typed, none of the results chosen
+    unchosen = client.get(f"/contacts/{target.id}/merge?other=&find=Kurt")
+    assert unchosen.status_code == 422 and "Choose one of the results" in unchosen.text
+    assert 'id="merge-other-finder"' in client.get(f"/contacts/{target.id}").text
     response = post_form(
         client,
         f"/contacts/{target.id}/merge",
