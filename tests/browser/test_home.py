@@ -127,6 +127,9 @@ def test_a_dpo_opens_the_request_due_first(live_server, page: Page, screenshot):
     live_server.log_in_as_new_user(
         page, email="dora.home@example.com", name="Dora DPO", role=Role.DPO
     )
+    # The DPO's own section is the first (and only) thing on their home, not the sales one.
+    expect(page.locator("main h2").first).to_have_text("Privacy")
+    expect(page.get_by_role("heading", name="Sales")).to_have_count(0)
     requests = page.locator("#privacy-title").locator("..")
     expect(requests.get_by_text("overdue")).to_be_visible()
     screenshot(page, "home-privacy")
