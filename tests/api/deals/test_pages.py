@@ -189,6 +189,8 @@ def test_figures_page(client, session, stages):
     page = client.get("/deals/figures")
     assert page.status_code == 200 and '<svg class="chart"' in page.text
     assert "EUR: 2027-04: 1000.00, 100.00;" in page.text
+    assert "Amount (EUR)" in page.text and "Month of expected close" in page.text
+    assert "<title>2027-04: Amount €1,000.00, Weighted €100.00</title>" in page.text
     assert "Bad timing: 1" in page.text and "0 of 1 closed deals won" in page.text
     assert client.get("/deals/figures?from=someday").status_code == 422
     assert 'href="/deals/figures"' in client.get("/deals").text

@@ -66,6 +66,10 @@ def test_page_shows_charts_and_tables_and_the_csv_matches(client, session, journ
     assert "Cohorts by month of joining" in page.text
     month = datetime.now(UTC) - timedelta(days=30)
     assert f"{month:%Y-%m}: 3, 0;" in page.text  # the cohort chart's description
+    # axes with their titles, and each bar's figures in a <title>: shown on hover
+    assert "Subjects who entered" in page.text and "Month of joining" in page.text
+    assert f"<title>{month:%Y-%m}: Joined 3, Reached a purchase phase 0</title>" in page.text
+    assert "<title>Awareness: Entered 3, Moved on " in page.text
     assert client.get(f"/journeys/{journey.id}/analytics?from=nonsense").status_code == 422
     download = client.get(f"/journeys/{journey.id}/analytics.csv")
     assert download.headers["content-type"].startswith("text/csv")
@@ -118,6 +122,7 @@ def test_map_page_shows_the_rows_the_curve_and_the_gaps(client, session, journey
     page = client.get(f"/journeys/{journey.id}/map?segment=Retail")
     assert page.status_code == 200 and "<html" in page.text
     assert "Emotion curve" in page.text and '<svg class="chart"' in page.text
+    assert "Average sentiment</text>" in page.text  # the value axis is named
     assert "Typical questions" in page.text and "Pain points" in page.text
     # the one touchpoint fell into consideration: every other phase is a gap
     assert page.text.count(">Gap</span>") == 4
