@@ -37,7 +37,8 @@ test: install chromium
 
 # The user guide's pictures (docs/images), taken by the browser tests.
 screenshots: install chromium
-	CRM_GUIDE_SCREENSHOTS=1 $(BIN)/pytest -m browser tests/browser/test_home.py tests/browser/test_accessibility.py
+	CRM_GUIDE_SCREENSHOTS=1 $(BIN)/pytest -m browser tests/browser/test_home.py tests/browser/test_accessibility.py \
+		tests/browser/test_layout.py tests/browser/test_charts.py tests/browser/test_privacy.py
 
 # The benchmark: SIZE=S|M|L, DB=sqlite|postgres. Data is generated once, then reused.
 SIZE ?= S

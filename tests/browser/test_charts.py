@@ -9,7 +9,9 @@ from crm.users.models import Role
 from tests.factories import make_contact
 
 
-def test_the_funnel_names_its_axis_and_the_hovered_bar_says_its_figures(live_server, page: Page):
+def test_the_funnel_names_its_axis_and_the_hovered_bar_says_its_figures(
+    live_server, page: Page, screenshot
+):
     with live_server.session() as session:
         journey = journey_service.create_journey(
             session, data=JourneyCreate(name="Chart journey", template="classic"), actor_id=None
@@ -38,5 +40,6 @@ def test_the_funnel_names_its_axis_and_the_hovered_bar_says_its_figures(live_ser
     bar.hover()
     hovered = page.evaluate("document.querySelector('svg .datum:hover title')?.textContent")
     assert hovered == "Awareness: Entered 3, Moved on 0"
+    screenshot(page, "analytics-funnel")
     table = page.get_by_role("table").first
     expect(table.get_by_role("row", name="Awareness")).to_contain_text("3")

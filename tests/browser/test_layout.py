@@ -1,5 +1,7 @@
 """The page frame at the sizes people use: a laptop (1366 px) and a phone (390 px)."""
 
+import re
+
 from playwright.sync_api import Page, expect
 
 from crm.contacts import service as contact_service
@@ -43,7 +45,7 @@ def overflow(page: Page) -> int:
     return page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
 
 
-def test_the_menu_keeps_to_one_row_on_a_laptop_and_on_a_phone(live_server, page: Page):
+def test_the_menu_keeps_to_one_row_on_a_laptop_and_on_a_phone(live_server, page: Page, screenshot):
     page.set_viewport_size(LAPTOP)
     log_in_german_admin(live_server, page, "hedwig.laptop@example.com")
     assert menu_rows(page) == 1
@@ -54,6 +56,7 @@ def test_the_menu_keeps_to_one_row_on_a_laptop_and_on_a_phone(live_server, page:
     page.reload()
     assert menu_rows(page) == 1  # it scrolls sideways instead of wrapping
     assert overflow(page) == 0
+    screenshot(page, "home-admin-phone-de")
     menu = page.get_by_role("navigation", name="Hauptnavigation")
     menu.get_by_role("link", name="Benutzer").scroll_into_view_if_needed()
     menu.get_by_role("link", name="Benutzer").click()
@@ -125,4 +128,7 @@ def test_a_contact_with_a_long_address_fits_a_phone(live_server, page: Page, scr
     page.goto(f"{live_server.url}/contacts/{contact.id}")
     expect(page.get_by_role("link", name=LONG_EMAIL)).to_be_visible()
     assert overflow(page) == 0
+    # The browser asks for en-GB: the date is written day first, on a 24-hour clock.
+    added = page.locator("dt", has_text="Added").locator("xpath=following-sibling::dd[1]")
+    expect(added).to_have_text(re.compile(r"^\d\d/\d\d/\d{4}, \d\d:\d\d$"))
     screenshot(page, "contact-phone")

@@ -8,7 +8,7 @@ from crm.contacts.models import CompanyCreate, ContactCreate
 from crm.users.models import Role
 
 
-def test_an_erasure_request_from_receipt_to_done(live_server, page: Page):
+def test_an_erasure_request_from_receipt_to_done(live_server, page: Page, screenshot):
     with live_server.session() as session:
         contact = contact_service.create_contact(
             session,
@@ -33,6 +33,7 @@ def test_an_erasure_request_from_receipt_to_done(live_server, page: Page):
     finder = page.get_by_role("group", name="The contact in the CRM")
     finder.get_by_label("Find by name, e-mail or phone").fill("Edda")
     finder.get_by_role("radio", name="Edda Erased").check()  # the person, not a number
+    screenshot(page, "privacy-request-finder")
     page.get_by_role("button", name="Record the request").click()
 
     expect(page.get_by_text("Request recorded; it is due on")).to_be_visible()

@@ -118,7 +118,7 @@ class TestLogin:
 
     def test_the_login_page_says_it_in_the_browsers_language(self, client):
         response = client.get("/login", headers={"Accept-Language": "de-DE,de;q=0.9"})
-        assert "Anmelden" in response.text and '<html lang="de">' in response.text
+        assert "Anmelden" in response.text and '<html lang="de-DE">' in response.text
 
 
 class TestThrottling:
