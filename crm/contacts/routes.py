@@ -275,9 +275,11 @@ class ContactForm(BaseModel):
     tags: str = ""
     # The version the form showed: an edit of an older one is refused.
     version: str = ""
+    find: str = ""  # what was typed into the company finder
 
     def values(self) -> dict[str, Any]:
-        values: dict[str, Any] = self.model_dump(exclude={"version"})
+        picked_id(self.company_id, find=self.find, field="company_id")
+        values: dict[str, Any] = self.model_dump(exclude={"version", "find"})
         for name in ("emails", "phones"):
             values[name] = [line.strip() for line in values[name].splitlines() if line.strip()]
         values["tags"] = split_tags(self.tags)
@@ -287,7 +289,9 @@ class ContactForm(BaseModel):
 
     @classmethod
     def of(cls, contact: Contact) -> "ContactForm":
-        fields = {name: str(getattr(contact, name) or "") for name in cls.model_fields}
+        fields = {
+            name: str(getattr(contact, name) or "") for name in cls.model_fields if name != "find"
+        }
         return cls(
             **fields
             | {
@@ -383,9 +387,9 @@ def _contact_form(
             "form": form,
             "errors": errors,
             "buying_roles": list(BuyingRole),
-            "company_options": [
-                (c.id, c.name) for c in contact_service.list_companies(session, limit=200)[0]
-            ],
+            "company": contact_service.finder_choice(
+                session, kind="companies", record_id=form.company_id
+            ),
             "owner_options": _owner_options(session),
         },
         status_code=status_code,
@@ -548,7 +552,7 @@ def update_contact(
         # the user's, leaving the page keeps the other's.
         errors.add_error(exc)
         saved = ContactForm.of(contact)
-        changed = changed_fields(saved, form, skip={"version"})
+        changed = changed_fields(saved, form, skip={"version", "find"})
         form = form.model_copy(update={"version": saved.version})
         return _contact_form(
             request,

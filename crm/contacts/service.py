@@ -747,3 +747,15 @@ def bulk_update(session: Session, *, data: BulkRequest, actor_id: int | None) ->
         fields=fields,
     )
     return len(ids)
+
+
+def finder_choice(
+    session: Session, *, kind: str, record_id: str | int | None
+) -> tuple[int, str] | None:
+    """What a form's finder shows as already chosen: the record's id and name, if the id
+    names a contact (kind "contacts") or a company there is."""
+    if record_id is None or not str(record_id).isdigit():
+        return None
+    model = Contact if kind == "contacts" else Company
+    found = session.get(model, int(record_id))
+    return (found.id, found.name) if found else None

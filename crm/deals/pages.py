@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel
 from sqlmodel import Session
 
+from crm.contacts import service as contact_service
 from crm.contacts.deps import EDITOR_ROLES, CompanyDep, ContactDep, Editor
 from crm.core import lists
 from crm.core.db import SessionDep
@@ -38,7 +39,6 @@ from crm.deals.models import (
     StageUpdate,
 )
 from crm.deals.routes import deal_public, deals_public
-from crm.home import search
 from crm.journeys import service as journey_service
 from crm.users import service as user_service
 from crm.users.deps import AdminUser, CurrentUser
@@ -259,7 +259,9 @@ def _deal_page(
             "lost_reasons": lists.entries(session, LostReason),
             "currencies": sorted(CURRENCIES),
             "owners": user_service.active_user_choices(session),
-            "company": search.choice(session, kind="companies", record_id=edit.company_id),
+            "company": contact_service.finder_choice(
+                session, kind="companies", record_id=edit.company_id
+            ),
             "may_change": user.has_role(*EDITOR_ROLES),
         },
         status_code=status_code,

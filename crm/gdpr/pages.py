@@ -31,7 +31,6 @@ from crm.gdpr.models import (
     RequestUpdate,
 )
 from crm.gdpr.routes import after_erasures, export_dir, export_response
-from crm.home import search
 from crm.users import service as user_service
 from crm.users.models import Role
 
@@ -93,7 +92,9 @@ def _request_form(
             "form": form,
             "errors": errors,
             "kinds": list(RequestKind),
-            "chosen": search.choice(session, kind="contacts", record_id=form.contact_id),
+            "chosen": contact_service.finder_choice(
+                session, kind="contacts", record_id=form.contact_id
+            ),
         },
         status_code=status_code,
     )

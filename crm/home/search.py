@@ -3,7 +3,6 @@
 from sqlmodel import Session
 
 from crm.contacts import service as contact_service
-from crm.contacts.models import Company, Contact
 from crm.deals import service as deal_service
 from crm.home.models import SearchHit, SearchResults
 
@@ -46,13 +45,3 @@ def search(
             SearchHit(id=d.id, title=d.title, detail=d.status, url=f"/deals/{d.id}") for d in deals
         ]
     return found
-
-
-def choice(session: Session, *, kind: str, record_id: str | int | None) -> tuple[int, str] | None:
-    """What a form's finder shows as already chosen: the record's id and name, if the id
-    names a contact (or company) there is."""
-    if record_id is None or not str(record_id).isdigit():
-        return None
-    model = Contact if kind == "contacts" else Company
-    found = session.get(model, int(record_id))
-    return (found.id, found.name) if found else None

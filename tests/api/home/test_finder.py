@@ -102,3 +102,29 @@ def test_a_deal_gets_its_company_and_contacts_by_the_finder(client, session):
     assert cleared.status_code == 303
     session.refresh(deal)
     assert deal.company_id is None
+
+
+def test_a_contact_keeps_its_company_however_many_companies_there_are(client, session):
+    """The contact form offered the first 200 companies in a list: a contact of the 201st
+    lost its company when saved. The finder shows the contact's own company, whichever."""
+    for number in range(201):
+        make_company(session, name=f"Aaa {number:03d}")  # all of them ahead of the one
+    zeta = make_company(session, name="Zeta Zimmerei")
+    contact = make_contact(session, first_name="Zora", last_name="Zimmer", company_id=zeta.id)
+    login(client, make_user(session).email)
+    url = f"/contacts/{contact.id}"
+    form = client.get(f"{url}/edit").text
+    assert f'name="company_id" value="{zeta.id}" checked' in form and "Zeta Zimmerei" in form
+    fields = {
+        "first_name": "Zora",
+        "last_name": "Zimmer",
+        "company_id": str(zeta.id),
+        "emails": "\n".join(contact.emails),
+        "version": str(contact.version),
+    }
+    typed = post_form(client, url, {**fields, "company_id": "", "find": "Aaa"}, form_page=url)
+    assert typed.status_code == 422 and "Choose one of the results" in typed.text
+    saved = post_form(client, url, {**fields, "job_title": "Carpenter"}, form_page=url)
+    assert saved.status_code == 303
+    session.refresh(contact)
+    assert (contact.company_id, contact.job_title) == (zeta.id, "Carpenter")
