@@ -64,12 +64,21 @@ class LiveServer:
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
 
-    def log_in_as_new_user(self, page: Page, *, email: str, name: str, role: Role) -> None:
-        """Create a user with one role and log the browser in as them."""
+    def log_in_as_new_user(
+        self,
+        page: Page,
+        *,
+        email: str,
+        name: str,
+        role: Role | set[Role],
+        language: str | None = None,
+    ) -> None:
+        """Create a user with a role (or several) and log the browser in as them."""
+        roles = role if isinstance(role, set) else {role}
         with self.session() as session:
             user_service.create_user(
                 session,
-                data=UserCreate(email=email, name=name, roles={role}),
+                data=UserCreate(email=email, name=name, roles=roles, language=language),
                 password=PASSWORD,
                 actor_id=None,
             )

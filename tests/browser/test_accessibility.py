@@ -93,29 +93,23 @@ def seed(live_server) -> dict[str, str]:
         pipeline = deal_service.create_pipeline(
             session, data=PipelineCreate(name="Accessibility"), actor_id=None
         )
-        stage = deal_service.stages_of(session, pipeline)[0]
-        deal = deal_service.create_deal(
-            session,
-            data=DealCreate(
-                title="Mill upgrade",
-                pipeline_id=pipeline.id,
-                company_id=company.id,
-                owner_id=admin.id,
-            ),
-            actor_id=None,
-        )
-        # A card in a column far to the right: a board's columns scroll in their box.
-        last_open = [s for s in deal_service.stages_of(session, pipeline) if s.kind == "open"][-1]
-        deal_service.create_deal(
-            session,
-            data=DealCreate(
-                title="Mill extension",
-                pipeline_id=pipeline.id,
-                stage_id=last_open.id,
-                company_id=company.id,
-                owner_id=admin.id,
-            ),
-            actor_id=None,
+        stages = deal_service.stages_of(session, pipeline)
+        stage = stages[0]
+        # The second deal is a card far to the right: a board's columns scroll in their box.
+        last_open = [s for s in stages if s.kind == "open"][-1]
+        deal, _ = (
+            deal_service.create_deal(
+                session,
+                data=DealCreate(
+                    title=title,
+                    pipeline_id=pipeline.id,
+                    stage_id=in_stage.id,
+                    company_id=company.id,
+                    owner_id=admin.id,
+                ),
+                actor_id=None,
+            )
+            for title, in_stage in (("Mill upgrade", stage), ("Mill extension", last_open))
         )
         followup_service.create_followup(
             session,

@@ -6,9 +6,7 @@ from playwright.sync_api import Page, expect
 
 from crm.contacts import service as contact_service
 from crm.contacts.models import ContactCreate
-from crm.users import service as user_service
-from crm.users.models import Role, UserCreate
-from tests.browser.conftest import PASSWORD
+from crm.users.models import Role
 
 LAPTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
@@ -17,18 +15,9 @@ LONG_EMAIL = "friederike.mustermann-oberhausen@vertrieb.grosshandel-beispiel.exa
 
 def log_in_german_admin(live_server, page: Page, email: str) -> None:
     """An administrator sees the longest menu, and German has its longest words."""
-    with live_server.session() as session:
-        user_service.create_user(
-            session,
-            data=UserCreate(email=email, name="Hedwig Hausherr", roles=set(Role), language="de"),
-            password=PASSWORD,
-            actor_id=None,
-        )
-        session.commit()
-    page.goto(live_server.url + "/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    live_server.log_in_as_new_user(
+        page, email=email, name="Hedwig Hausherr", role=set(Role), language="de"
+    )
     expect(page.get_by_role("heading", name="Willkommen, Hedwig Hausherr")).to_be_visible()
 
 
