@@ -1,6 +1,8 @@
 """A data protection officer takes an erasure request from receipt to done: records it,
 verifies the identity, erases the person, and redacts the mention left elsewhere."""
 
+import re
+
 from playwright.sync_api import Page, expect
 
 from crm.contacts import service as contact_service
@@ -32,6 +34,8 @@ def test_an_erasure_request_from_receipt_to_done(live_server, page: Page, screen
     page.get_by_label("Their e-mail").fill("edda@x.example")
     finder = page.get_by_role("group", name="The contact in the CRM")
     finder.get_by_label("Find by name, e-mail or phone").fill("Edda")
+    finder.get_by_label("Find by name, e-mail or phone").press("Enter")  # searches, not sends
+    expect(page).to_have_url(re.compile(r"/privacy/requests/new$"))  # nothing was sent
     finder.get_by_role("radio", name="Edda Erased").check()  # the person, not a number
     screenshot(page, "privacy-request-finder")
     page.get_by_role("button", name="Record the request").click()

@@ -28,6 +28,12 @@
   document.addEventListener("focusin", leaveAccountMenu);
 
   document.addEventListener("keydown", function (event) {
+    // Enter in a form's finder searches (its results come as you type); it must not
+    // send the form before one of them is chosen.
+    if (event.key === "Enter" && event.target.matches("input[data-finder]")) {
+      event.preventDefault();
+      return;
+    }
     if (event.ctrlKey || event.metaKey || event.altKey) {
       return;
     }
