@@ -58,5 +58,6 @@ def test_win_a_deal_on_the_board_and_see_the_customer_move_on(live_server, page:
     won.get_by_role("link", name="Wine for the fair", exact=True).click()
     page.get_by_role("link", name="Winzerhof Süd").click()
     journeys = page.locator("#journeys")
-    expect(journeys.get_by_text("Retention")).to_be_visible()
+    # the enrollment's line, not the phase offered for another journey below it
+    expect(journeys.locator("p", has_text="Retention")).to_be_visible()
     expect(page.locator("#deals").get_by_text("Customer class")).to_be_visible()
