@@ -95,6 +95,8 @@ def api_pipelines(
 def api_create_pipeline(
     session: SessionDep, user: AdminUser, data: PipelineCreate, language: SiteLanguage
 ) -> PipelinePublic:
+    """A pipeline with the ``stages`` given, else the default ones, named in the
+    installation's language (CRM_DEFAULT_LANGUAGE)."""
     pipeline = deal_service.create_pipeline(session, data=data, actor_id=user.id, language=language)
     return pipeline_public(session, pipeline)
 

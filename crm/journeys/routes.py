@@ -121,6 +121,8 @@ def api_journeys(
 def api_create_journey(
     session: SessionDep, user: AdminUser, data: JourneyCreate, language: SiteLanguage
 ) -> JourneyPublic:
+    """A journey; with a ``template``, its phases, map and description come from it,
+    written in the installation's language (CRM_DEFAULT_LANGUAGE)."""
     journey = journey_service.create_journey(
         session, data=data, actor_id=user.id, language=language
     )
