@@ -5,7 +5,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test demo lint install chromium migrate messages bench load screenshots
+.PHONY: run test demo lint install chromium mailservers migrate messages bench load screenshots
 
 $(BIN)/crm: pyproject.toml
 	python3 -m venv $(VENV)
@@ -32,7 +32,14 @@ chromium:
 	@[ -x /usr/bin/chromium ] || { $(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
 
-test: install chromium
+# The e-mail tests talk to a real Dovecot (IMAP) and an SMTP server that delivers into it
+# (tests/mailservers.py); they keep running after the tests.
+mailservers: install
+	@[ -x /usr/sbin/dovecot ] && [ -e /usr/lib/dovecot/lmtp ] || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq dovecot-imapd dovecot-lmtpd; }
+	$(BIN)/python -m tests.mailservers start
+
+test: install chromium mailservers
 	$(BIN)/pytest
 
 # The user guide's pictures (docs/images), taken by the browser tests.

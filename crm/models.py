@@ -64,6 +64,15 @@ from crm.journeys.models import (
     PhaseTransition,
     TouchpointPhase,
 )
+from crm.mail.models import (
+    IgnoredSender,
+    MailAttachment,
+    Mailbox,
+    MailboxFolder,
+    MailMessage,
+    MailReceipt,
+    TriageEntry,
+)
 from crm.scheduler import JOBSTORE_TABLE
 from crm.touchpoints.models import Channel, Outcome, Touchpoint
 from crm.users.models import ApiToken, LoginAttempt, User, UserRole
@@ -139,12 +148,18 @@ __all__ = [
     "ForecastChange",
     "ForecastTotal",
     "IdempotentRequest",
+    "IgnoredSender",
     "ImportChunk",
     "ImportJob",
     "ImportProblem",
     "Journey",
     "LoginAttempt",
     "LostReason",
+    "MailAttachment",
+    "MailMessage",
+    "MailReceipt",
+    "Mailbox",
+    "MailboxFolder",
     "Outcome",
     "Phase",
     "PhaseCount",
@@ -165,6 +180,7 @@ __all__ = [
     "TouchpointDay",
     "TouchpointDayChange",
     "TouchpointPhase",
+    "TriageEntry",
     "User",
     "UserRole",
     "include_object",

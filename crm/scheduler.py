@@ -81,6 +81,8 @@ def jobs(settings: Settings) -> list[Job]:
         Job("gdpr.purge_exports", "crm.gdpr.jobs:purge_exports", "interval", {"hours": 24}),
         Job("gdpr.scrub_files", "crm.gdpr.jobs:scrub_files", "interval", {"hours": 24}),
         Job("gdpr.propose_erasures", "crm.gdpr.jobs:propose_erasures", "interval", {"hours": 24}),
+        Job("mail.read_mailboxes", "crm.mail.jobs:read_mailboxes", "interval", {"minutes": 5}),
+        Job("mail.purge_triage", "crm.mail.jobs:purge_triage", "interval", {"hours": 24}),
         Job(
             "followups.evaluate_rules",
             "crm.followups.jobs:evaluate_rules",

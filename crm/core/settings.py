@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     smtp_host: str = ""
     smtp_port: int = 25
     smtp_from: str = "crm@localhost"
+    # A mail read from a mailbox that is larger than this is kept as its headers and size.
+    mail_max_mb: int = Field(default=10, ge=1, le=200)
     # The largest file an import accepts.
     import_max_mb: int = 25
     # Requests served at once by one process; 0 chooses: 2 on SQLite, where the database

@@ -271,6 +271,8 @@ class PrivacySettings(SQLModel, table=True):
     # Leads (never bought) with no activity and no consent for this long are proposed for
     # erasure; customers after the customer relationship purpose's retention period.
     lead_retention_months: int = column(Privacy.NONE, default=24)
+    # Mail from unknown senders waits this long in the triage inbox, then goes unread.
+    mail_triage_days: int = column(Privacy.NONE, default=30)
     updated_at: datetime = timestamp(default_factory=utcnow)
 
 
@@ -449,6 +451,9 @@ class PrivacySettingsPublic(Strict, SQLModel):
     admins_may_handle: bool = Field(description="Whether administrators may handle requests.")
     lead_retention_months: int = Field(
         default=24, ge=1, le=240, description="Quiet leads without consent are proposed after."
+    )
+    mail_triage_days: int = Field(
+        default=30, ge=1, le=365, description="Days mail from unknown senders waits in triage."
     )
 
 

@@ -347,6 +347,7 @@ def privacy_settings(
     dpo: Dpo,
     admins_may_handle: Annotated[bool, Form()] = False,
     lead_retention_months: Annotated[str, Form()] = "24",
+    mail_triage_days: Annotated[str, Form()] = "30",
 ) -> Response:
     return run_change(
         request,
@@ -354,7 +355,9 @@ def privacy_settings(
         lambda: cases.update_settings(
             session,
             data=PrivacySettingsPublic(
-                admins_may_handle=admins_may_handle, lead_retention_months=lead_retention_months
+                admins_may_handle=admins_may_handle,
+                lead_retention_months=lead_retention_months,
+                mail_triage_days=mail_triage_days,
             ),
             actor_id=dpo.id,
         ),

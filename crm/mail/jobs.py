@@ -1,0 +1,48 @@
+"""Scheduled work of the e-mail module."""
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import Engine
+from sqlmodel import col, select
+
+from crm.core.db import default_engine, job_session, utcnow
+from crm.core.settings import get_settings
+from crm.gdpr.cases import privacy_settings
+from crm.mail import service as mail_service
+from crm.mail.models import Mailbox, MailReadResult
+from crm.mail.reading import read_mailbox
+
+log = logging.getLogger("crm.mail")
+
+
+def read_mailboxes(engine: Engine | None = None) -> list[MailReadResult]:
+    """Every five minutes: read each active mailbox, committing after each chunk. A
+    mailbox that fails keeps its error and does not stop the others."""
+    engine = engine or default_engine()
+    settings = get_settings()
+    with job_session(engine) as session:
+        ids = list(session.exec(select(Mailbox.id).where(col(Mailbox.is_active))))
+    results = []
+    for mailbox_id in ids:
+        try:
+            with job_session(engine) as session:
+                mailbox = session.get(Mailbox, mailbox_id)
+                if mailbox is None:
+                    continue
+                result = MailReadResult.of(mailbox)
+                for _ in read_mailbox(session, mailbox=mailbox, settings=settings, result=result):
+                    session.commit()
+                results.append(result)
+        except Exception:  # a fault of ours in one mailbox must not stop the others
+            log.exception("reading mailbox %s failed", mailbox_id)
+            with job_session(engine) as session:
+                mail_service.record_failure(session, mailbox_id=mailbox_id)
+    return results
+
+
+def purge_triage(engine: Engine | None = None) -> int:
+    """Daily: mail from unknown senders that waited longer than the DPO allows goes."""
+    with job_session(engine or default_engine()) as session:
+        days = privacy_settings(session).mail_triage_days
+        return mail_service.purge_triage(session, before=utcnow() - timedelta(days=days))

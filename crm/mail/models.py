@@ -1,0 +1,234 @@
+"""E-mail: the mailboxes the CRM reads, the mails it turned into touchpoints, and the
+mails from unknown senders that wait to be triaged."""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import StringConstraints, field_validator
+from sqlalchemy import JSON, BigInteger, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from crm.core.db import Privacy, column, timestamp, utcnow
+from crm.core.schemas import Strict, blank_is_none
+
+
+class MailboxKind(StrEnum):
+    SHARED = "shared"  # a team address, such as sales@
+    PERSONAL = "personal"  # one user's own address
+
+
+class Security(StrEnum):
+    SSL = "ssl"  # TLS from the first byte (port 993)
+    STARTTLS = "starttls"
+    NONE = "none"  # only for a server on the same machine or network
+
+
+class Mailbox(SQLModel, table=True):
+    __tablename__ = "mailbox"
+
+    id: int | None = column(Privacy.NONE, default=None, primary_key=True)
+    name: str = column(Privacy.NONE, max_length=120)
+    kind: str = column(Privacy.NONE, default=MailboxKind.SHARED, max_length=16)
+    # A personal mailbox's user: their mails are logged by them.
+    owner_id: int | None = column(
+        Privacy.NONE, default=None, foreign_key="user.id", ondelete="SET NULL"
+    )
+    # The address its mails come from: a mail from it is outbound.
+    address: str = column(Privacy.PERSONAL, max_length=254)
+    host: str = column(Privacy.NONE, max_length=253)
+    port: int = column(Privacy.NONE, default=993)
+    security: str = column(Privacy.NONE, default=Security.SSL, max_length=16)
+    username: str = column(Privacy.PERSONAL, max_length=254)
+    password_sealed: str = column(Privacy.SECRET, max_length=1000)
+    folders: list[str] = column(Privacy.NONE, default_factory=lambda: ["INBOX"], sa_type=JSON)
+    # At most this many messages per folder and run: a large backlog is read over runs.
+    batch_size: int = column(Privacy.NONE, default=500)
+    is_active: bool = column(Privacy.NONE, default=True)
+    checked_at: datetime | None = timestamp(default=None)
+    # What went wrong on the last run, shown to admins until a run succeeds.
+    last_error: str | None = column(Privacy.NONE, default=None, max_length=1000)
+    created_at: datetime = timestamp(default_factory=utcnow)
+
+
+class MailboxFolder(SQLModel, table=True):
+    """How far a folder has been read: UIDs are only comparable within one UIDVALIDITY."""
+
+    __tablename__ = "mailbox_folder"
+    __table_args__ = (UniqueConstraint("mailbox_id", "name"),)
+
+    id: int | None = column(Privacy.NONE, default=None, primary_key=True)
+    mailbox_id: int = column(Privacy.NONE, foreign_key="mailbox.id", ondelete="CASCADE")
+    name: str = column(Privacy.NONE, max_length=200)
+    uidvalidity: int = column(Privacy.NONE, sa_type=BigInteger)
+    last_uid: int = column(Privacy.NONE, default=0, sa_type=BigInteger)
+
+
+class MailReceipt(SQLModel, table=True):
+    """A message the CRM has read, by a keyed hash of its Message-ID: the same mail in two
+    mailboxes, or read again after a folder was rebuilt, is taken once."""
+
+    __tablename__ = "mail_receipt"
+
+    id: int | None = column(Privacy.NONE, default=None, primary_key=True)
+    message_key: str = column(Privacy.NONE, max_length=64, unique=True)
+    mailbox_id: int | None = column(
+        Privacy.NONE, default=None, foreign_key="mailbox.id", ondelete="SET NULL"
+    )
+    received_at: datetime = timestamp(default_factory=utcnow)
+
+
+class MailMessage(SQLModel, table=True):
+    """The mail behind an e-mail touchpoint: its summary is the subject, its notes the
+    text. One mail to two contacts is a touchpoint on each timeline."""
+
+    __tablename__ = "mail_message"
+    __table_args__ = (Index("ix_mail_message_thread", "thread_key"),)
+
+    touchpoint_id: int = column(
+        Privacy.NONE, foreign_key="touchpoint.id", ondelete="CASCADE", primary_key=True
+    )
+    message_id: str = column(Privacy.PERSONAL, max_length=998)
+    # A keyed hash of the conversation's first Message-ID: replies share it.
+    thread_key: str = column(Privacy.NONE, max_length=64)
+    from_address: str = column(Privacy.PERSONAL, max_length=254)
+    from_name: str = column(Privacy.PERSONAL, default="", max_length=200)
+    to_addresses: list[str] = column(Privacy.PERSONAL, default_factory=list, sa_type=JSON)
+    cc_addresses: list[str] = column(Privacy.PERSONAL, default_factory=list, sa_type=JSON)
+    # The quoted reply and signature cut from the notes, shown collapsed.
+    quoted: str | None = column(Privacy.FREE_TEXT, default=None, max_length=100_000)
+    size_bytes: int = column(Privacy.NONE, default=0)
+    # Larger than the limit: kept with its headers and size only.
+    is_stub: bool = column(Privacy.NONE, default=False)
+    mailbox_id: int | None = column(
+        Privacy.NONE, default=None, foreign_key="mailbox.id", ondelete="SET NULL"
+    )
+
+
+class MailAttachment(SQLModel, table=True):
+    __tablename__ = "mail_attachment"
+
+    id: int | None = column(Privacy.NONE, default=None, primary_key=True)
+    touchpoint_id: int = column(
+        Privacy.NONE, foreign_key="touchpoint.id", ondelete="CASCADE", index=True
+    )
+    filename: str = column(Privacy.FREE_TEXT, max_length=255)
+    content_type: str = column(Privacy.NONE, max_length=255)
+    size_bytes: int = column(Privacy.NONE)
+
+
+class TriageEntry(SQLModel, table=True):
+    """A mail that matched no contact: it waits until someone creates a contact for its
+    sender, links it to one, or ignores the sender; and is deleted after the days the
+    DPO set."""
+
+    __tablename__ = "mail_triage"
+
+    id: int | None = column(Privacy.NONE, default=None, primary_key=True)
+    mailbox_id: int | None = column(
+        Privacy.NONE, default=None, foreign_key="mailbox.id", ondelete="SET NULL"
+    )
+    # The outside party: the sender of an inbound mail, the first recipient of an outbound.
+    address: str = column(Privacy.PERSONAL, max_length=254, index=True)
+    name: str = column(Privacy.PERSONAL, default="", max_length=200)
+    outbound: bool = column(Privacy.NONE, default=False)
+    occurred_at: datetime = timestamp()
+    subject: str = column(Privacy.FREE_TEXT, max_length=500)
+    # The parsed mail (addresses, text, quote, attachments), as a touchpoint will need it.
+    mail: dict = column(Privacy.FREE_TEXT, default_factory=dict, sa_type=JSON)
+    received_at: datetime = timestamp(default_factory=utcnow, index=True)
+
+
+class IgnoredSender(SQLModel, table=True):
+    """A sender whose mail is never kept, by a keyed hash of the address."""
+
+    __tablename__ = "mail_ignored_sender"
+
+    id: int | None = column(Privacy.NONE, default=None, primary_key=True)
+    address_key: str = column(Privacy.NONE, max_length=64, unique=True)
+    created_at: datetime = timestamp(default_factory=utcnow)
+
+
+# --- request and response schemas -----------------------------------------------------
+
+Folder = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class MailboxFields(Strict, SQLModel):
+    name: str | None = Field(default=None, min_length=1, max_length=120)
+    kind: MailboxKind | None = None
+    owner_id: int | None = None
+    address: str | None = Field(default=None, min_length=3, max_length=254)
+    host: str | None = Field(default=None, min_length=1, max_length=253)
+    port: int | None = Field(default=None, ge=1, le=65535)
+    security: Security | None = None
+    username: str | None = Field(default=None, min_length=1, max_length=254)
+    password: str | None = Field(default=None, min_length=1, max_length=500)
+    folders: list[Folder] | None = Field(default=None, min_length=1, max_length=20)
+    batch_size: int | None = Field(default=None, ge=1, le=10_000)
+    is_active: bool | None = None
+
+    _blank_is_none = field_validator("*", mode="before")(blank_is_none)
+
+
+class MailboxCreate(MailboxFields):
+    name: str = Field(min_length=1, max_length=120)
+    address: str = Field(min_length=3, max_length=254)
+    host: str = Field(min_length=1, max_length=253)
+    username: str = Field(min_length=1, max_length=254)
+    password: str = Field(min_length=1, max_length=500)
+
+
+class MailboxUpdate(MailboxFields):
+    """Only the fields sent change; the password only when one is sent."""
+
+
+class MailboxPublic(SQLModel):
+    id: int
+    name: str
+    kind: MailboxKind
+    owner_id: int | None
+    address: str
+    host: str
+    port: int
+    security: Security
+    username: str
+    folders: list[str]
+    batch_size: int
+    is_active: bool
+    checked_at: datetime | None
+    last_error: str | None
+    messages: int = Field(description="Messages read from its folders so far.")
+
+
+class TriagePublic(SQLModel):
+    id: int
+    mailbox_id: int | None
+    address: str
+    name: str
+    outbound: bool
+    occurred_at: datetime
+    subject: str
+    text: str
+    received_at: datetime
+
+
+class TriagePage(SQLModel):
+    items: list[TriagePublic]
+    next_cursor: str | None
+
+
+class TriageLink(Strict, SQLModel):
+    contact_id: int = Field(description="The contact the sender's address is added to.")
+
+
+class MailReadResult(SQLModel):
+    mailbox_id: int
+    read: int
+    touchpoints: int
+    triaged: int
+    error: str | None
+
+    @classmethod
+    def of(cls, mailbox: Mailbox) -> "MailReadResult":
+        return cls(mailbox_id=mailbox.id, read=0, touchpoints=0, triaged=0, error=None)
