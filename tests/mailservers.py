@@ -9,6 +9,7 @@ Recipients at REFUSED_DOMAIN are refused, as a real server refuses an unknown ad
 
 import argparse
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -26,7 +27,8 @@ LMTP_PORT = int(os.environ.get("CRM_TEST_LMTP_PORT", "10024"))
 PASSWORD = "mail-test-password"
 REFUSED_DOMAIN = "refused.test"
 MAIL_USER = "dovecot"
-HOME = Path(os.environ.get("CRM_TEST_MAIL_DIR", "/tmp/crm-test-mail"))
+# One place for the servers of every checkout on the machine: they stay up between runs.
+HOME = Path(os.environ.get("CRM_TEST_MAIL_DIR", "/tmp/crm-test-mail"))  # noqa: S108
 
 DOVECOT_CONF = """\
 base_dir = {home}/run
@@ -123,13 +125,13 @@ def start_dovecot() -> None:
 class Relay:
     """aiosmtpd's handler: each message goes on to Dovecot's LMTP service."""
 
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.lower().endswith("@" + REFUSED_DOMAIN):
             return "550 5.1.1 No such mailbox here"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+    async def handle_DATA(self, server, session, envelope):
         try:
             await asyncio.to_thread(self.deliver, envelope)
         except smtplib.SMTPException as exc:
@@ -172,10 +174,8 @@ def stop() -> None:
         subprocess.run(["doveadm", "-c", str(conf), "stop"], check=False)
     pid_file = HOME / "smtp.pid"
     if pid_file.exists():
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(int(pid_file.read_text()), signal.SIGTERM)
-        except ProcessLookupError:
-            pass
         pid_file.unlink()
 
 

@@ -1,13 +1,15 @@
 """Scheduled work of the e-mail module."""
 
 import logging
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import timedelta
 
 from sqlalchemy import Engine
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from crm.core.db import default_engine, job_session, utcnow
-from crm.core.settings import get_settings
+from crm.core.settings import Settings, get_settings
 from crm.gdpr.cases import privacy_settings
 from crm.mail import service as mail_service
 from crm.mail.models import Mailbox, MailReadResult
@@ -16,17 +18,21 @@ from crm.mail.reading import read_mailbox
 log = logging.getLogger("crm.mail")
 
 
-def read_mailboxes(engine: Engine | None = None) -> list[MailReadResult]:
+def read_mailboxes(
+    open_session: Callable[[], AbstractContextManager[Session]] | None = None,
+    *,
+    settings: Settings | None = None,
+) -> list[MailReadResult]:
     """Every five minutes: read each active mailbox, committing after each chunk. A
     mailbox that fails keeps its error and does not stop the others."""
-    engine = engine or default_engine()
-    settings = get_settings()
-    with job_session(engine) as session:
+    open_session = open_session or (lambda: job_session(default_engine()))
+    settings = settings or get_settings()
+    with open_session() as session:
         ids = list(session.exec(select(Mailbox.id).where(col(Mailbox.is_active))))
     results = []
     for mailbox_id in ids:
         try:
-            with job_session(engine) as session:
+            with open_session() as session:
                 mailbox = session.get(Mailbox, mailbox_id)
                 if mailbox is None:
                     continue
@@ -36,7 +42,7 @@ def read_mailboxes(engine: Engine | None = None) -> list[MailReadResult]:
                 results.append(result)
         except Exception:  # a fault of ours in one mailbox must not stop the others
             log.exception("reading mailbox %s failed", mailbox_id)
-            with job_session(engine) as session:
+            with open_session() as session:
                 mail_service.record_failure(session, mailbox_id=mailbox_id)
     return results
 
