@@ -50,6 +50,7 @@ from crm.imports import routes as import_routes
 from crm.imports.runner import ImportRunner
 from crm.journeys import pages as journey_pages
 from crm.journeys import routes as journey_routes
+from crm.mail import routes as mail_routes
 from crm.scheduler import EmbeddedScheduler
 from crm.touchpoints import routes as touchpoint_routes
 from crm.users import routes as user_routes
@@ -81,6 +82,8 @@ ROUTERS = (
     gdpr_consent_pages.router,
     gdpr_register_pages.router,
     gdpr_routes.api_router,
+    mail_routes.router,
+    mail_routes.api_router,
 )
 
 

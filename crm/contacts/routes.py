@@ -37,6 +37,7 @@ from crm.core.security import safe_next
 from crm.core.templating import flash, render
 from crm.deals import board as deal_board
 from crm.journeys import board as journey_board
+from crm.mail import service as mail_service
 from crm.touchpoints import service as touchpoint_service
 from crm.touchpoints.routes import quick_log_context
 from crm.users import service as user_service
@@ -344,11 +345,13 @@ def _timeline(
     moves = journey_board.moves(session, since=since, before=before, **subject)
     steps = deal_board.deal_steps(session, since=since, before=before, **subject)
     labels = touchpoint_service.Labels(session)
+    mail = mail_service.conversations(session, touchpoints=touchpoints)
     may_log = user.has_role(*EDITOR_ROLES)
     return {
-        "timeline": sorted(
-            [*touchpoints, *moves, *steps], key=attrgetter("occurred_at"), reverse=True
+        "timeline": mail.fold(
+            sorted([*touchpoints, *moves, *steps], key=attrgetter("occurred_at"), reverse=True)
         ),
+        "mail": mail,
         "next_url": f"{page_url}?cursor={next_cursor}" if next_cursor else None,
         **(
             quick_log_context(labels, action=f"{page_url}/touchpoints")

@@ -15,6 +15,7 @@ from typing import Any
 import phonenumbers
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal
+from babel.units import format_unit
 from fastapi import Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, nodes, pass_context
@@ -79,6 +80,16 @@ def _format_money(context: Context, value: Decimal | None, currency: str) -> str
     return format_currency(value, currency, locale=context["locale"])
 
 
+@pass_context
+def _format_size(context: Context, size: int) -> str:
+    """A file's size in the unit that reads best: 840 byte, 12 kB, 1.4 MB."""
+    for unit, factor in (("megabyte", 1024 * 1024), ("kilobyte", 1024)):
+        if size >= factor:
+            amount = round(size / factor, 1 if size < 10 * factor else 0)
+            return format_unit(amount, f"digital-{unit}", length="short", locale=context["locale"])
+    return format_unit(size, "digital-byte", length="short", locale=context["locale"])
+
+
 @lru_cache(maxsize=10_000)
 def _format_phone(e164: str | None) -> str:
     """+4930123456 as +49 30 123456: easier to read and to dial by hand. Cached: parsing
@@ -118,6 +129,7 @@ def _make_environment() -> Environment:
         number=_format_number,
         money=_format_money,
         phone=_format_phone,
+        filesize=_format_size,
         initials=_initials,
     )
     env.globals["LANGUAGES"] = LANGUAGES

@@ -63,6 +63,7 @@ from crm.gdpr.models import (
 )
 from crm.gdpr.subject import KINDS, Erase
 from crm.imports.models import ImportChunk, ImportJob, ImportProblem, ImportStatus
+from crm.mail.models import TriageEntry
 from crm.models import MENTION_INDEXED, metadata
 
 ERASED = "(erased)"
@@ -163,6 +164,8 @@ def erase_contact(
     )
     # Entered again later, they are recognised by keyed hashes alone.
     rights.suppress(session, contact=contact, reason=SuppressionReason.ERASURE)
+    # Not linked to the contact row, so not in its cascade: mail waiting for triage.
+    session.execute(delete(TriageEntry).where(col(TriageEntry.address).in_(contact.emails)))
     traces = _purge_import_traces(session, contact.emails)
     if traces:
         tombstone.counts = {**tombstone.counts, "import_traces": traces}

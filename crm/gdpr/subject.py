@@ -20,6 +20,7 @@ from crm.deals.models import Deal, DealContact
 from crm.followups.models import Followup
 from crm.gdpr.models import ConsentEvent, PrivacyRequest
 from crm.journeys.models import Enrollment, PhaseTransition, TouchpointPhase
+from crm.mail.models import MailAttachment, MailMessage, TriageEntry
 from crm.touchpoints.models import Touchpoint
 
 
@@ -74,6 +75,14 @@ def _deals(contact_id: int) -> Any:
     return select(DealContact.deal_id).where(DealContact.contact_id == contact_id)
 
 
+def _touchpoints(contact_id: int) -> Any:
+    return select(Touchpoint.id).where(Touchpoint.contact_id == contact_id)
+
+
+def _addresses(contact_id: int) -> Any:
+    return select(ContactEmail.email).where(ContactEmail.contact_id == contact_id)
+
+
 def _tags(contact_id: int) -> Select[Any]:
     return (
         select(Tag.name)
@@ -89,6 +98,22 @@ KINDS = [
     _kind("phones", ContactPhone, lambda c: ContactPhone.contact_id == c, Erase.DELETE),
     Kind("tags", ContactTag.__table__, _tags, Erase.DELETE),
     _kind("touchpoints", Touchpoint, lambda c: Touchpoint.contact_id == c, Erase.DELETE),
+    _kind(
+        "mails",
+        MailMessage,
+        lambda c: MailMessage.touchpoint_id.in_(_touchpoints(c)),
+        Erase.DELETE,
+    ),
+    _kind(
+        "mail_attachments",
+        MailAttachment,
+        lambda c: MailAttachment.touchpoint_id.in_(_touchpoints(c)),
+        Erase.DELETE,
+    ),
+    # Mail from their address that waited for triage when they became a contact.
+    _kind(
+        "waiting_mails", TriageEntry, lambda c: TriageEntry.address.in_(_addresses(c)), Erase.DELETE
+    ),
     _kind("journeys", Enrollment, lambda c: Enrollment.contact_id == c, Erase.DELETE),
     _kind(
         "journey_moves",

@@ -222,6 +222,26 @@ class TriageLink(Strict, SQLModel):
     contact_id: int = Field(description="The contact the sender's address is added to.")
 
 
+class AttachmentPublic(SQLModel):
+    filename: str
+    content_type: str
+    size_bytes: int
+
+
+class MailPublic(SQLModel):
+    touchpoint_id: int
+    message_id: str
+    from_address: str
+    from_name: str
+    to_addresses: list[str]
+    cc_addresses: list[str]
+    quoted: str | None = Field(description="The quoted reply and signature cut from the notes.")
+    size_bytes: int
+    is_stub: bool = Field(description="Too large to read: kept with its headers and size only.")
+    mailbox_id: int | None
+    attachments: list[AttachmentPublic]
+
+
 class MailReadResult(SQLModel):
     mailbox_id: int
     read: int

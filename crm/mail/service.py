@@ -1,6 +1,9 @@
-"""Mailboxes (their settings and state) and the triage inbox of mail from unknown senders."""
+"""Mailboxes (their settings and state), the triage inbox of mail from unknown senders,
+and the mails shown on a timeline."""
 
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
@@ -17,17 +20,21 @@ from crm.gdpr.keys import person_keys
 from crm.mail.capture import Capture, mail_counts, restored
 from crm.mail.models import (
     IgnoredSender,
+    MailAttachment,
     Mailbox,
     MailboxCreate,
     MailboxFolder,
     MailboxKind,
     MailboxPublic,
     MailboxUpdate,
+    MailMessage,
+    MailPublic,
     MailReadResult,
     TriageEntry,
     TriagePublic,
 )
 from crm.mail.reading import PASSWORD_PURPOSE, read_mailbox
+from crm.touchpoints.models import Touchpoint
 from crm.users.models import User
 
 # --- mailboxes -----------------------------------------------------------------------
@@ -228,13 +235,69 @@ def purge_triage(session: Session, *, before: datetime) -> int:
     return session.execute(gone).rowcount
 
 
-def erase_triage(session: Session, *, addresses: list[str]) -> int:
-    """An erased contact's mail waiting in the triage inbox goes with them."""
-    if not addresses:
-        return 0
-    gone = delete(TriageEntry).where(col(TriageEntry.address).in_([a.lower() for a in addresses]))
-    return session.execute(gone).rowcount
-
-
 def triage_count(session: Session) -> int:
     return session.exec(select(func.count()).select_from(TriageEntry)).one()
+
+
+# --- mail on the timeline ------------------------------------------------------------
+
+
+@dataclass
+class MailView:
+    message: MailMessage
+    attachments: list[MailAttachment] = field(default_factory=list)
+
+
+@dataclass
+class Conversations:
+    """The mails of one timeline page: each conversation is shown at its newest mail,
+    with the earlier ones of the page folded into it."""
+
+    mails: dict[int, MailView]
+    earlier: dict[int, list[Touchpoint]]
+
+    def fold(self, entries: list[Any]) -> list[Any]:
+        """Timeline entries (newest first) without the mails folded into a newer one."""
+        heads: dict[str, int] = {}
+        shown = []
+        for entry in entries:
+            view = self.mails.get(entry.id) if isinstance(entry, Touchpoint) else None
+            if view is None:
+                shown.append(entry)
+            elif (head := heads.get(view.message.thread_key)) is not None:
+                self.earlier.setdefault(head, []).append(entry)
+            else:
+                heads[view.message.thread_key] = entry.id
+                shown.append(entry)
+        return shown
+
+
+def conversations(session: Session, *, touchpoints: list[Touchpoint]) -> Conversations:
+    ids = [t.id for t in touchpoints]
+    mails: dict[int, MailView] = {}
+    if ids:
+        found = session.exec(select(MailMessage).where(col(MailMessage.touchpoint_id).in_(ids)))
+        mails = {m.touchpoint_id: MailView(m) for m in found}
+    if mails:
+        query = select(MailAttachment).where(col(MailAttachment.touchpoint_id).in_(mails))
+        for attachment in session.exec(query.order_by(col(MailAttachment.id))):
+            mails[attachment.touchpoint_id].attachments.append(attachment)
+    return Conversations(mails=mails, earlier={})
+
+
+def mail_of(session: Session, *, touchpoint: Touchpoint) -> MailPublic:
+    message = session.get(MailMessage, touchpoint.id)
+    if message is None:
+        raise NotFound(N_("This touchpoint is not a mail."))
+    query = select(MailAttachment).where(MailAttachment.touchpoint_id == touchpoint.id)
+    return MailPublic.model_validate(
+        message, update={"attachments": list(session.exec(query.order_by(col(MailAttachment.id))))}
+    )
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """A sender's display name as first and last name, for the triage form to offer."""
+    words = name.replace('"', "").split()
+    if not words:
+        return "", ""
+    return " ".join(words[:-1]) or words[0], words[-1] if len(words) > 1 else ""

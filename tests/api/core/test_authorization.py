@@ -79,6 +79,7 @@ RULES: dict[object, str] = {
         GET /contacts/{contact_id}/consents  GET /privacy/register  GET /api/v1/purposes
         GET /api/v1/purposes/{purpose_id}  GET /api/v1/purposes/{purpose_id}/texts
         GET /api/v1/contacts/{contact_id}/consents
+        GET /api/v1/touchpoints/{touchpoint_id}/mail
     """,
     ADMIN: """
         POST /home/checklist/dismiss  POST /api/v1/home/checklist/dismiss
@@ -106,6 +107,11 @@ RULES: dict[object, str] = {
         POST /api/v1/followup-rules  PATCH /api/v1/followup-rules/{rule_id}
         DELETE /api/v1/followup-rules/{rule_id}  POST /api/v1/followups/run
         GET /api/v1/followups/runs
+        GET /mailboxes  GET /mailboxes/new  POST /mailboxes  GET /mailboxes/{mailbox_id}
+        POST /mailboxes/{mailbox_id}  POST /mailboxes/{mailbox_id}/read
+        POST /mailboxes/{mailbox_id}/delete  GET /api/v1/mailboxes  POST /api/v1/mailboxes
+        GET /api/v1/mailboxes/{mailbox_id}  PATCH /api/v1/mailboxes/{mailbox_id}
+        DELETE /api/v1/mailboxes/{mailbox_id}  POST /api/v1/mailboxes/{mailbox_id}/read
     """,
     EDITORS: """
         GET /contacts/export.csv  GET /contacts/export.vcf  POST /contacts/bulk
@@ -142,6 +148,10 @@ RULES: dict[object, str] = {
         PATCH /api/v1/followups/{followup_id}  DELETE /api/v1/followups/{followup_id}
         POST /api/v1/followups/{followup_id}/complete
         POST /api/v1/followups/{followup_id}/snooze  POST /api/v1/followups/{followup_id}/cancel
+        GET /mail/triage  POST /mail/triage/{entry_id}/contact  POST /mail/triage/{entry_id}/link
+        POST /mail/triage/{entry_id}/ignore  GET /api/v1/mail-triage
+        POST /api/v1/mail-triage/{entry_id}/contact  POST /api/v1/mail-triage/{entry_id}/link
+        POST /api/v1/mail-triage/{entry_id}/ignore
     """,
     OFFICER: """
         GET /privacy  GET /privacy/requests/new  POST /privacy/requests
@@ -313,9 +323,23 @@ def world(client, session) -> dict[str, object]:
             "title_template": "Call {name}",
         },
     )
+    # On a port nobody listens on: reading it fails at once, and says so.
+    mailbox = made(
+        "POST",
+        "/api/v1/mailboxes",
+        {
+            "name": "Nowhere",
+            "address": "nowhere@crm.test",
+            "host": "127.0.0.1",
+            "port": 1,
+            "username": "nowhere",
+            "password": "none",
+        },
+    )
     return {
         "contact_id": contact["id"],
         "company_id": company["id"],
+        "mailbox_id": mailbox["id"],
         "journey_id": journey["id"],
         "phase_id": phase["id"],
         "enrollment_id": enrollment["id"],
