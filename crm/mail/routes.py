@@ -335,7 +335,7 @@ def read_mailbox(
         flash(
             request,
             "success",
-            N_("%(read)s new mails read: %(touchpoints)s touchpoints, %(triaged)s to triage."),
+            N_("New mails read: %(read)s; touchpoints: %(touchpoints)s; to triage: %(triaged)s."),
             read=result.read,
             touchpoints=result.touchpoints,
             triaged=result.triaged,

@@ -11,6 +11,7 @@ The exports (CSV, vCard, iCalendar) and the e-mails get the same values.
 
 import re
 from datetime import UTC, datetime, timedelta
+from email.headerregistry import Address
 from itertools import count
 from typing import Any
 
@@ -19,6 +20,7 @@ from fastapi.routing import APIRoute
 
 from crm.main import ROUTERS
 from crm.users.models import Role
+from tests import mailboxes, mailservers
 from tests.conftest import login
 from tests.factories import make_token, make_user
 from tests.smtp_sink import smtp_sink
@@ -191,7 +193,9 @@ def plant(sweep: Sweep) -> dict[str, Any]:
         {"kind": "access", "contact_id": contact["id"], "requester_email": "tagged@example.com"},
         "RequestCreate",
     )
+    mailbox = plant_mail(s, contact_email="tagged@example.com")
     return {
+        "mailbox_id": mailbox["id"],
         "contact_id": contact["id"],
         "company_id": company["id"],
         "journey_id": journey["id"],
@@ -208,6 +212,45 @@ def plant(sweep: Sweep) -> dict[str, Any]:
         "kind": "channels",
         "entry_id": channel["id"],
     }
+
+
+def plant_mail(s: Sweep, *, contact_email: str) -> dict[str, Any]:
+    """A mailbox on the real Dovecot, read: a tagged mail from the contact, with a quote
+    and an attachment, and one from a stranger that waits for triage."""
+    box = mailboxes.account("sweep")
+    mailbox = s.create(
+        "POST",
+        "/api/v1/mailboxes",
+        {
+            "address": box,
+            "host": mailservers.HOST,
+            "port": mailservers.IMAP_PORT,
+            "security": "none",
+            "username": box,
+            "password": mailservers.PASSWORD,
+        },
+        "MailboxCreate",
+    )
+    known = mailboxes.mail(
+        sender=str(Address(s.tag("Mail.from_name", 200), addr_spec=contact_email)),
+        to=box,
+        subject=s.tag("Mail.subject", 500),
+        body=s.tag("Mail.text", None) + "\n\nOn Monday, we wrote:\n> " + s.tag("Mail.quoted", None),
+    )
+    known.add_attachment(
+        b"x", maintype="text", subtype="plain", filename=s.tag("Mail.attachment", 200)
+    )
+    stranger = mailboxes.mail(
+        sender=str(Address(s.tag("Triage.name", 200), addr_spec="stranger.sweep@example.com")),
+        to=box,
+        subject=s.tag("Triage.subject", 500),
+        body=s.tag("Triage.text", None),
+    )
+    for message in (known, stranger):
+        mailboxes.append(box, message)
+    read = s.client.post(f"/api/v1/mailboxes/{mailbox['id']}/read", headers=s.headers)
+    assert read.json()["touchpoints"] == 1 and read.json()["triaged"] == 1, read.text
+    return mailbox
 
 
 def page_paths(ids: dict[str, Any], user_id: int) -> list[str]:

@@ -212,7 +212,7 @@ class TestPages:
         read = post_form(client, f"{url}/read", form_page=url)
         assert read.status_code == 303
         page = client.get(url).text
-        assert "1 new mails read: 1 touchpoints, 0 to triage." in page
+        assert "New mails read: 1; touchpoints: 1; to triage: 0." in page
         assert "working" in page
         listed = client.get("/mailboxes").text
         assert "Team" in listed and box in listed
