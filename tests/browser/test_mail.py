@@ -1,0 +1,108 @@
+"""Mail in the browser: an admin connects the team's mailbox on the real Dovecot; a
+customer's reply, sent through the SMTP server, shows on their timeline as one
+conversation with our mail; a stranger's mail is triaged into a new contact."""
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from playwright.sync_api import Page, expect
+
+from crm.contacts import service as contact_service
+from crm.contacts.models import ContactCreate
+from crm.users.models import Role
+from tests import mailboxes, mailservers
+from tests.conftest import TEST_SECRET
+
+
+def test_an_admin_connects_a_mailbox_and_a_reply_shows_as_a_conversation(live_server, page: Page):
+    box = mailboxes.account("team")
+    with live_server.session() as session:
+        contact = contact_service.create_contact(
+            session,
+            data=ContactCreate(
+                first_name="Carla", last_name="Mailer", emails=["carla@mail.example"]
+            ),
+            actor_id=None,
+        )
+        session.commit()
+        contact_id = contact.id
+    offer = mailboxes.mail(
+        sender=box,
+        to="carla@mail.example",
+        subject="Our offer",
+        body="Here is our offer.",
+        date=datetime.now(UTC) - timedelta(hours=2),
+    )
+    mailboxes.append(box, offer, folder="Sent")
+    mailboxes.send(
+        mailboxes.mail(
+            sender="Carla Mailer <carla@mail.example>",
+            to=box,
+            subject="Re: Our offer",
+            body="We accept.\n\nOn Monday, Team wrote:\n> Here is our offer.\n",
+            in_reply_to=offer["Message-ID"],
+            date=datetime.now(UTC) - timedelta(hours=1),
+        )
+    )
+
+    live_server.log_in_as_new_user(page, email="mia@example.com", name="Mia Admin", role=Role.ADMIN)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Mail").click()
+    page.get_by_role("link", name="Mailboxes").click()
+    page.get_by_role("link", name="New mailbox").click()
+    page.get_by_label("Name", exact=True).fill("Team")
+    page.get_by_label("Address").fill(box)
+    page.get_by_label("IMAP server").fill(mailservers.HOST)
+    page.get_by_label("Port", exact=True).fill(str(mailservers.IMAP_PORT))
+    page.get_by_label("Security").select_option("none")
+    page.get_by_label("User name").fill(box)
+    page.get_by_label("Password", exact=True).fill(mailservers.PASSWORD)
+    page.get_by_label("Folders to read").fill("INBOX, Sent")
+    page.get_by_role("button", name="Add mailbox").click()
+    expect(page.get_by_text("Mailbox Team saved.")).to_be_visible()
+
+    page.get_by_role("button", name="Read now").click()
+    expect(page.get_by_text("New mails read: 2; touchpoints: 2; to triage: 0.")).to_be_visible()
+    expect(page.get_by_text("working")).to_be_visible()
+
+    page.goto(f"{live_server.url}/contacts/{contact_id}")
+    reply = page.locator(".touchpoint", has_text="Re: Our offer")
+    expect(reply.get_by_text("We accept.")).to_be_visible()
+    expect(reply.get_by_text("On Monday, Team wrote:")).to_be_hidden()
+    reply.get_by_text("Quoted text").first.click()
+    expect(reply.get_by_text("On Monday, Team wrote:")).to_be_visible()
+    earlier = reply.get_by_text("1 earlier mail in this conversation")
+    expect(earlier).to_be_visible()
+    expect(reply.get_by_text("Here is our offer.").last).to_be_hidden()
+    earlier.click()
+    expect(reply.get_by_text("Here is our offer.").last).to_be_visible()
+
+
+def test_a_rep_turns_a_strangers_mail_into_a_contact(live_server, page: Page):
+    box = mailboxes.account("inbox")
+    mailboxes.send(
+        mailboxes.mail(
+            sender="Tom Stranger <tom.stranger@mail.example>",
+            to=box,
+            subject="Do you ship to Austria?",
+        )
+    )
+    with live_server.session() as session:
+        mailbox_id = mailboxes.make_mailbox(session, address=box, secret_key=TEST_SECRET).id
+    live_server.log_in_as_new_user(
+        page, email="ada.admin@example.com", name="Ada Admin", role={Role.ADMIN, Role.SALES_REP}
+    )
+    page.goto(f"{live_server.url}/mailboxes/{mailbox_id}")
+    page.get_by_role("button", name="Read now").click()
+    expect(page.get_by_text("to triage: 1.")).to_be_visible()
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Mail").click()
+    entry = page.locator(".triage li", has_text="Do you ship to Austria?")
+    entry.get_by_text("Create a contact").click()
+    expect(entry.get_by_label("First name")).to_have_value("Tom")
+    expect(entry.get_by_label("Last name")).to_have_value("Stranger")
+    entry.get_by_role("button", name="Create contact").click()
+
+    expect(page).to_have_url(re.compile(r"/contacts/\d+$"))
+    expect(page.get_by_text("Contact created; their mail is on their timeline.")).to_be_visible()
+    expect(page.get_by_text("Do you ship to Austria?")).to_be_visible()
+    expect(page.get_by_text("tom.stranger@mail.example").first).to_be_visible()
