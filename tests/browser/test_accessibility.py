@@ -27,12 +27,15 @@ from crm.imports import service as import_service
 from crm.imports.models import ImportKind
 from crm.journeys import service as journey_service
 from crm.journeys.models import EnrollmentCreate, JourneyCreate
+from crm.mail import service as mail_service
 from crm.main import ROUTERS
 from crm.touchpoints import service as touchpoint_service
 from crm.touchpoints.models import TouchpointCreate
 from crm.users import service as user_service
 from crm.users.models import Role, UserCreate
+from tests import mailboxes
 from tests.browser.conftest import PASSWORD, LiveServer, running_server
+from tests.conftest import TEST_SECRET, make_settings
 
 AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
 # What axe reports at these levels keeps someone from using the page.
@@ -137,7 +140,17 @@ def seed(live_server) -> dict[str, str]:
             actor_id=admin.id,
         )
         followup_rules.seed_default_rules(session)
+        box = mailboxes.account("axe")
+        mailbox = mailboxes.make_mailbox(session, address=box, secret_key=TEST_SECRET)
+        quoting = mailboxes.mail(sender="mira@muehle.example", to=box, body="Yes.\n-- \nMira")
+        quoting.add_attachment(b"x", maintype="text", subtype="plain", filename="note.txt")
+        mailboxes.append(box, quoting)
+        mailboxes.append(box, mailboxes.mail(sender="Nils New <nils@new.example>", to=box))
+        mail_service.read_now(
+            session, mailbox=mailbox, settings=make_settings(Path(), str(live_server.engine.url))
+        )
         ids = {
+            "mailbox_id": mailbox.id,
             "user_id": admin.id,
             "contact_id": contact.id,
             "company_id": company.id,
