@@ -80,8 +80,15 @@ class Capture:
         self.seen = _received(session, {message_key(m) for m in mails}) if self.fresh else set()
         senders = {m.from_address for m in mails if m.from_address}
         self.ignored = _ignored(session, senders)
+        self.threads = known_threads(session, {r for m in mails for r in m.references})
         self.touchpoints = 0
         self.triaged = 0
+
+    def thread_of(self, mail: ParsedMail) -> str:
+        """The conversation of a mail it answers, where that mail is known (a client may
+        send only In-Reply-To); else its own first Message-ID's."""
+        known = (self.threads[r] for r in reversed(mail.references) if r in self.threads)
+        return next(known, None) or thread_key(mail)
 
     def run(self) -> None:
         for mail in self.mails:
@@ -123,6 +130,7 @@ class Capture:
                         initiator=initiator,
                         mailbox=self.mailbox,
                         actor_id=self.internal.get(mail.from_address) if outbound else None,
+                        thread=self.thread_of(mail),
                     )
             return
         party = _outside_party(mail, self.internal) if outbound else mail.from_address
@@ -140,6 +148,15 @@ class Capture:
                 mail=_stored(mail),
             )
         )
+
+
+def known_threads(session: Session, message_ids: set[str]) -> dict[str, str]:
+    if not message_ids:
+        return {}
+    query = select(MailMessage.message_id, MailMessage.thread_key).where(
+        col(MailMessage.message_id).in_(message_ids)
+    )
+    return dict(session.exec(query).all())
 
 
 def _contacts_by_address(session: Session, addresses: set[str]) -> dict[str, Contact]:
@@ -186,6 +203,7 @@ def restored(stored: dict) -> ParsedMail:
     values = dict(stored)
     values["date"] = datetime.fromisoformat(values["date"])
     values["attachments"] = [Attachment(**a) for a in values["attachments"]]
+    values.setdefault("references", [])
     return ParsedMail(**values)
 
 
@@ -198,6 +216,7 @@ def record(
     initiator: Initiator,
     mailbox: Mailbox | None,
     actor_id: int | None,
+    thread: str,
 ) -> Touchpoint:
     """The mail as a touchpoint on one contact's timeline, in the phase they were in."""
     touchpoint = touchpoint_service.log_touchpoint(
@@ -217,7 +236,7 @@ def record(
         MailMessage(
             touchpoint_id=touchpoint.id,
             message_id=mail.message_id,
-            thread_key=thread_key(mail),
+            thread_key=thread,
             from_address=mail.from_address,
             from_name=mail.from_name,
             to_addresses=mail.to,

@@ -83,7 +83,11 @@ class MailMessage(SQLModel, table=True):
     text. One mail to two contacts is a touchpoint on each timeline."""
 
     __tablename__ = "mail_message"
-    __table_args__ = (Index("ix_mail_message_thread", "thread_key"),)
+    __table_args__ = (
+        Index("ix_mail_message_thread", "thread_key"),
+        # A reply names the mail it answers by its Message-ID.
+        Index("ix_mail_message_message_id", "message_id"),
+    )
 
     touchpoint_id: int = column(
         Privacy.NONE, foreign_key="touchpoint.id", ondelete="CASCADE", primary_key=True

@@ -36,6 +36,8 @@ class ParsedMail:
     # The conversation's first Message-ID (References, else In-Reply-To, else its own).
     thread_root: str
     in_reply_to: str
+    # Every Message-ID it answers (References and In-Reply-To).
+    references: list[str]
     date: datetime
     text: str
     quoted: str
@@ -274,6 +276,9 @@ def parse(
         cc=[a for _, a in _addresses(message, "Cc")],
         thread_root=(references[:1] or [in_reply_to or message_id])[0],
         in_reply_to=in_reply_to,
+        references=[*references, *([in_reply_to] if in_reply_to not in references else [])][-50:]
+        if in_reply_to
+        else references[-50:],
         date=_date(_header(message, "Date"), received=received),
         text=text[:MAX_TEXT],
         quoted=quoted[:MAX_QUOTED],

@@ -156,6 +156,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("touchpoint_id", name=op.f("pk_mail_message")),
     )
     with op.batch_alter_table("mail_message", schema=None) as batch_op:
+        batch_op.create_index("ix_mail_message_message_id", ["message_id"], unique=False)
         batch_op.create_index("ix_mail_message_thread", ["thread_key"], unique=False)
 
     with op.batch_alter_table("privacy_settings", schema=None) as batch_op:
@@ -176,6 +177,7 @@ def downgrade() -> None:
 
     with op.batch_alter_table("mail_message", schema=None) as batch_op:
         batch_op.drop_index("ix_mail_message_thread")
+        batch_op.drop_index("ix_mail_message_message_id")
 
     op.drop_table("mail_message")
     with op.batch_alter_table("mail_attachment", schema=None) as batch_op:
