@@ -71,6 +71,7 @@ from crm.mail.models import (
     MailboxFolder,
     MailMessage,
     MailReceipt,
+    OutboxMail,
     TriageEntry,
 )
 from crm.scheduler import JOBSTORE_TABLE
@@ -160,6 +161,7 @@ __all__ = [
     "MailReceipt",
     "Mailbox",
     "MailboxFolder",
+    "OutboxMail",
     "Outcome",
     "Phase",
     "PhaseCount",

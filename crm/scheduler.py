@@ -82,6 +82,7 @@ def jobs(settings: Settings) -> list[Job]:
         Job("gdpr.scrub_files", "crm.gdpr.jobs:scrub_files", "interval", {"hours": 24}),
         Job("gdpr.propose_erasures", "crm.gdpr.jobs:propose_erasures", "interval", {"hours": 24}),
         Job("mail.read_mailboxes", "crm.mail.jobs:read_mailboxes", "interval", {"minutes": 5}),
+        Job("mail.send_outbox", "crm.mail.jobs:send_outbox", "interval", {"minutes": 1}),
         Job("mail.purge_triage", "crm.mail.jobs:purge_triage", "interval", {"hours": 24}),
         Job(
             "followups.evaluate_rules",

@@ -15,9 +15,9 @@ from crm.mail.models import Mailbox, MailboxCreate, Security
 from tests import mailservers
 
 
-def account(name: str = "box") -> str:
-    """A new, empty mailbox's address."""
-    return f"{name}-{uuid.uuid4().hex[:10]}@crm.test"
+def account(name: str = "box", domain: str = "crm.test") -> str:
+    """A new, empty mailbox's address (a customer's: at a domain a contact may have)."""
+    return f"{name}-{uuid.uuid4().hex[:10]}@{domain}"
 
 
 def imap(address: str) -> IMAPClient:

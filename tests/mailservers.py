@@ -25,7 +25,7 @@ IMAP_PORT = int(os.environ.get("CRM_TEST_IMAP_PORT", "10143"))
 SMTP_PORT = int(os.environ.get("CRM_TEST_SMTP_PORT", "10025"))
 LMTP_PORT = int(os.environ.get("CRM_TEST_LMTP_PORT", "10024"))
 PASSWORD = "mail-test-password"
-REFUSED_DOMAIN = "refused.test"
+REFUSED_DOMAIN = "refused.example"
 MAIL_USER = "dovecot"
 # One place for the servers of every checkout on the machine: they stay up between runs.
 HOME = Path(os.environ.get("CRM_TEST_MAIL_DIR", "/tmp/crm-test-mail"))  # noqa: S108

@@ -20,7 +20,7 @@ from crm.deals.models import Deal, DealContact
 from crm.followups.models import Followup
 from crm.gdpr.models import ConsentEvent, PrivacyRequest
 from crm.journeys.models import Enrollment, PhaseTransition, TouchpointPhase
-from crm.mail.models import MailAttachment, MailMessage, TriageEntry
+from crm.mail.models import MailAttachment, MailMessage, OutboxMail, TriageEntry
 from crm.touchpoints.models import Touchpoint
 
 
@@ -110,6 +110,7 @@ KINDS = [
         lambda c: MailAttachment.touchpoint_id.in_(_touchpoints(c)),
         Erase.DELETE,
     ),
+    _kind("sent_mails", OutboxMail, lambda c: OutboxMail.contact_id == c, Erase.DELETE),
     # Mail from their address that waited for triage when they became a contact.
     _kind(
         "waiting_mails", TriageEntry, lambda c: TriageEntry.address.in_(_addresses(c)), Erase.DELETE

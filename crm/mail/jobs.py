@@ -1,6 +1,7 @@
 """Scheduled work of the e-mail module."""
 
 import logging
+import smtplib
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import timedelta
@@ -11,8 +12,9 @@ from sqlmodel import Session, col, select
 from crm.core.db import default_engine, job_session, utcnow
 from crm.core.settings import Settings, get_settings
 from crm.gdpr.cases import privacy_settings
+from crm.mail import sending
 from crm.mail import service as mail_service
-from crm.mail.models import Mailbox, MailReadResult
+from crm.mail.models import Mailbox, MailReadResult, OutboxStatus
 from crm.mail.reading import read_mailbox
 
 log = logging.getLogger("crm.mail")
@@ -52,3 +54,62 @@ def purge_triage(engine: Engine | None = None) -> int:
     with job_session(engine or default_engine()) as session:
         days = privacy_settings(session).mail_triage_days
         return mail_service.purge_triage(session, before=utcnow() - timedelta(days=days))
+
+
+def send_outbox(
+    open_session: Callable[[], AbstractContextManager[Session]] | None = None,
+    *,
+    settings: Settings | None = None,
+    limit: int = 1000,
+) -> int:
+    """Every minute: send the queued mails over one SMTP connection, each marked with the
+    server's answer in its own commit. A mail is claimed before it goes out, so a sender
+    that stops half-way leaves it failed, never sent twice."""
+    open_session = open_session or (lambda: job_session(default_engine()))
+    settings = settings or get_settings()
+    with open_session() as session:
+        sending.give_up_lost(session)
+    with open_session() as session:
+        batch = sending.claim(session, limit=limit)
+    if not batch:
+        return 0
+    sent = 0
+    try:
+        smtp = _connect(settings)
+    except (OSError, smtplib.SMTPException) as exc:
+        _mark_all(
+            open_session, batch, OutboxStatus.FAILED, f"The mail server cannot be reached: {exc}"
+        )
+        return 0
+    with smtp:
+        for n, outgoing in enumerate(batch):
+            try:
+                status, answer = sending.deliver(smtp, outgoing)
+            except (OSError, smtplib.SMTPException) as exc:
+                # The connection broke: this one failed; the rest never left and wait.
+                _mark_all(
+                    open_session, [outgoing], OutboxStatus.FAILED, f"The mail server stopped: {exc}"
+                )
+                _mark_all(open_session, batch[n + 1 :], OutboxStatus.QUEUED, "")
+                break
+            with open_session() as session:
+                sending.mark(session, outgoing=outgoing, status=status, answer=answer)
+            sent += status == OutboxStatus.SENT
+    return sent
+
+
+def _connect(settings: Settings) -> smtplib.SMTP:
+    if not settings.smtp_host:
+        raise smtplib.SMTPException("no mail server is configured (CRM_SMTP_HOST)")
+    return smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=30)
+
+
+def _mark_all(
+    open_session: Callable[[], AbstractContextManager[Session]],
+    batch: list,
+    status: OutboxStatus,
+    answer: str,
+) -> None:
+    with open_session() as session:
+        for outgoing in batch:
+            sending.mark(session, outgoing=outgoing, status=status, answer=answer)

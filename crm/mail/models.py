@@ -153,6 +153,49 @@ class IgnoredSender(SQLModel, table=True):
     created_at: datetime = timestamp(default_factory=utcnow)
 
 
+class OutboxStatus(StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"  # handed to the SMTP server; if the sender stops here: failed
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class MailKind(StrEnum):
+    CONTRACT = "contract"  # about what they bought or asked for: no consent needed
+    MARKETING = "marketing"  # needs consent to direct marketing; carries one-click unsubscribe
+
+
+class OutboxMail(SQLModel, table=True):
+    """A mail to send: written in the transaction that logs its touchpoint, sent by a
+    job, marked with the SMTP server's answer. Never sent twice."""
+
+    __tablename__ = "mail_outbox"
+    __table_args__ = (Index("ix_mail_outbox_status", "status", "id"),)
+
+    id: int | None = column(Privacy.NONE, default=None, primary_key=True)
+    contact_id: int = column(Privacy.NONE, foreign_key="contact.id", ondelete="CASCADE", index=True)
+    touchpoint_id: int | None = column(
+        Privacy.NONE, default=None, foreign_key="touchpoint.id", ondelete="SET NULL"
+    )
+    sender_id: int | None = column(
+        Privacy.NONE, default=None, foreign_key="user.id", ondelete="SET NULL"
+    )
+    kind: str = column(Privacy.NONE, default=MailKind.CONTRACT, max_length=16)
+    from_address: str = column(Privacy.PERSONAL, max_length=254)
+    from_name: str = column(Privacy.PERSONAL, default="", max_length=200)
+    to_address: str = column(Privacy.PERSONAL, max_length=254)
+    subject: str = column(Privacy.FREE_TEXT, max_length=500)
+    body: str = column(Privacy.FREE_TEXT, max_length=50_000)
+    message_id: str = column(Privacy.PERSONAL, max_length=998)
+    in_reply_to: str | None = column(Privacy.PERSONAL, default=None, max_length=998)
+    unsubscribe_url: str | None = column(Privacy.NONE, default=None, max_length=2000)
+    status: str = column(Privacy.NONE, default=OutboxStatus.QUEUED, max_length=16)
+    attempts: int = column(Privacy.NONE, default=0)
+    smtp_answer: str | None = column(Privacy.NONE, default=None, max_length=1000)
+    queued_at: datetime = timestamp(default_factory=utcnow)
+    sent_at: datetime | None = timestamp(default=None)
+
+
 # --- request and response schemas -----------------------------------------------------
 
 Folder = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -244,6 +287,39 @@ class MailPublic(SQLModel):
     is_stub: bool = Field(description="Too large to read: kept with its headers and size only.")
     mailbox_id: int | None
     attachments: list[AttachmentPublic]
+
+
+class MailSend(Strict, SQLModel):
+    contact_id: int
+    subject: str = Field(min_length=1, max_length=500)
+    body: str = Field(min_length=1, max_length=50_000)
+    kind: MailKind = Field(
+        default=MailKind.CONTRACT,
+        description="marketing needs the contact's consent to direct marketing.",
+    )
+    reply_to_touchpoint_id: int | None = Field(
+        default=None, description="The mail touchpoint this answers: the reply threads onto it."
+    )
+
+
+class OutboxPublic(SQLModel):
+    id: int
+    contact_id: int
+    touchpoint_id: int | None
+    kind: MailKind
+    from_address: str
+    to_address: str
+    subject: str
+    status: OutboxStatus
+    attempts: int
+    smtp_answer: str | None
+    queued_at: datetime
+    sent_at: datetime | None
+
+
+class OutboxPage(SQLModel):
+    items: list[OutboxPublic]
+    next_cursor: str | None
 
 
 class MailReadResult(SQLModel):

@@ -30,6 +30,7 @@ from crm.mail.models import (
     MailMessage,
     MailPublic,
     MailReadResult,
+    OutboxMail,
     TriageEntry,
     TriagePublic,
 )
@@ -246,6 +247,8 @@ def triage_count(session: Session) -> int:
 class MailView:
     message: MailMessage
     attachments: list[MailAttachment] = field(default_factory=list)
+    # For a mail we send: whether it went out.
+    outgoing: OutboxMail | None = None
 
 
 @dataclass
@@ -282,6 +285,9 @@ def conversations(session: Session, *, touchpoints: list[Touchpoint]) -> Convers
         query = select(MailAttachment).where(col(MailAttachment.touchpoint_id).in_(mails))
         for attachment in session.exec(query.order_by(col(MailAttachment.id))):
             mails[attachment.touchpoint_id].attachments.append(attachment)
+        query = select(OutboxMail).where(col(OutboxMail.touchpoint_id).in_(mails))
+        for outgoing in session.exec(query):
+            mails[outgoing.touchpoint_id].outgoing = outgoing
     return Conversations(mails=mails, earlier={})
 
 

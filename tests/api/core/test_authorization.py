@@ -35,6 +35,7 @@ RULES: dict[object, str] = {
         GET /docs  GET /healthz  GET /login  POST /login  GET /calendar/{token}.ics
         GET /consent/confirm/{token}  POST /consent/confirm/{token}
         GET /consent/withdraw/{token}  POST /consent/withdraw/{token}
+        POST /api/v1/unsubscribe/{token}
     """,
     SIGNED_IN: """
         GET /  GET /api/v1/home  GET /search  GET /search/pick  GET /api/v1/search  GET /help
@@ -79,7 +80,8 @@ RULES: dict[object, str] = {
         GET /contacts/{contact_id}/consents  GET /privacy/register  GET /api/v1/purposes
         GET /api/v1/purposes/{purpose_id}  GET /api/v1/purposes/{purpose_id}/texts
         GET /api/v1/contacts/{contact_id}/consents
-        GET /api/v1/touchpoints/{touchpoint_id}/mail
+        GET /api/v1/touchpoints/{touchpoint_id}/mail  GET /api/v1/emails
+        GET /api/v1/emails/{outgoing_id}
     """,
     ADMIN: """
         POST /home/checklist/dismiss  POST /api/v1/home/checklist/dismiss
@@ -151,7 +153,9 @@ RULES: dict[object, str] = {
         GET /mail/triage  POST /mail/triage/{entry_id}/contact  POST /mail/triage/{entry_id}/link
         POST /mail/triage/{entry_id}/ignore  GET /api/v1/mail-triage
         POST /api/v1/mail-triage/{entry_id}/contact  POST /api/v1/mail-triage/{entry_id}/link
-        POST /api/v1/mail-triage/{entry_id}/ignore
+        POST /api/v1/mail-triage/{entry_id}/ignore  POST /api/v1/emails
+        POST /api/v1/emails/{outgoing_id}/retry  POST /contacts/{contact_id}/emails
+        POST /emails/{outgoing_id}/retry
     """,
     OFFICER: """
         GET /privacy  GET /privacy/requests/new  POST /privacy/requests
@@ -340,6 +344,7 @@ def world(client, session) -> dict[str, object]:
         "contact_id": contact["id"],
         "company_id": company["id"],
         "mailbox_id": mailbox["id"],
+        "outgoing_id": 1,  # none was sent: these answer 404 to whoever may ask
         "journey_id": journey["id"],
         "phase_id": phase["id"],
         "enrollment_id": enrollment["id"],
