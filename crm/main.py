@@ -51,6 +51,7 @@ from crm.imports.runner import ImportRunner
 from crm.journeys import pages as journey_pages
 from crm.journeys import routes as journey_routes
 from crm.mail import routes as mail_routes
+from crm.mail import send_routes as mail_send_routes
 from crm.scheduler import EmbeddedScheduler
 from crm.touchpoints import routes as touchpoint_routes
 from crm.users import routes as user_routes
@@ -84,6 +85,8 @@ ROUTERS = (
     gdpr_routes.api_router,
     mail_routes.router,
     mail_routes.api_router,
+    mail_send_routes.router,
+    mail_send_routes.api_router,
 )
 
 

@@ -4,14 +4,18 @@ conversation with our mail; a stranger's mail is triaged into a new contact."""
 
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
 from crm.contacts import service as contact_service
 from crm.contacts.models import ContactCreate
+from crm.core.db import job_session
+from crm.mail import jobs
+from crm.users import service as user_service
 from crm.users.models import Role
 from tests import mailboxes, mailservers
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_SECRET, make_settings
 
 
 def test_an_admin_connects_a_mailbox_and_a_reply_shows_as_a_conversation(live_server, page: Page):
@@ -106,3 +110,62 @@ def test_a_rep_turns_a_strangers_mail_into_a_contact(live_server, page: Page):
     expect(page.get_by_text("Contact created; their mail is on their timeline.")).to_be_visible()
     expect(page.get_by_text("Do you ship to Austria?")).to_be_visible()
     expect(page.get_by_text("tom.stranger@mail.example").first).to_be_visible()
+
+
+def test_a_rep_sends_a_mail_and_the_customers_reply_arrives_threaded(live_server, page: Page):
+    box = mailboxes.account("rep")
+    customer = mailboxes.account("customer", "customers.example")
+    with live_server.session() as session:
+        contact = contact_service.create_contact(
+            session,
+            data=ContactCreate(first_name="Rhea", last_name="Reply", emails=[customer]),
+            actor_id=None,
+        )
+        session.commit()
+        contact_id = contact.id
+    live_server.log_in_as_new_user(
+        page, email="sam.sales@example.com", name="Sam Sales", role={Role.SALES_REP, Role.ADMIN}
+    )
+    with live_server.session() as session:
+        owner = user_service.get_user_by_email(session, email="sam.sales@example.com")
+        mailbox_id = mailboxes.make_mailbox(
+            session, address=box, secret_key=TEST_SECRET, kind="personal", owner_id=owner.id
+        ).id
+
+    page.goto(f"{live_server.url}/contacts/{contact_id}")
+    page.get_by_text("Send an e-mail").click()
+    page.get_by_label("Subject").fill("Your quote")
+    page.get_by_label("Text").fill("Here is the quote you asked for.")
+    page.get_by_role("button", name="Send", exact=True).click()
+    expect(page.get_by_text("Mail queued: it goes out within a minute.")).to_be_visible()
+    expect(page.get_by_text("Waiting to go out.")).to_be_visible()
+
+    settings = make_settings(Path(), str(live_server.engine.url))  # to send with
+    settings.smtp_host, settings.smtp_port = mailservers.HOST, mailservers.SMTP_PORT
+    assert jobs.send_outbox(lambda: job_session(live_server.engine), settings=settings) == 1
+    with mailboxes.imap(customer) as client:
+        client.select_folder("INBOX")
+        [uid] = client.search("ALL")
+        ours = client.fetch([uid], ["BODY[HEADER.FIELDS (MESSAGE-ID)]"])[uid]
+    message_id = ours[b"BODY[HEADER.FIELDS (MESSAGE-ID)]"].decode().split(":", 1)[1].strip()
+    mailboxes.send(
+        mailboxes.mail(
+            sender=customer,
+            to=box,
+            subject="Re: Your quote",
+            body="Thanks, we take it.\n\nOn Monday, Sam Sales wrote:\n> Here is the quote.\n",
+            in_reply_to=message_id,
+            # Later than ours, beyond the second that the server's own date would give.
+            date=datetime.now(UTC) + timedelta(seconds=30),
+        )
+    )
+
+    page.goto(f"{live_server.url}/mailboxes/{mailbox_id}")
+    page.get_by_role("button", name="Read now").click()
+    expect(page.get_by_text("touchpoints: 1;")).to_be_visible()
+    page.goto(f"{live_server.url}/contacts/{contact_id}")
+    reply = page.locator(".touchpoint", has_text="Re: Your quote")
+    expect(reply.get_by_text("Thanks, we take it.")).to_be_visible()
+    reply.get_by_text("1 earlier mail in this conversation").click()
+    expect(reply.get_by_text("Here is the quote you asked for.").last).to_be_visible()
+    expect(reply.locator(".mail-status")).to_contain_text("Sent ")

@@ -4,7 +4,8 @@ pages, against the real Dovecot."""
 import pytest
 from sqlmodel import select
 
-from crm.mail.models import Mailbox
+from crm.mail import jobs
+from crm.mail.models import Mailbox, OutboxMail
 from crm.users.models import Role
 from tests import mailboxes, mailservers
 from tests.conftest import login, post_form
@@ -255,3 +256,114 @@ class TestPages:
         contact_page = client.get(made.headers["location"]).text
         assert "&lt;b&gt;Hi&lt;/b&gt;" in contact_page
         assert "otto.triage@example.com" in contact_page
+
+
+class TestSending:
+    def test_a_rep_sends_through_the_api_and_a_failure_can_be_retried(
+        self, client, session, settings, open_session, monkeypatch
+    ):
+        monkeypatch.setattr(settings, "smtp_host", mailservers.HOST)
+        monkeypatch.setattr(settings, "smtp_port", mailservers.SMTP_PORT)
+        rep = bearer(session, Role.SALES_REP)
+        contact = make_contact(session, emails=[f"gone@{mailservers.REFUSED_DOMAIN}"])
+        queued = client.post(
+            "/api/v1/emails",
+            headers=rep,
+            json={"contact_id": contact.id, "subject": "Hello", "body": "Text"},
+        )
+        assert queued.status_code == 201, queued.text
+        body = queued.json()
+        assert (body["status"], body["kind"], body["to_address"]) == (
+            "queued",
+            "contract",
+            contact.emails[0],
+        )
+        timeline = client.get(f"/api/v1/contacts/{contact.id}/timeline", headers=rep).json()
+        assert [t["summary"] for t in timeline["items"]] == ["Hello"]
+
+        jobs.send_outbox(open_session, settings=settings)
+        failed = client.get(f"/api/v1/emails/{body['id']}", headers=rep).json()
+        assert failed["status"] == "failed" and failed["smtp_answer"].startswith("550")
+        listed = client.get(f"/api/v1/emails?contact_id={contact.id}&status=failed", headers=rep)
+        assert [m["id"] for m in listed.json()["items"]] == [body["id"]]
+        again = client.post(f"/api/v1/emails/{body['id']}/retry", headers=rep)
+        assert again.json()["status"] == "queued"
+        assert client.post(f"/api/v1/emails/{body['id']}/retry", headers=rep).status_code == 409
+
+    @pytest.mark.parametrize(
+        ("change", "status"),
+        [
+            ({"subject": ""}, 422),
+            ({"kind": "spam"}, 422),
+            ({"contact_id": 999999}, 404),
+            ({"kind": "marketing"}, 409),
+            ({"reply_to_touchpoint_id": 999999}, 404),
+            ({"cc": "x@example.com"}, 422),
+        ],
+    )
+    def test_bad_mail_is_refused_and_nothing_is_queued(self, client, session, change, status):
+        rep = bearer(session, Role.SALES_REP)
+        contact = make_contact(session)
+        body = {"contact_id": contact.id, "subject": "Hi", "body": "Text"} | change
+        assert client.post("/api/v1/emails", headers=rep, json=body).status_code == status
+        assert client.get("/api/v1/emails", headers=rep).json()["items"] == []
+
+    def test_one_click_unsubscribe_withdraws_the_consent(self, client, session):
+        rep_user = make_user(session)
+        rep = {"Authorization": f"Bearer {make_token(session, rep_user)}"}
+        contact = make_contact(session)
+        client.post(
+            f"/api/v1/contacts/{contact.id}/consents",
+            headers=rep,
+            json={"purpose": "direct_marketing", "action": "granted", "source": "form"},
+        )
+        queued = client.post(
+            "/api/v1/emails",
+            headers=rep,
+            json={"contact_id": contact.id, "subject": "News", "body": "New!", "kind": "marketing"},
+        ).json()
+        url = session.get(OutboxMail, queued["id"]).unsubscribe_url
+        assert url.startswith("http://testserver/api/v1/unsubscribe/")
+
+        # As RFC 8058 says a mail client does: one POST, no login, no CSRF token.
+        anonymous = client.__class__(client.app)
+        done = anonymous.post(
+            url,
+            content="List-Unsubscribe=One-Click",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert done.status_code == 200, done.text
+        consents = client.get(f"/api/v1/contacts/{contact.id}/consents", headers=rep).json()
+        assert "withdrawn" in str(consents)
+        refused = client.post(
+            "/api/v1/emails",
+            headers=rep,
+            json={"contact_id": contact.id, "subject": "More", "body": "x", "kind": "marketing"},
+        )
+        assert refused.status_code == 409
+        assert anonymous.post(url.rsplit("/", 1)[0] + "/forged").status_code == 404
+
+    def test_a_rep_sends_from_the_contact_page(self, client, session):
+        rep = make_user(session, roles=(Role.SALES_REP,))
+        login(client, rep.email, PASSWORD)
+        contact = make_contact(session)
+        page = client.get(f"/contacts/{contact.id}").text
+        assert "Send an e-mail" in page
+        sent = post_form(
+            client,
+            f"/contacts/{contact.id}/emails",
+            {"subject": "Meeting notes", "body": "As discussed.", "kind": "contract"},
+            form_page=f"/contacts/{contact.id}",
+        )
+        assert sent.status_code == 303
+        page = client.get(f"/contacts/{contact.id}").text
+        assert "Mail queued: it goes out within a minute." in page
+        assert "Meeting notes" in page and "Waiting to go out." in page
+        refused = post_form(
+            client,
+            f"/contacts/{contact.id}/emails",
+            {"subject": "Offer", "body": "Buy", "kind": "marketing"},
+            form_page=f"/contacts/{contact.id}",
+        )
+        assert refused.status_code == 303
+        assert "Nothing was changed" in client.get(f"/contacts/{contact.id}").text

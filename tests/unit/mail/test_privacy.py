@@ -10,10 +10,11 @@ from crm.contacts import service as contact_service
 from crm.contacts.models import ContactUpdate
 from crm.gdpr import cases, erasure, export
 from crm.gdpr.models import ErasureRequest, RequestCreate, RequestUpdate
+from crm.mail import sending
 from crm.mail import service as mail_service
-from crm.mail.models import MailAttachment, MailMessage, TriageEntry
+from crm.mail.models import MailAttachment, MailMessage, MailSend, OutboxMail, TriageEntry
 from tests import mailboxes
-from tests.factories import make_contact
+from tests.factories import make_contact, make_user
 
 
 def _count(session, model):
@@ -53,6 +54,13 @@ def test_the_export_holds_their_mail_and_erasure_takes_it(session, settings, tmp
         actor_id=None,
     )
 
+    sending.queue(
+        session,
+        data=MailSend(contact_id=contact.id, subject="Your order", body="It ships today."),
+        sender=make_user(session),
+        settings=settings,
+        unsubscribe_links=lambda token: ("", ""),
+    )
     path = export.write_export(
         session, found=_request(session, contact, "access"), directory=tmp_path, actor_id=None
     )
@@ -61,12 +69,21 @@ def test_the_export_holds_their_mail_and_erasure_takes_it(session, settings, tmp
         attachments = json.loads(archive.read("mail_attachments.json"))
         waiting = json.loads(archive.read("waiting_mails.json"))
         touchpoints = archive.read("touchpoints.json").decode()
-    assert [m["from_address"] for m in mails] == ["erin.mail@example.com"]
+        sent = json.loads(archive.read("sent_mails.json"))
+    assert sorted(m["from_address"] for m in mails) == [
+        "crm@localhost",
+        "erin.mail@example.com",
+    ]
+    assert [(m["subject"], m["body"]) for m in sent] == [("Your order", "It ships today.")]
     assert [a["filename"] for a in attachments] == ["order.csv"]
     assert [w["address"] for w in waiting] == ["erin.private@example.com"]
     assert "Order 4711" in touchpoints and "Other" not in touchpoints
 
-    before = _count(session, MailMessage), _count(session, TriageEntry)
+    before = (
+        _count(session, MailMessage),
+        _count(session, TriageEntry),
+        _count(session, OutboxMail),
+    )
     erasure.erase_request(
         session,
         found=_request(session, contact, "erasure"),
@@ -74,8 +91,9 @@ def test_the_export_holds_their_mail_and_erasure_takes_it(session, settings, tmp
         actor_id=None,
     )
 
+    assert _count(session, OutboxMail) == before[2] - 1
     assert (_count(session, MailMessage), _count(session, TriageEntry)) == (
-        before[0] - 1,
+        before[0] - 2,
         before[1] - 1,
     )
     assert (
