@@ -93,7 +93,7 @@ def test_a_rep_turns_a_strangers_mail_into_a_contact(live_server, page: Page):
     with live_server.session() as session:
         mailbox_id = mailboxes.make_mailbox(session, address=box, secret_key=TEST_SECRET).id
     live_server.log_in_as_new_user(
-        page, email="ada.admin@example.com", name="Ada Admin", role={Role.ADMIN, Role.SALES_REP}
+        page, email="ada.triage@example.com", name="Ada Admin", role={Role.ADMIN, Role.SALES_REP}
     )
     page.goto(f"{live_server.url}/mailboxes/{mailbox_id}")
     page.get_by_role("button", name="Read now").click()
