@@ -188,14 +188,9 @@ def _outside_party(mail: ParsedMail, internal: dict[str, int | None]) -> str | N
 
 
 def _stored(mail: ParsedMail) -> dict:
-    """The parsed mail as JSON, to make a touchpoint of it later (attachments' names and
-    sizes only)."""
+    """The parsed mail as JSON, to make a touchpoint of it later."""
     stored = asdict(mail)
     stored["date"] = mail.date.isoformat()
-    stored["attachments"] = [
-        {"filename": a.filename, "content_type": a.content_type, "size_bytes": a.size_bytes}
-        for a in mail.attachments
-    ]
     return stored
 
 

@@ -3,7 +3,7 @@
 what is attached. Broken mail is read as far as it goes, never refused."""
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage, Message
@@ -22,7 +22,6 @@ class Attachment:
     filename: str
     content_type: str
     size_bytes: int
-    data: bytes = field(default=b"", repr=False)
 
 
 @dataclass
@@ -226,7 +225,7 @@ def _text(message: EmailMessage) -> str:
     return content.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _attachments(message: EmailMessage, *, keep_data: bool) -> list[Attachment]:
+def _attachments(message: EmailMessage) -> list[Attachment]:
     found = []
     try:
         parts = list(message.iter_attachments()) if message.is_multipart() else []
@@ -244,7 +243,6 @@ def _attachments(message: EmailMessage, *, keep_data: bool) -> list[Attachment]:
                 filename=(" ".join(filename.split()) or "attachment")[:255],
                 content_type=part.get_content_type()[:255],
                 size_bytes=len(data),
-                data=data if keep_data else b"",
             )
         )
     return found
@@ -256,7 +254,6 @@ def parse(
     received: datetime,
     size_bytes: int | None = None,
     stub: bool = False,
-    keep_attachments: bool = False,
 ) -> ParsedMail:
     """Parse one mail. ``stub``: ``raw`` holds only the headers of a mail too large to
     read; it is kept with its size and without text."""
@@ -282,7 +279,7 @@ def parse(
         date=_date(_header(message, "Date"), received=received),
         text=text[:MAX_TEXT],
         quoted=quoted[:MAX_QUOTED],
-        attachments=[] if stub else _attachments(message, keep_data=keep_attachments),
+        attachments=[] if stub else _attachments(message),
         size_bytes=size_bytes if size_bytes is not None else len(raw),
         is_stub=stub,
     )

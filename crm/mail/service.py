@@ -1,6 +1,7 @@
 """Mailboxes (their settings and state), the triage inbox of mail from unknown senders,
 and the mails shown on a timeline."""
 
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -124,8 +125,8 @@ def delete_mailbox(session: Session, *, mailbox: Mailbox, actor_id: int | None) 
 def read_now(session: Session, *, mailbox: Mailbox, settings: Settings) -> MailReadResult:
     """Read one mailbox in the caller's transaction (an admin's "read now")."""
     result = MailReadResult.of(mailbox)
-    for _ in read_mailbox(session, mailbox=mailbox, settings=settings, result=result):
-        pass
+    # Run the reading to its end: one transaction, so its chunks need no commit of their own.
+    deque(read_mailbox(session, mailbox=mailbox, settings=settings, result=result), maxlen=0)
     return result
 
 
