@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     smtp_host: str = ""
     smtp_port: int = 25
     smtp_from: str = "crm@localhost"
+    # Log in to the mail server when a user is set; "starttls" or "ssl" encrypt the line.
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_security: Literal["none", "starttls", "ssl"] = "none"
     # A mail read from a mailbox that is larger than this is kept as its headers and size.
     mail_max_mb: int = Field(default=10, ge=1, le=200)
     # The largest file an import accepts.

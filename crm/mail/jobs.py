@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from crm.core import mail as core_mail
 from crm.core.db import default_engine, job_session, utcnow
 from crm.core.settings import Settings, get_settings
 from crm.gdpr.cases import privacy_settings
@@ -75,7 +76,7 @@ def send_outbox(
         return 0
     sent = 0
     try:
-        smtp = _connect(settings)
+        smtp = core_mail.connect(settings, timeout=30)
     except (OSError, smtplib.SMTPException) as exc:
         _mark_all(
             open_session, batch, OutboxStatus.FAILED, f"The mail server cannot be reached: {exc}"
@@ -96,12 +97,6 @@ def send_outbox(
                 sending.mark(session, outgoing=outgoing, status=status, answer=answer)
             sent += status == OutboxStatus.SENT
     return sent
-
-
-def _connect(settings: Settings) -> smtplib.SMTP:
-    if not settings.smtp_host:
-        raise smtplib.SMTPException("no mail server is configured (CRM_SMTP_HOST)")
-    return smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=30)
 
 
 def _mark_all(
