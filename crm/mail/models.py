@@ -300,6 +300,11 @@ class MailSend(Strict, SQLModel):
     reply_to_touchpoint_id: int | None = Field(
         default=None, description="The mail touchpoint this answers: the reply threads onto it."
     )
+    followup_id: int | None = Field(
+        default=None,
+        description="A pending follow-up of the contact's that this mail carries out: it is "
+        "marked done, with the mail as what happened.",
+    )
 
 
 class OutboxPublic(SQLModel):

@@ -101,6 +101,7 @@ def send_mail(
     body: Text = "",
     kind: Text = "contract",
     reply_to: Text = "",
+    followup_id: Text = "",
 ) -> Response:
     return run_change(
         request,
@@ -113,6 +114,7 @@ def send_mail(
                 body=body,
                 kind=kind,
                 reply_to_touchpoint_id=reply_to or None,
+                followup_id=followup_id or None,
             ),
             sender=user,
             settings=request.app.state.settings,

@@ -16,6 +16,8 @@ from crm.core.errors import N_, Conflict, Invalid, NotFound
 from crm.core.i18n import translations
 from crm.core.pagination import keyset_page
 from crm.core.settings import Settings
+from crm.followups import service as followup_service
+from crm.followups.models import FollowupComplete
 from crm.gdpr import service as gdpr_service
 from crm.mail.capture import message_key, record, thread_key
 from crm.mail.models import (
@@ -77,9 +79,10 @@ def queue(
     unsubscribe_links: Callable[[str], tuple[str, str]],
 ) -> OutboxMail:
     """Queue a mail and log it as a touchpoint at once; a reply to a mail touchpoint
-    threads onto its conversation."""
+    threads onto its conversation; a follow-up it carries out is done with it."""
     contact = contact_service.get_contact(session, contact_id=data.contact_id)
     _check_may_send(session, contact, data.kind)
+    followup = _followup_carried_out(session, contact, data.followup_id)
     parent = session.get(MailMessage, data.reply_to_touchpoint_id or 0)
     if data.reply_to_touchpoint_id is not None and parent is None:
         raise NotFound(N_("This touchpoint is not a mail."))
@@ -137,7 +140,26 @@ def queue(
     )
     session.add(outgoing)
     session.flush()
+    if followup is not None:
+        followup_service.complete_followup(
+            session,
+            followup=followup,
+            data=FollowupComplete(touchpoint_id=touchpoint.id),
+            actor_id=sender.id,
+        )
     return outgoing
+
+
+def _followup_carried_out(session: Session, contact, followup_id: int | None):
+    """The follow-up the mail carries out: the contact's own or their company's."""
+    if followup_id is None:
+        return None
+    followup = followup_service.get_followup(session, followup_id=followup_id)
+    if followup.contact_id != contact.id and (
+        followup.company_id is None or followup.company_id != contact.company_id
+    ):
+        raise Invalid(N_("This follow-up is not about this contact."), field="followup_id")
+    return followup
 
 
 def message_of(outgoing: OutboxMail) -> EmailMessage:

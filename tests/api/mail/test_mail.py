@@ -9,7 +9,7 @@ from crm.mail.models import Mailbox, OutboxMail
 from crm.users.models import Role
 from tests import mailboxes, mailservers
 from tests.conftest import login, post_form
-from tests.factories import PASSWORD, make_contact, make_token, make_user
+from tests.factories import PASSWORD, make_company, make_contact, make_token, make_user
 
 
 def bearer(session, role: Role = Role.ADMIN) -> dict[str, str]:
@@ -367,3 +367,93 @@ class TestSending:
         )
         assert refused.status_code == 303
         assert "Nothing was changed" in client.get(f"/contacts/{contact.id}").text
+
+
+class TestSendAndMarkDone:
+    @staticmethod
+    def _followup(client, headers, **subject) -> dict:
+        created = client.post(
+            "/api/v1/followups",
+            headers=headers,
+            json={"title": "Ask for a review", "due_at": "2030-01-01T09:00:00Z", **subject},
+        )
+        assert created.status_code == 201, created.text
+        return created.json()
+
+    def test_a_mail_carries_out_a_follow_up_of_the_contact_or_their_company(self, client, session):
+        rep = bearer(session, Role.ACCOUNT_MANAGER)
+        company = make_company(session)
+        contact = make_contact(session, company_id=company.id)
+        for subject in ({"contact_id": contact.id}, {"company_id": company.id}):
+            followup = self._followup(client, rep, **subject)
+            sent = client.post(
+                "/api/v1/emails",
+                headers=rep,
+                json={
+                    "contact_id": contact.id,
+                    "subject": "Would you review us?",
+                    "body": "A few words would help.",
+                    "followup_id": followup["id"],
+                },
+            )
+            assert sent.status_code == 201, sent.text
+            done = client.get(f"/api/v1/followups/{followup['id']}", headers=rep).json()
+            assert (done["status"], done["touchpoint_id"]) == ("done", sent.json()["touchpoint_id"])
+
+    def test_a_follow_up_of_another_or_a_closed_one_is_refused_and_nothing_goes(
+        self, client, session
+    ):
+        rep = bearer(session, Role.ACCOUNT_MANAGER)
+        contact, other = make_contact(session), make_contact(session)
+        elsewhere = self._followup(client, rep, contact_id=other.id)
+        closed = self._followup(client, rep, contact_id=contact.id)
+        client.post(f"/api/v1/followups/{closed['id']}/cancel", headers=rep)
+        for followup_id, status in ((elsewhere["id"], 422), (closed["id"], 409), (999999, 404)):
+            refused = client.post(
+                "/api/v1/emails",
+                headers=rep,
+                json={
+                    "contact_id": contact.id,
+                    "subject": "Hi",
+                    "body": "x",
+                    "followup_id": followup_id,
+                },
+            )
+            assert refused.status_code == status, refused.text
+        assert client.get("/api/v1/emails", headers=rep).json()["items"] == []
+        assert (
+            client.get(f"/api/v1/contacts/{contact.id}/timeline", headers=rep).json()["items"] == []
+        )
+        assert (
+            client.get(f"/api/v1/followups/{elsewhere['id']}", headers=rep).json()["status"]
+            == "open"
+        )
+
+    def test_from_the_follow_up_to_the_compose_form_and_done(self, client, session):
+        manager = make_user(session, roles=(Role.ACCOUNT_MANAGER,))
+        login(client, manager.email, PASSWORD)
+        contact = make_contact(session)
+        followup = self._followup(
+            client,
+            {"Authorization": f"Bearer {make_token(session, manager)}"},
+            contact_id=contact.id,
+        )
+        card = client.get(f"/contacts/{contact.id}/followups").text
+        link = f"/contacts/{contact.id}?followup={followup['id']}#compose"
+        assert f'href="{link}"' in card
+        page = client.get(link.partition("#")[0]).text
+        assert f'name="followup_id" value="{followup["id"]}"' in page
+        assert "Sending marks the follow-up “Ask for a review” done." in page
+        sent = post_form(
+            client,
+            f"/contacts/{contact.id}/emails",
+            {
+                "subject": "Ask for a review",
+                "body": "Would you?",
+                "followup_id": str(followup["id"]),
+            },
+            form_page=link.partition("#")[0],
+        )
+        assert sent.status_code == 303
+        assert "Ask for a review" not in client.get(f"/contacts/{contact.id}/followups").text
+        assert 'name="followup_id"' not in client.get(link.partition("#")[0]).text
