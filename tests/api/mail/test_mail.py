@@ -380,22 +380,22 @@ class TestSendAndMarkDone:
         assert created.status_code == 201, created.text
         return created.json()
 
+    @staticmethod
+    def _send(client, headers, contact_id: int, followup_id: int):
+        mail = {"subject": "Would you review us?", "body": "A few words would help."}
+        return client.post(
+            "/api/v1/emails",
+            headers=headers,
+            json={"contact_id": contact_id, "followup_id": followup_id, **mail},
+        )
+
     def test_a_mail_carries_out_a_follow_up_of_the_contact_or_their_company(self, client, session):
         rep = bearer(session, Role.ACCOUNT_MANAGER)
         company = make_company(session)
         contact = make_contact(session, company_id=company.id)
         for subject in ({"contact_id": contact.id}, {"company_id": company.id}):
             followup = self._followup(client, rep, **subject)
-            sent = client.post(
-                "/api/v1/emails",
-                headers=rep,
-                json={
-                    "contact_id": contact.id,
-                    "subject": "Would you review us?",
-                    "body": "A few words would help.",
-                    "followup_id": followup["id"],
-                },
-            )
+            sent = self._send(client, rep, contact.id, followup["id"])
             assert sent.status_code == 201, sent.text
             done = client.get(f"/api/v1/followups/{followup['id']}", headers=rep).json()
             assert (done["status"], done["touchpoint_id"]) == ("done", sent.json()["touchpoint_id"])
@@ -409,16 +409,7 @@ class TestSendAndMarkDone:
         closed = self._followup(client, rep, contact_id=contact.id)
         client.post(f"/api/v1/followups/{closed['id']}/cancel", headers=rep)
         for followup_id, status in ((elsewhere["id"], 422), (closed["id"], 409), (999999, 404)):
-            refused = client.post(
-                "/api/v1/emails",
-                headers=rep,
-                json={
-                    "contact_id": contact.id,
-                    "subject": "Hi",
-                    "body": "x",
-                    "followup_id": followup_id,
-                },
-            )
+            refused = self._send(client, rep, contact.id, followup_id)
             assert refused.status_code == status, refused.text
         assert client.get("/api/v1/emails", headers=rep).json()["items"] == []
         assert (
