@@ -108,17 +108,23 @@ def complete_followup(
     return audit.save(session, followup, actor_id=actor_id, action="followup.done")
 
 
+def is_about(followup: Followup, contact: Contact) -> bool:
+    """Whether the follow-up concerns the contact: theirs, or their company's."""
+    return followup.contact_id == contact.id or (
+        followup.company_id is not None and followup.company_id == contact.company_id
+    )
+
+
 def _touchpoint_of_subject(session: Session, followup: Followup, touchpoint_id: int) -> int:
     """The touchpoint, if it is about the follow-up's subject (at a company: with anybody
     who works there)."""
     touchpoint = session.get(Touchpoint, touchpoint_id)
     if touchpoint is not None:
-        if followup.contact_id is not None and touchpoint.contact_id == followup.contact_id:
+        if followup.company_id is not None and touchpoint.company_id == followup.company_id:
             return touchpoint_id
-        if followup.company_id is not None:
-            contact = session.get(Contact, touchpoint.contact_id) if touchpoint.contact_id else None
-            if followup.company_id in (touchpoint.company_id, contact and contact.company_id):
-                return touchpoint_id
+        contact = session.get(Contact, touchpoint.contact_id) if touchpoint.contact_id else None
+        if contact is not None and is_about(followup, contact):
+            return touchpoint_id
     raise Invalid(N_("Choose a touchpoint of this follow-up's subject."), field="touchpoint_id")
 
 

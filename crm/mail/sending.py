@@ -155,9 +155,7 @@ def _followup_carried_out(session: Session, contact, followup_id: int | None):
     if followup_id is None:
         return None
     followup = followup_service.get_followup(session, followup_id=followup_id)
-    if followup.contact_id != contact.id and (
-        followup.company_id is None or followup.company_id != contact.company_id
-    ):
+    if not followup_service.is_about(followup, contact):
         raise Invalid(N_("This follow-up is not about this contact."), field="followup_id")
     return followup
 
