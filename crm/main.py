@@ -52,6 +52,7 @@ from crm.journeys import pages as journey_pages
 from crm.journeys import routes as journey_routes
 from crm.mail import routes as mail_routes
 from crm.mail import send_routes as mail_send_routes
+from crm.mail import template_routes as mail_template_routes
 from crm.scheduler import EmbeddedScheduler
 from crm.touchpoints import routes as touchpoint_routes
 from crm.users import routes as user_routes
@@ -87,6 +88,8 @@ ROUTERS = (
     mail_routes.api_router,
     mail_send_routes.router,
     mail_send_routes.api_router,
+    mail_template_routes.router,
+    mail_template_routes.api_router,
 )
 
 

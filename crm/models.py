@@ -74,6 +74,7 @@ from crm.mail.models import (
     OutboxMail,
     TriageEntry,
 )
+from crm.mail.template_models import MailTemplate
 from crm.scheduler import JOBSTORE_TABLE
 from crm.touchpoints.models import Channel, Outcome, Touchpoint
 from crm.users.models import ApiToken, LoginAttempt, User, UserRole
@@ -159,6 +160,7 @@ __all__ = [
     "MailAttachment",
     "MailMessage",
     "MailReceipt",
+    "MailTemplate",
     "Mailbox",
     "MailboxFolder",
     "OutboxMail",

@@ -36,7 +36,6 @@ from crm.core.schemas import blank_is_none
 from crm.core.security import safe_next
 from crm.core.templating import flash, render
 from crm.deals import board as deal_board
-from crm.followups import service as followup_service
 from crm.journeys import board as journey_board
 from crm.mail import service as mail_service
 from crm.touchpoints import service as touchpoint_service
@@ -510,10 +509,7 @@ def contact_page(
     contact: ContactDep,
     user: CurrentUser,
     cursor: str | None = None,
-    followup: int | None = None,
 ) -> HTMLResponse:
-    """The contact; `followup` opens the compose form to carry that follow-up out."""
-    pending = followup_service.pending_for(session, contact_id=contact.id) if followup else []
     companies = contact_service.company_names(
         session, {contact.company_id} if contact.company_id else set()
     )
@@ -523,7 +519,6 @@ def contact_page(
         {
             "contact": contact,
             "company_name": companies.get(contact.company_id),
-            "mail_followup": next((f for f in pending if f.id == followup), None),
             **_timeline(session, user, f"/contacts/{contact.id}", cursor, contact_id=contact.id),
         },
     )

@@ -291,11 +291,17 @@ class MailPublic(SQLModel):
 
 class MailSend(Strict, SQLModel):
     contact_id: int
-    subject: str = Field(min_length=1, max_length=500)
-    body: str = Field(min_length=1, max_length=50_000)
+    template_id: int | None = Field(
+        default=None,
+        description="A mail template, written for the contact in their language; a subject "
+        "or body sent along replaces the template's.",
+    )
+    subject: str | None = Field(default=None, min_length=1, max_length=500)
+    body: str | None = Field(default=None, min_length=1, max_length=50_000)
     kind: MailKind = Field(
         default=MailKind.CONTRACT,
-        description="marketing needs the contact's consent to direct marketing.",
+        description="marketing needs the contact's consent to direct marketing. A "
+        "marketing template makes the mail marketing whatever is sent here.",
     )
     reply_to_touchpoint_id: int | None = Field(
         default=None, description="The mail touchpoint this answers: the reply threads onto it."
@@ -305,6 +311,8 @@ class MailSend(Strict, SQLModel):
         description="A pending follow-up of the contact's that this mail carries out: it is "
         "marked done, with the mail as what happened.",
     )
+
+    _blank_is_none = field_validator("subject", "body", mode="before")(blank_is_none)
 
 
 class OutboxPublic(SQLModel):

@@ -4,14 +4,16 @@ mail, and the one-click unsubscribe that marketing mail carries."""
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request, Response
+from fastapi.responses import HTMLResponse
 
-from crm.contacts.deps import Editor
+from crm.contacts.deps import CompanyDep, ContactDep, Editor
+from crm.contacts.models import Company, Contact
 from crm.core.db import SessionDep
 from crm.core.errors import N_
-from crm.core.templating import run_change
+from crm.core.templating import render, run_change
 from crm.gdpr import service as gdpr_service
 from crm.gdpr.routes import client_of
-from crm.mail import sending
+from crm.mail import drafts, sending
 from crm.mail.models import MailSend, OutboxMail, OutboxPage, OutboxPublic, OutboxStatus
 from crm.users.deps import CurrentUser
 
@@ -91,6 +93,103 @@ def api_unsubscribe(request: Request, session: SessionDep, token: str) -> dict[s
     return {"status": "unsubscribed"}
 
 
+def _compose_page(
+    request: Request,
+    session: SessionDep,
+    user: Editor,
+    *,
+    contact: Contact | None,
+    company: Company | None = None,
+    template: str = "",
+    reply_to: str = "",
+    followup: str = "",
+) -> HTMLResponse:
+    """The compose form as a page; as the block ``compose`` for an htmx request, which
+    the contact and company pages open in place."""
+    draft = drafts.compose(
+        session,
+        contact=contact,
+        company_id=company.id if company else None,
+        user=user,
+        default_language=request.app.state.settings.default_language,
+        template_id=_number(template),
+        reply_to=_number(reply_to),
+        followup_id=_number(followup),
+    )
+    return render(
+        request, "mail/compose.html", {"contact": contact, "company": company, "draft": draft}
+    )
+
+
+def _number(value: str) -> int | None:
+    """A link's id parameter; anything else means none, as an empty choice does."""
+    return int(value) if value.isdigit() else None
+
+
+@router.get("/contacts/{contact_id}/compose", response_class=HTMLResponse)
+def compose_to_contact(
+    request: Request,
+    session: SessionDep,
+    user: Editor,
+    contact: ContactDep,
+    template: str = "",
+    reply_to: str = "",
+    followup: str = "",
+) -> HTMLResponse:
+    return _compose_page(
+        request,
+        session,
+        user,
+        contact=contact,
+        template=template,
+        reply_to=reply_to,
+        followup=followup,
+    )
+
+
+@router.get("/companies/{company_id}/compose", response_class=HTMLResponse)
+def compose_at_company(
+    request: Request,
+    session: SessionDep,
+    user: Editor,
+    company: CompanyDep,
+    to: str = "",
+    template: str = "",
+) -> HTMLResponse:
+    """Mail to one of the company's people, picked first."""
+    contact = session.get(Contact, _number(to) or 0)
+    return _compose_page(
+        request, session, user, contact=contact, company=company, template=template
+    )
+
+
+def _send(
+    request: Request,
+    session: SessionDep,
+    user: Editor,
+    *,
+    typed: dict[str, str],
+    back: str,
+    company_id: int | None = None,
+) -> Response:
+    """Queue the compose form's mail; blanks mean none (a form sends every field)."""
+    values = {name: value for name, value in typed.items() if value}
+    return run_change(
+        request,
+        session,
+        lambda: sending.queue(
+            session,
+            data=MailSend(**values),
+            sender=user,
+            settings=request.app.state.settings,
+            unsubscribe_links=_unsubscribe_links(request),
+            company_id=company_id,
+        ),
+        done=N_("Mail queued: it goes out within a minute."),
+        back=back,
+    )
+
+
 @router.post("/contacts/{contact_id}/emails")
 def send_mail(
     request: Request,
@@ -99,30 +198,44 @@ def send_mail(
     contact_id: int,
     subject: Text = "",
     body: Text = "",
-    kind: Text = "contract",
+    kind: Text = "",
+    template_id: Text = "",
     reply_to: Text = "",
     followup_id: Text = "",
 ) -> Response:
-    return run_change(
-        request,
-        session,
-        lambda: sending.queue(
-            session,
-            data=MailSend(
-                contact_id=contact_id,
-                subject=subject,
-                body=body,
-                kind=kind,
-                reply_to_touchpoint_id=reply_to or None,
-                followup_id=followup_id or None,
-            ),
-            sender=user,
-            settings=request.app.state.settings,
-            unsubscribe_links=_unsubscribe_links(request),
-        ),
-        done=N_("Mail queued: it goes out within a minute."),
-        back=f"/contacts/{contact_id}",
-    )
+    typed = {
+        "contact_id": str(contact_id),
+        "template_id": template_id,
+        "subject": subject,
+        "body": body,
+        "kind": kind,
+        "reply_to_touchpoint_id": reply_to,
+        "followup_id": followup_id,
+    }
+    return _send(request, session, user, typed=typed, back=f"/contacts/{contact_id}")
+
+
+@router.post("/companies/{company_id}/emails")
+def send_mail_at_company(
+    request: Request,
+    session: SessionDep,
+    user: Editor,
+    company: CompanyDep,
+    contact_id: Text = "",
+    subject: Text = "",
+    body: Text = "",
+    kind: Text = "",
+    template_id: Text = "",
+) -> Response:
+    typed = {
+        "contact_id": contact_id,
+        "template_id": template_id,
+        "subject": subject,
+        "body": body,
+        "kind": kind,
+    }
+    back = f"/companies/{company.id}"
+    return _send(request, session, user, typed=typed, back=back, company_id=company.id)
 
 
 @router.post("/emails/{outgoing_id}/retry")

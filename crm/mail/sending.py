@@ -19,6 +19,7 @@ from crm.core.settings import Settings
 from crm.followups import service as followup_service
 from crm.followups.models import FollowupComplete
 from crm.gdpr import service as gdpr_service
+from crm.mail import drafts
 from crm.mail.capture import message_key, record, thread_key
 from crm.mail.models import (
     Mailbox,
@@ -77,27 +78,32 @@ def queue(
     sender: User,
     settings: Settings,
     unsubscribe_links: Callable[[str], tuple[str, str]],
+    company_id: int | None = None,
 ) -> OutboxMail:
     """Queue a mail and log it as a touchpoint at once; a reply to a mail touchpoint
-    threads onto its conversation; a follow-up it carries out is done with it."""
+    threads onto its conversation; a follow-up it carries out is done with it. Sent from
+    a company's page (``company_id``), the contact must work there."""
     contact = contact_service.get_contact(session, contact_id=data.contact_id)
-    _check_may_send(session, contact, data.kind)
+    if company_id is not None and contact.company_id != company_id:
+        raise Invalid(N_("This contact does not work for this company."), field="contact_id")
+    subject, text, kind = _written(session, data, contact, sender, settings)
+    _check_may_send(session, contact, kind)
     followup = _followup_carried_out(session, contact, data.followup_id)
     parent = session.get(MailMessage, data.reply_to_touchpoint_id or 0)
     if data.reply_to_touchpoint_id is not None and parent is None:
         raise NotFound(N_("This touchpoint is not a mail."))
     address = _sender_address(session, sender, settings)
     one_click = body = None
-    if data.kind == MailKind.MARKETING:
+    if kind == MailKind.MARKETING:
         token = gdpr_service.withdrawal_token(
             settings.secret_key, contact_id=contact.id, purpose=MARKETING_PURPOSE
         )
         one_click, page = unsubscribe_links(token)
         gettext = translations(contact.language or settings.default_language).gettext
-        body = f"{data.body}\n\n-- \n{gettext(UNSUBSCRIBE)} {page}"
+        body = f"{text}\n\n-- \n{gettext(UNSUBSCRIBE)} {page}"
     mail = ParsedMail(
         message_id=make_msgid(domain=address.partition("@")[2] or None),
-        subject=" ".join(data.subject.split()),
+        subject=" ".join(subject.split()),
         from_address=address,
         from_name=sender.name,
         to=[contact.email],
@@ -106,10 +112,10 @@ def queue(
         in_reply_to=parent.message_id if parent else "",
         references=[parent.message_id] if parent else [],
         date=utcnow(),
-        text=data.body,
+        text=text,
         quoted="",
         attachments=[],
-        size_bytes=len(data.body.encode()),
+        size_bytes=len(text.encode()),
     )
     mail.thread_root = mail.message_id
     touchpoint = record(
@@ -128,12 +134,12 @@ def queue(
         contact_id=contact.id,
         touchpoint_id=touchpoint.id,
         sender_id=sender.id,
-        kind=data.kind,
+        kind=kind,
         from_address=address,
         from_name=sender.name,
         to_address=contact.email,
         subject=mail.subject,
-        body=body or data.body,
+        body=body or text,
         message_id=mail.message_id,
         in_reply_to=mail.in_reply_to or None,
         unsubscribe_url=one_click,
@@ -148,6 +154,35 @@ def queue(
             actor_id=sender.id,
         )
     return outgoing
+
+
+def _written(
+    session: Session, data: MailSend, contact, sender: User, settings: Settings
+) -> tuple[str, str, MailKind]:
+    """Subject, text and kind: as sent, or written from the template where not sent."""
+    if data.template_id is None:
+        if data.subject is None or data.body is None:
+            raise Invalid(
+                N_("A mail needs a subject and a text, or a template to write them from."),
+                field="subject" if data.subject is None else "body",
+            )
+        return data.subject, data.body, data.kind
+    template = drafts.get_template(session, template_id=data.template_id)
+    draft = drafts.draft_for(
+        session,
+        template=template,
+        contact=contact,
+        user=sender,
+        default_language=settings.default_language,
+    )
+    subject, text = data.subject or draft.subject, data.body or draft.body
+    if not subject or not text.strip():
+        raise Invalid(N_("The template wrote an empty mail for this contact."), field="template_id")
+    if len(subject) > 500 or len(text) > 50_000:
+        raise Invalid(N_("The template wrote a mail too long to send."), field="template_id")
+    # A marketing template stays marketing: its consent check cannot be sent around.
+    marketing = MailKind.MARKETING in (data.kind, draft.kind)
+    return subject, text, MailKind.MARKETING if marketing else MailKind.CONTRACT
 
 
 def _followup_carried_out(session: Session, contact, followup_id: int | None):

@@ -10,7 +10,7 @@ from sqlmodel import Field, Relationship, SQLModel
 
 from crm.core.db import Privacy, column, timestamp, utcnow
 from crm.core.i18n import LANGUAGES
-from crm.core.schemas import Strict
+from crm.core.schemas import Strict, blank_is_none
 
 PASSWORD_MIN_LENGTH = 10
 PASSWORD_MAX_LENGTH = 256
@@ -42,6 +42,8 @@ class User(SQLModel, table=True):
     password_hash: str = column(Privacy.SECRET, max_length=255)
     language: str | None = column(Privacy.NONE, default=None, max_length=8)
     time_zone: str | None = column(Privacy.NONE, default=None, max_length=64)
+    # Put under the mails they write from a template ({{ user.signature }}).
+    signature: str | None = column(Privacy.PERSONAL, default=None, max_length=2000)
     is_active: bool = column(Privacy.NONE, default=True)
     # Bumped by logout and password changes: cookies carrying an older value stop working.
     session_version: int = column(Privacy.NONE, default=1)
@@ -156,6 +158,7 @@ class UserPublic(SQLModel):
     roles: list[Role]
     language: str | None
     time_zone: str | None
+    signature: str | None
     is_active: bool
     created_at: datetime
     last_login_at: datetime | None
@@ -193,6 +196,13 @@ class PasswordChange(Strict, SQLModel):
 class Preferences(Strict, SQLModel):
     language: str | None = None
     time_zone: str | None = None
+    signature: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="Put under mails written from a template, as {{ user.signature }}.",
+    )
+
+    _empty_is_none = field_validator("*", mode="before")(blank_is_none)
 
     _check_language = field_validator("language")(_known_language)
     _check_time_zone = field_validator("time_zone")(_known_time_zone)

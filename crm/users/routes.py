@@ -280,16 +280,15 @@ def save_preferences(
     user: CurrentUser,
     language: Text = "",
     time_zone: Text = "",
+    signature: Text = "",
 ) -> Response:
     try:
-        prefs = Preferences(language=language or None, time_zone=time_zone or None)
+        prefs = Preferences(language=language, time_zone=time_zone, signature=signature)
     except ValidationError as exc:
         errors = _errors(request)
         errors.add_validation_error(exc)
         return _profile(request, session, user, errors=errors, status_code=422)
-    user_service.set_preferences(
-        session, user=user, language=prefs.language, time_zone=prefs.time_zone
-    )
+    user_service.set_preferences(session, user=user, data=prefs)
     flash(request, "success", N_("Preferences saved."))
     return RedirectResponse("/profile", status_code=303)
 
@@ -354,13 +353,7 @@ def api_me(user: CurrentUser) -> UserPublic:
 
 @api_router.patch("/me", response_model=UserPublic)
 def api_update_me(session: SessionDep, user: CurrentUser, data: Preferences) -> UserPublic:
-    changes = data.model_dump(exclude_unset=True)
-    user_service.set_preferences(
-        session,
-        user=user,
-        language=changes.get("language", user.language),
-        time_zone=changes.get("time_zone", user.time_zone),
-    )
+    user_service.set_preferences(session, user=user, data=data)
     return UserPublic.of(user)
 
 

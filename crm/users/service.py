@@ -16,6 +16,7 @@ from crm.core.errors import N_, Conflict, Invalid, NotAuthenticated, NotFound, T
 from crm.users.models import (
     ApiToken,
     LoginAttempt,
+    Preferences,
     Role,
     User,
     UserCreate,
@@ -151,11 +152,9 @@ def change_own_password(
     return set_password(session, user=user, password=new_password, actor_id=user.id)
 
 
-def set_preferences(
-    session: Session, *, user: User, language: str | None, time_zone: str | None
-) -> User:
-    user.language = language
-    user.time_zone = time_zone
+def set_preferences(session: Session, *, user: User, data: Preferences) -> User:
+    """Change what the request set; what it left out stays."""
+    user.sqlmodel_update(data.model_dump(exclude_unset=True))
     user.updated_at = utcnow()
     session.add(user)
     session.flush()

@@ -27,7 +27,9 @@ from crm.imports import service as import_service
 from crm.imports.models import ImportKind
 from crm.journeys import service as journey_service
 from crm.journeys.models import EnrollmentCreate, JourneyCreate
+from crm.mail import drafts
 from crm.mail import service as mail_service
+from crm.mail.template_models import MailTemplateCreate
 from crm.main import ROUTERS
 from crm.touchpoints import service as touchpoint_service
 from crm.touchpoints.models import TouchpointCreate
@@ -149,8 +151,18 @@ def seed(live_server) -> dict[str, str]:
         mail_service.read_now(
             session, mailbox=mailbox, settings=make_settings(Path(), str(live_server.engine.url))
         )
+        template = drafts.create_template(
+            session,
+            data=MailTemplateCreate(
+                name="Check-in",
+                subject_en="How is it going, {{ contact.first_name }}?",
+                body_en="Hello {{ contact.first_name }},\n\n{{ user.signature }}",
+            ),
+            actor_id=None,
+        )
         ids = {
             "mailbox_id": mailbox.id,
+            "template_id": template.id,
             "user_id": admin.id,
             "contact_id": contact.id,
             "company_id": company.id,

@@ -108,7 +108,7 @@ def test_a_rep_turns_a_strangers_mail_into_a_contact(live_server, page: Page):
 
     expect(page).to_have_url(re.compile(r"/contacts/\d+$"))
     expect(page.get_by_text("Contact created; their mail is on their timeline.")).to_be_visible()
-    expect(page.get_by_text("Do you ship to Austria?")).to_be_visible()
+    expect(page.get_by_text("Do you ship to Austria?").first).to_be_visible()
     expect(page.get_by_text("tom.stranger@mail.example").first).to_be_visible()
 
 
@@ -169,3 +169,64 @@ def test_a_rep_sends_a_mail_and_the_customers_reply_arrives_threaded(live_server
     reply.get_by_text("1 earlier mail in this conversation").click()
     expect(reply.get_by_text("Here is the quote you asked for.").last).to_be_visible()
     expect(reply.locator(".mail-status")).to_contain_text("Sent ")
+    # Answering from the timeline keeps the conversation together.
+    reply.get_by_role("link", name="Reply").first.click()
+    expect(page.get_by_label("Subject")).to_have_value("Re: Your quote")
+    expect(page.get_by_text("it joins that conversation")).to_be_visible()
+    page.get_by_label("Text").fill("Great, the contract follows.")
+    page.get_by_role("button", name="Send", exact=True).click()
+    expect(page.get_by_text("Mail queued: it goes out within a minute.")).to_be_visible()
+    latest = page.locator(".touchpoint").first
+    expect(latest.get_by_text("Great, the contract follows.")).to_be_visible()
+    expect(latest.get_by_text("2 earlier mails in this conversation")).to_be_visible()
+
+
+def test_an_admin_writes_a_template_and_a_rep_mails_from_it(live_server, page: Page):
+    with live_server.session() as session:
+        contact = contact_service.create_contact(
+            session,
+            data=ContactCreate(
+                first_name="Greta",
+                last_name="Gruen",
+                language="de",
+                emails=["greta@customers.example"],
+            ),
+            actor_id=None,
+        )
+        session.commit()
+        contact_id = contact.id
+    live_server.log_in_as_new_user(
+        page, email="tina.templates@example.com", name="Tina", role={Role.ADMIN, Role.SALES_REP}
+    )
+    page.goto(f"{live_server.url}/profile")
+    page.get_by_label("Signature for your mails").fill("Tina\nCustomer Care")
+    page.get_by_role("button", name="Save preferences").click()
+
+    page.goto(f"{live_server.url}/mailboxes")
+    page.get_by_role("link", name="Mail templates").click()
+    page.get_by_role("link", name="New template").click()
+    page.get_by_label("Name", exact=True).fill("Check-in")
+    english = page.get_by_role("group", name="English")
+    english.get_by_label("Subject").fill("How is it going, {{ contact.first_name }}?")
+    english.get_by_label("Text").fill("Hello {{ contact.first_name }},\n\n{{ user.signature }}")
+    german = page.get_by_role("group", name="Deutsch")
+    german.get_by_label("Subject").fill("Wie läuft es, {{ contact.first_name }}?")
+    german.get_by_label("Text").fill("Hallo {{ contact.first_name }},\n\n{{ user.signature }}")
+    page.get_by_role("button", name="Preview").click()
+    preview = page.locator("#template-preview")
+    expect(preview.get_by_text("How is it going, Ada?")).to_be_visible()
+    expect(preview.get_by_text("Wie läuft es, Ada?")).to_be_visible()
+    page.get_by_role("button", name="Add template").click()
+    expect(page.get_by_text("Template Check-in saved.")).to_be_visible()
+
+    page.goto(f"{live_server.url}/contacts/{contact_id}")
+    page.get_by_role("link", name="Send an e-mail").click()
+    page.get_by_label("Template").select_option(label="Check-in")
+    page.get_by_role("button", name="Use template").click()
+    expect(page.get_by_label("Subject")).to_have_value("Wie läuft es, Greta?")
+    expect(page.get_by_label("Text")).to_have_value("Hallo Greta,\n\nTina\nCustomer Care")
+    page.get_by_role("button", name="Send", exact=True).click()
+    expect(page.get_by_text("Mail queued: it goes out within a minute.")).to_be_visible()
+    latest = page.locator(".touchpoint").first
+    expect(latest.get_by_text("Wie läuft es, Greta?").first).to_be_visible()
+    expect(latest.get_by_text("Hallo Greta,")).to_be_visible()

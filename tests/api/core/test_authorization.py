@@ -81,7 +81,8 @@ RULES: dict[object, str] = {
         GET /api/v1/purposes/{purpose_id}  GET /api/v1/purposes/{purpose_id}/texts
         GET /api/v1/contacts/{contact_id}/consents
         GET /api/v1/touchpoints/{touchpoint_id}/mail  GET /api/v1/emails
-        GET /api/v1/emails/{outgoing_id}
+        GET /api/v1/emails/{outgoing_id}  GET /api/v1/mail-templates
+        GET /api/v1/mail-templates/{template_id}
     """,
     ADMIN: """
         POST /home/checklist/dismiss  POST /api/v1/home/checklist/dismiss
@@ -114,6 +115,11 @@ RULES: dict[object, str] = {
         POST /mailboxes/{mailbox_id}/delete  GET /api/v1/mailboxes  POST /api/v1/mailboxes
         GET /api/v1/mailboxes/{mailbox_id}  PATCH /api/v1/mailboxes/{mailbox_id}
         DELETE /api/v1/mailboxes/{mailbox_id}  POST /api/v1/mailboxes/{mailbox_id}/read
+        GET /mail-templates  GET /mail-templates/new  POST /mail-templates
+        POST /mail-templates/preview  GET /mail-templates/{template_id}
+        POST /mail-templates/{template_id}  POST /mail-templates/{template_id}/preview
+        POST /mail-templates/{template_id}/delete  POST /api/v1/mail-templates
+        PATCH /api/v1/mail-templates/{template_id}  DELETE /api/v1/mail-templates/{template_id}
     """,
     EDITORS: """
         GET /contacts/export.csv  GET /contacts/export.vcf  POST /contacts/bulk
@@ -155,7 +161,9 @@ RULES: dict[object, str] = {
         POST /api/v1/mail-triage/{entry_id}/contact  POST /api/v1/mail-triage/{entry_id}/link
         POST /api/v1/mail-triage/{entry_id}/ignore  POST /api/v1/emails
         POST /api/v1/emails/{outgoing_id}/retry  POST /contacts/{contact_id}/emails
-        POST /emails/{outgoing_id}/retry
+        POST /emails/{outgoing_id}/retry  GET /contacts/{contact_id}/compose
+        GET /companies/{company_id}/compose  POST /companies/{company_id}/emails
+        POST /api/v1/mail-templates/{template_id}/preview
     """,
     OFFICER: """
         GET /privacy  GET /privacy/requests/new  POST /privacy/requests
@@ -340,10 +348,14 @@ def world(client, session) -> dict[str, object]:
             "password": "none",
         },
     )
+    template = made(
+        "POST", "/api/v1/mail-templates", {"name": "Hello", "subject_en": "Hi", "body_en": "Hi"}
+    )
     return {
         "contact_id": contact["id"],
         "company_id": company["id"],
         "mailbox_id": mailbox["id"],
+        "template_id": template["id"],
         "outgoing_id": 1,  # none was sent: these answer 404 to whoever may ask
         "journey_id": journey["id"],
         "phase_id": phase["id"],

@@ -194,8 +194,11 @@ def plant(sweep: Sweep) -> dict[str, Any]:
         "RequestCreate",
     )
     mailbox = plant_mail(s, contact_email="tagged@example.com")
+    template = s.create("POST", "/api/v1/mail-templates", {}, "MailTemplateCreate")
+    s.create("PATCH", "/api/v1/me", {}, "Preferences")
     return {
         "mailbox_id": mailbox["id"],
+        "template_id": template["id"],
         "contact_id": contact["id"],
         "company_id": company["id"],
         "journey_id": journey["id"],
