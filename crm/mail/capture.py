@@ -3,7 +3,7 @@ and Cc, threaded by Message-ID; a mail that matches nobody waits in the triage i
 
 import hashlib
 import hmac
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from sqlalchemy import func
@@ -81,6 +81,7 @@ class Capture:
         senders = {m.from_address for m in mails if m.from_address}
         self.ignored = _ignored(session, senders)
         self.threads = known_threads(session, {r for m in mails for r in m.references})
+        self.matched: list[Matched] = []
         self.touchpoints = 0
         self.triaged = 0
 
@@ -100,6 +101,7 @@ class Capture:
                 mailbox_id = self.mailbox.id if self.mailbox else None
                 self.session.add(MailReceipt(message_key=key, mailbox_id=mailbox_id))
             self._take(mail)
+        record(self.session, self.matched, mailbox=self.mailbox)
         self.session.flush()
 
     def _take(self, mail: ParsedMail) -> None:
@@ -122,15 +124,15 @@ class Capture:
             for contact in matched.values():
                 if contact.restricted_at is None:  # Art. 18: nothing about them changes
                     self.touchpoints += 1
-                    record(
-                        self.session,
-                        mail=mail,
-                        contact_id=contact.id,
-                        outbound=outbound,
-                        initiator=initiator,
-                        mailbox=self.mailbox,
-                        actor_id=self.internal.get(mail.from_address) if outbound else None,
-                        thread=self.thread_of(mail),
+                    self.matched.append(
+                        Matched(
+                            mail=mail,
+                            contact_id=contact.id,
+                            outbound=outbound,
+                            initiator=initiator,
+                            actor_id=self.internal.get(mail.from_address) if outbound else None,
+                            thread=self.thread_of(mail),
+                        )
                     )
             return
         party = _outside_party(mail, self.internal) if outbound else mail.from_address
@@ -202,56 +204,67 @@ def restored(stored: dict) -> ParsedMail:
     return ParsedMail(**values)
 
 
+@dataclass(frozen=True)
+class Matched:
+    """A mail and one contact whose timeline it goes on."""
+
+    mail: ParsedMail
+    contact_id: int
+    outbound: bool
+    initiator: Initiator
+    actor_id: int | None
+    thread: str
+
+
 def record(
-    session: Session,
-    *,
-    mail: ParsedMail,
-    contact_id: int,
-    outbound: bool,
-    initiator: Initiator,
-    mailbox: Mailbox | None,
-    actor_id: int | None,
-    thread: str,
-) -> Touchpoint:
-    """The mail as a touchpoint on one contact's timeline, in the phase they were in."""
-    touchpoint = touchpoint_service.log_touchpoint(
+    session: Session, matched: list[Matched], *, mailbox: Mailbox | None
+) -> list[Touchpoint]:
+    """The mails as touchpoints on the contacts' timelines, in the phases they were in."""
+    touchpoints = touchpoint_service.log_touchpoints(
         session,
-        data=TouchpointCreate(
-            contact_id=contact_id,
-            channel="email",
-            direction=Direction.OUTBOUND if outbound else Direction.INBOUND,
-            initiated_by=initiator,
-            occurred_at=min(mail.date, utcnow()),
-            summary=mail.subject[:500] or NO_SUBJECT,
-            notes=mail.text or None,
-        ),
-        actor_id=actor_id,
+        entries=[
+            (
+                TouchpointCreate(
+                    contact_id=m.contact_id,
+                    channel="email",
+                    direction=Direction.OUTBOUND if m.outbound else Direction.INBOUND,
+                    initiated_by=m.initiator,
+                    occurred_at=min(m.mail.date, utcnow()),
+                    summary=m.mail.subject[:500] or NO_SUBJECT,
+                    notes=m.mail.text or None,
+                ),
+                m.actor_id,
+            )
+            for m in matched
+        ],
     )
-    session.add(
-        MailMessage(
-            touchpoint_id=touchpoint.id,
-            message_id=mail.message_id,
-            thread_key=thread,
-            from_address=mail.from_address,
-            from_name=mail.from_name,
-            to_addresses=mail.to,
-            cc_addresses=mail.cc,
-            quoted=mail.quoted or None,
-            size_bytes=mail.size_bytes,
-            is_stub=mail.is_stub,
-            mailbox_id=mailbox.id if mailbox else None,
+    for m, touchpoint in zip(matched, touchpoints, strict=True):
+        mail = m.mail
+        session.add(
+            MailMessage(
+                touchpoint_id=touchpoint.id,
+                message_id=mail.message_id,
+                thread_key=m.thread,
+                from_address=mail.from_address,
+                from_name=mail.from_name,
+                to_addresses=mail.to,
+                cc_addresses=mail.cc,
+                quoted=mail.quoted or None,
+                size_bytes=mail.size_bytes,
+                is_stub=mail.is_stub,
+                mailbox_id=mailbox.id if mailbox else None,
+            )
         )
-    )
-    session.add_all(
-        AttachmentRow(
-            touchpoint_id=touchpoint.id,
-            filename=a.filename,
-            content_type=a.content_type,
-            size_bytes=a.size_bytes,
+        session.add_all(
+            AttachmentRow(
+                touchpoint_id=touchpoint.id,
+                filename=a.filename,
+                content_type=a.content_type,
+                size_bytes=a.size_bytes,
+            )
+            for a in mail.attachments
         )
-        for a in mail.attachments
-    )
-    return touchpoint
+    return touchpoints
 
 
 def mail_counts(session: Session, *, mailbox_ids: list[int]) -> dict[int, int]:

@@ -20,7 +20,7 @@ from crm.followups import service as followup_service
 from crm.followups.models import FollowupComplete
 from crm.gdpr import service as gdpr_service
 from crm.mail import drafts
-from crm.mail.capture import message_key, record, thread_key
+from crm.mail.capture import Matched, message_key, record, thread_key
 from crm.mail.models import (
     Mailbox,
     MailboxKind,
@@ -118,15 +118,19 @@ def queue(
         size_bytes=len(text.encode()),
     )
     mail.thread_root = mail.message_id
-    touchpoint = record(
+    [touchpoint] = record(
         session,
-        mail=mail,
-        contact_id=contact.id,
-        outbound=True,
-        initiator=Initiator.COMPANY,
+        [
+            Matched(
+                mail=mail,
+                contact_id=contact.id,
+                outbound=True,
+                initiator=Initiator.COMPANY,
+                actor_id=sender.id,
+                thread=parent.thread_key if parent else thread_key(mail),
+            )
+        ],
         mailbox=None,
-        actor_id=sender.id,
-        thread=parent.thread_key if parent else thread_key(mail),
     )
     # Its copy in the sender's Sent folder is the same mail: not a second touchpoint.
     session.add(MailReceipt(message_key=message_key(mail)))

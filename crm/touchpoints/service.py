@@ -1,5 +1,7 @@
 """Logging touchpoints, reading timelines, and the lists of channels and outcomes."""
 
+from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func
@@ -30,30 +32,59 @@ def seed_defaults(session: Session, *, language: str = "en") -> None:
 
 
 def log_touchpoint(session: Session, *, data: TouchpointCreate, actor_id: int | None) -> Touchpoint:
-    company_id = data.company_id
-    if data.contact_id is not None:
-        contact = contact_service.get_contact(session, contact_id=data.contact_id)
-        contact_service.check_not_restricted(contact)
-        company_id = company_id or contact.company_id
-    if company_id is not None:
-        contact_service.get_company(session, company_id=company_id)
-    channel = lists.by_key(session, Channel, data.channel, field="channel")
-    outcome = (
-        lists.by_key(session, Outcome, data.outcome, field="outcome") if data.outcome else None
-    )
-    touchpoint = Touchpoint.model_validate(
-        data.model_dump(exclude={"channel", "outcome", "occurred_at", "company_id"}),
-        update={
-            "company_id": company_id,
-            "channel_id": channel.id,
-            "outcome_id": outcome.id if outcome else None,
-            "occurred_at": data.occurred_at or utcnow(),
-            "logged_by_id": actor_id,
-        },
-    )
-    audit.save(session, touchpoint, actor_id=actor_id, action="touchpoint.create")
-    attribution.refresh(session, touchpoint_ids=[touchpoint.id], new=True)
-    return touchpoint
+    return log_touchpoints(session, entries=[(data, actor_id)])[0]
+
+
+def log_touchpoints(
+    session: Session, *, entries: Sequence[tuple[TouchpointCreate, int | None]]
+) -> list[Touchpoint]:
+    """Touchpoints with who logged each, checked one by one and written together: one
+    flush, one audit statement per user, and the phases they fall in found in one go
+    (mail read from a mailbox comes in hundreds)."""
+    if not entries:
+        return []
+    channels: dict[str, Channel] = {}
+    touchpoints = []
+    for data, actor_id in entries:
+        company_id = data.company_id
+        if data.contact_id is not None:
+            contact = contact_service.get_contact(session, contact_id=data.contact_id)
+            contact_service.check_not_restricted(contact)
+            company_id = company_id or contact.company_id
+        if data.company_id is not None:
+            contact_service.get_company(session, company_id=data.company_id)
+        if data.channel not in channels:
+            channels[data.channel] = lists.by_key(session, Channel, data.channel, field="channel")
+        outcome = (
+            lists.by_key(session, Outcome, data.outcome, field="outcome") if data.outcome else None
+        )
+        touchpoint = Touchpoint.model_validate(
+            data.model_dump(exclude={"channel", "outcome", "occurred_at", "company_id"}),
+            update={
+                "company_id": company_id,
+                "channel_id": channels[data.channel].id,
+                "outcome_id": outcome.id if outcome else None,
+                "occurred_at": data.occurred_at or utcnow(),
+                "logged_by_id": actor_id,
+            },
+        )
+        touchpoints.append(touchpoint)
+    session.add_all(touchpoints)
+    session.flush()
+    by_actor: dict[int | None, list[int]] = defaultdict(list)
+    for touchpoint in touchpoints:
+        assert touchpoint.id is not None
+        by_actor[touchpoint.logged_by_id].append(touchpoint.id)
+    for actor_id, ids in by_actor.items():
+        audit.record_many(
+            session,
+            actor_id=actor_id,
+            action="touchpoint.create",
+            entity_type=Touchpoint.__tablename__,
+            entity_ids=ids,
+        )
+    attribution.refresh(session, touchpoint_ids=[t.id for t in touchpoints], new=True)
+    return touchpoints
 
 
 def get_touchpoint(session: Session, *, touchpoint_id: int) -> Touchpoint:
