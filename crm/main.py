@@ -50,6 +50,7 @@ from crm.imports import routes as import_routes
 from crm.imports.runner import ImportRunner
 from crm.journeys import pages as journey_pages
 from crm.journeys import routes as journey_routes
+from crm.mail import own_routes as mail_own_routes
 from crm.mail import routes as mail_routes
 from crm.mail import send_routes as mail_send_routes
 from crm.mail import template_routes as mail_template_routes
@@ -90,6 +91,8 @@ ROUTERS = (
     mail_send_routes.api_router,
     mail_template_routes.router,
     mail_template_routes.api_router,
+    mail_own_routes.router,
+    mail_own_routes.api_router,
 )
 
 

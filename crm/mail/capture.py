@@ -49,9 +49,11 @@ def thread_key(mail: ParsedMail) -> str:
 
 
 def internal_addresses(session: Session) -> dict[str, int | None]:
-    """Our own addresses (users' and mailboxes'), each with the user it belongs to."""
+    """Our own addresses (users' and mailboxes'), each with the user it belongs to: a
+    personal mailbox's is its owner's, a shared one's nobody's."""
     found: dict[str, int | None] = {
-        address.lower(): None for address in session.exec(select(Mailbox.address))
+        address.lower(): owner_id
+        for address, owner_id in session.exec(select(Mailbox.address, Mailbox.owner_id))
     }
     found.update((email.lower(), id_) for id_, email in session.exec(select(User.id, User.email)))
     return found

@@ -201,10 +201,7 @@ class OutboxMail(SQLModel, table=True):
 Folder = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 
-class MailboxFields(Strict, SQLModel):
-    name: str | None = Field(default=None, min_length=1, max_length=120)
-    kind: MailboxKind | None = None
-    owner_id: int | None = None
+class ConnectionFields(Strict, SQLModel):
     address: str | None = Field(default=None, min_length=3, max_length=254)
     host: str | None = Field(default=None, min_length=1, max_length=253)
     port: int | None = Field(default=None, ge=1, le=65535)
@@ -212,10 +209,22 @@ class MailboxFields(Strict, SQLModel):
     username: str | None = Field(default=None, min_length=1, max_length=254)
     password: str | None = Field(default=None, min_length=1, max_length=500)
     folders: list[Folder] | None = Field(default=None, min_length=1, max_length=20)
-    batch_size: int | None = Field(default=None, ge=1, le=10_000)
     is_active: bool | None = None
 
     _blank_is_none = field_validator("*", mode="before")(blank_is_none)
+
+
+class OwnMailbox(ConnectionFields):
+    """A user's own mailbox, set up by themselves: personal, theirs, named after them.
+    Sent to connect one, every field but the password is needed; sent to change it,
+    only what changes."""
+
+
+class MailboxFields(ConnectionFields):
+    name: str | None = Field(default=None, min_length=1, max_length=120)
+    kind: MailboxKind | None = None
+    owner_id: int | None = None
+    batch_size: int | None = Field(default=None, ge=1, le=10_000)
 
 
 class MailboxCreate(MailboxFields):

@@ -150,7 +150,7 @@ def api_touchpoint_mail(
 # --- mailbox pages -------------------------------------------------------------------
 
 
-def _form(mailbox: Mailbox | None = None, **typed: str) -> dict[str, str]:
+def mailbox_form(mailbox: Mailbox | None = None, **typed: str) -> dict[str, str]:
     """The mailbox form's values, as stored or as typed."""
     stored = {
         "name": "",
@@ -173,12 +173,13 @@ def _form(mailbox: Mailbox | None = None, **typed: str) -> dict[str, str]:
     return stored | typed
 
 
-def _values(form: dict[str, str], password: str) -> dict[str, Any]:
+def form_values(form: dict[str, str], password: str) -> dict[str, Any]:
     """The typed form as the API's fields: folders split at commas, blanks left out."""
     values: dict[str, Any] = {k: v for k, v in form.items() if v.strip()}
     values["folders"] = [f.strip() for f in form["folders"].split(",") if f.strip()]
     values["is_active"] = form["is_active"] == "true"
-    values["owner_id"] = form["owner_id"] or None
+    if "owner_id" in form:
+        values["owner_id"] = form["owner_id"] or None
     if password:
         values["password"] = password
     return values
@@ -228,7 +229,7 @@ def mailboxes_page(request: Request, session: SessionDep, admin: AdminUser) -> H
 @router.get("/mailboxes/new", response_class=HTMLResponse)
 def new_mailbox_page(request: Request, session: SessionDep, admin: AdminUser) -> HTMLResponse:
     errors = FormErrors(request.state.language)
-    return _mailbox_page(request, session, mailbox=None, form=_form(), errors=errors)
+    return _mailbox_page(request, session, mailbox=None, form=mailbox_form(), errors=errors)
 
 
 @router.get("/mailboxes/{mailbox_id}", response_class=HTMLResponse)
@@ -236,28 +237,24 @@ def mailbox_page(
     request: Request, session: SessionDep, admin: AdminUser, mailbox: MailboxDep
 ) -> HTMLResponse:
     errors = FormErrors(request.state.language)
-    return _mailbox_page(request, session, mailbox=mailbox, form=_form(mailbox), errors=errors)
+    return _mailbox_page(
+        request, session, mailbox=mailbox, form=mailbox_form(mailbox), errors=errors
+    )
 
 
-MAILBOX_FIELDS = (
-    "name",
-    "kind",
-    "owner_id",
-    "address",
-    "host",
-    "port",
-    "security",
-    "username",
-    "folders",
-    "batch_size",
-    "is_active",
-)
+CONNECTION_FIELDS = ("address", "host", "port", "security", "username", "folders", "is_active")
+MAILBOX_FIELDS = ("name", "kind", "owner_id", "batch_size", *CONNECTION_FIELDS)
+
+
+async def typed_form(request: Request, names: tuple[str, ...]) -> tuple[dict[str, str], str]:
+    """The mailbox form as typed, and the password apart: it is never shown again."""
+    sent = await request.form()
+    form = {name: str(sent.get(name, "")).strip() for name in names}
+    return form, str(sent.get("password", ""))
 
 
 async def _typed(request: Request) -> tuple[dict[str, str], str]:
-    sent = await request.form()
-    form = {name: str(sent.get(name, "")).strip() for name in MAILBOX_FIELDS}
-    return form, str(sent.get("password", ""))
+    return await typed_form(request, MAILBOX_FIELDS)
 
 
 TypedMailbox = Annotated[tuple[dict[str, str], str], Depends(_typed)]
@@ -277,7 +274,7 @@ def _save(
             if mailbox is None:
                 mailbox = mail_service.create_mailbox(
                     session,
-                    data=MailboxCreate(**_values(form, password)),
+                    data=MailboxCreate(**form_values(form, password)),
                     secret_key=_secret(request),
                     actor_id=admin.id,
                 )
@@ -285,7 +282,7 @@ def _save(
                 mail_service.update_mailbox(
                     session,
                     mailbox=mailbox,
-                    data=MailboxUpdate(**_values(form, password)),
+                    data=MailboxUpdate(**form_values(form, password)),
                     secret_key=_secret(request),
                     actor_id=admin.id,
                 )
@@ -323,6 +320,11 @@ def update_mailbox(
 def read_mailbox(
     request: Request, session: SessionDep, admin: AdminUser, mailbox: MailboxDep
 ) -> Response:
+    return read_and_say(request, session, mailbox, back=f"/mailboxes/{mailbox.id}")
+
+
+def read_and_say(request: Request, session: SessionDep, mailbox: Mailbox, *, back: str) -> Response:
+    """Read a mailbox now, and say how it went on the page the user comes back to."""
     result = mail_service.read_now(session, mailbox=mailbox, settings=request.app.state.settings)
     if result.error:
         flash(
@@ -340,7 +342,7 @@ def read_mailbox(
             touchpoints=result.touchpoints,
             triaged=result.triaged,
         )
-    return RedirectResponse(f"/mailboxes/{mailbox.id}", status_code=303)
+    return RedirectResponse(back, status_code=303)
 
 
 @router.post("/mailboxes/{mailbox_id}/delete")

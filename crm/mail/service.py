@@ -32,6 +32,7 @@ from crm.mail.models import (
     MailPublic,
     MailReadResult,
     OutboxMail,
+    OwnMailbox,
     TriageEntry,
     TriagePublic,
 )
@@ -114,6 +115,36 @@ def update_mailbox(
     _check(session, mailbox)
     return audit.save(
         session, mailbox, actor_id=actor_id, action="mailbox.update", fields=changes.keys()
+    )
+
+
+def own_mailbox(session: Session, *, user: User) -> Mailbox | None:
+    query = select(Mailbox).where(Mailbox.kind == MailboxKind.PERSONAL, Mailbox.owner_id == user.id)
+    return session.exec(query.order_by(col(Mailbox.id))).first()
+
+
+def save_own_mailbox(session: Session, *, user: User, data: OwnMailbox, secret_key: str) -> Mailbox:
+    """A user connects their own mailbox, or changes its settings."""
+    mailbox = own_mailbox(session, user=user)
+    if mailbox is not None:
+        return update_mailbox(
+            session,
+            mailbox=mailbox,
+            data=MailboxUpdate(**data.model_dump(exclude_unset=True)),
+            secret_key=secret_key,
+            actor_id=user.id,
+        )
+    values = data.model_dump(exclude_none=True)
+    for required in ("address", "host", "username", "password"):
+        if required not in values:
+            raise Invalid(N_("This field is required."), field=required)
+    return create_mailbox(
+        session,
+        data=MailboxCreate(
+            **values, name=user.name[:120], kind=MailboxKind.PERSONAL, owner_id=user.id
+        ),
+        secret_key=secret_key,
+        actor_id=user.id,
     )
 
 

@@ -163,7 +163,10 @@ RULES: dict[object, str] = {
         POST /api/v1/emails/{outgoing_id}/retry  POST /contacts/{contact_id}/emails
         POST /emails/{outgoing_id}/retry  GET /contacts/{contact_id}/compose
         GET /companies/{company_id}/compose  POST /companies/{company_id}/emails
-        POST /api/v1/mail-templates/{template_id}/preview
+        POST /api/v1/mail-templates/{template_id}/preview  GET /profile/mailbox
+        POST /profile/mailbox  POST /profile/mailbox/read  POST /profile/mailbox/delete
+        GET /api/v1/me/mailbox  PUT /api/v1/me/mailbox  DELETE /api/v1/me/mailbox
+        POST /api/v1/me/mailbox/read
     """,
     OFFICER: """
         GET /privacy  GET /privacy/requests/new  POST /privacy/requests
