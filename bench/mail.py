@@ -175,6 +175,7 @@ def main() -> None:
     }
     engine.dispose()
     print(json.dumps(figures, indent=2))
+    OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"mail-{options.size}-{options.db}.json").write_text(json.dumps(figures, indent=2))
 
 

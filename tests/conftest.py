@@ -29,6 +29,7 @@ from crm.journeys import service as journey_service
 from crm.main import create_app
 from crm.touchpoints import service as touchpoint_service
 from tests.factories import PASSWORD
+from tests.smtp_submission import submission  # noqa: F401 (a fixture for every test)
 
 TEST_DATABASE_URL = os.environ.get("CRM_TEST_DATABASE_URL")
 TEST_SECRET = "test-secret-" + "x" * 40

@@ -11,11 +11,12 @@ from sqlmodel import Session, col, select
 
 from crm.core import mail as core_mail
 from crm.core.db import default_engine, job_session, utcnow
+from crm.core.errors import N_
 from crm.core.settings import Settings, get_settings
 from crm.gdpr.cases import privacy_settings
 from crm.mail import sending
 from crm.mail import service as mail_service
-from crm.mail.models import Mailbox, MailReadResult, OutboxStatus
+from crm.mail.models import Mailbox, MailReadResult, OutboxStatus, Problem
 from crm.mail.reading import read_mailbox
 
 log = logging.getLogger("crm.mail")
@@ -77,10 +78,13 @@ def send_outbox(
     sent = 0
     try:
         smtp = core_mail.connect(settings, timeout=30)
+    except smtplib.SMTPAuthenticationError as exc:
+        refused = N_("The mail server refused the CRM's login (CRM_SMTP_USER): %(reason)s")
+        _mark_all(open_session, batch, OutboxStatus.FAILED, _problem(refused, exc))
+        return 0
     except (OSError, smtplib.SMTPException) as exc:
-        _mark_all(
-            open_session, batch, OutboxStatus.FAILED, f"The mail server cannot be reached: {exc}"
-        )
+        unreachable = N_("The mail server cannot be reached: %(reason)s")
+        _mark_all(open_session, batch, OutboxStatus.FAILED, _problem(unreachable, exc))
         return 0
     with smtp:
         for n, outgoing in enumerate(batch):
@@ -88,9 +92,8 @@ def send_outbox(
                 status, answer = sending.deliver(smtp, outgoing)
             except (OSError, smtplib.SMTPException) as exc:
                 # The connection broke: this one failed; the rest never left and wait.
-                _mark_all(
-                    open_session, [outgoing], OutboxStatus.FAILED, f"The mail server stopped: {exc}"
-                )
+                stopped = _problem(N_("The mail server stopped: %(reason)s"), exc)
+                _mark_all(open_session, [outgoing], OutboxStatus.FAILED, stopped)
                 _mark_all(open_session, batch[n + 1 :], OutboxStatus.QUEUED, "")
                 break
             with open_session() as session:
@@ -99,11 +102,15 @@ def send_outbox(
     return sent
 
 
+def _problem(message: str, exc: Exception) -> Problem:
+    return Problem(message=message, params={"reason": str(exc)})
+
+
 def _mark_all(
     open_session: Callable[[], AbstractContextManager[Session]],
     batch: list,
     status: OutboxStatus,
-    answer: str,
+    answer: str | Problem,
 ) -> None:
     with open_session() as session:
         for outgoing in batch:

@@ -46,8 +46,10 @@ class Mailbox(SQLModel, table=True):
     batch_size: int = column(Privacy.NONE, default=500)
     is_active: bool = column(Privacy.NONE, default=True)
     checked_at: datetime | None = timestamp(default=None)
-    # What went wrong on the last run, shown to admins until a run succeeds.
+    # What went wrong on the last run, shown to admins until a run succeeds: in English,
+    # and as messages with their parameters, shown in the reader's language.
     last_error: str | None = column(Privacy.NONE, default=None, max_length=1000)
+    last_problems: list[dict] = column(Privacy.NONE, default_factory=list, sa_type=JSON)
     created_at: datetime = timestamp(default_factory=utcnow)
 
 
@@ -192,6 +194,9 @@ class OutboxMail(SQLModel, table=True):
     status: str = column(Privacy.NONE, default=OutboxStatus.QUEUED, max_length=16)
     attempts: int = column(Privacy.NONE, default=0)
     smtp_answer: str | None = column(Privacy.NONE, default=None, max_length=1000)
+    # Where the answer is the CRM's own words (the server could not be reached), they
+    # as a message and its parameters, to be shown in the reader's language.
+    problem: dict | None = column(Privacy.NONE, default=None, sa_type=JSON)
     queued_at: datetime = timestamp(default_factory=utcnow)
     sent_at: datetime | None = timestamp(default=None)
 
@@ -199,6 +204,14 @@ class OutboxMail(SQLModel, table=True):
 # --- request and response schemas -----------------------------------------------------
 
 Folder = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class Problem(SQLModel):
+    message: str
+    params: dict[str, str | int]
+
+    def __str__(self) -> str:
+        return self.message % self.params if self.params else self.message
 
 
 class ConnectionFields(Strict, SQLModel):
@@ -254,6 +267,9 @@ class MailboxPublic(SQLModel):
     is_active: bool
     checked_at: datetime | None
     last_error: str | None
+    last_problems: list[Problem] = Field(
+        description="The last error as messages (English msgids) and their parameters."
+    )
     messages: int = Field(description="Messages read from its folders so far.")
 
 

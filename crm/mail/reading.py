@@ -11,11 +11,11 @@ from imapclient.exceptions import IMAPClientError, LoginError
 from sqlmodel import Session, select
 
 from crm.core.db import utcnow
-from crm.core.errors import CRMError
+from crm.core.errors import N_, CRMError
 from crm.core.sealing import unseal
 from crm.core.settings import Settings
 from crm.mail.capture import Capture
-from crm.mail.models import Mailbox, MailboxFolder, MailReadResult, Security
+from crm.mail.models import Mailbox, MailboxFolder, MailReadResult, Problem, Security
 from crm.mail.parsing import ParsedMail, parse
 
 log = logging.getLogger("crm.mail")
@@ -26,14 +26,19 @@ TIMEOUT_SECONDS = 30
 
 
 class MailboxFailure(Exception):
-    """Why a mailbox could not be read, in words for its admin."""
+    """Why a mailbox could not be read, in words for its admin (an English msgid, shown
+    translated, and its parameters)."""
+
+    def __init__(self, message: str, /, **params: str) -> None:
+        self.problem = Problem(message=message, params=params)
+        super().__init__(str(self.problem))
 
 
 def connect(mailbox: Mailbox, *, secret_key: str) -> IMAPClient:
     try:
         password = unseal(mailbox.password_sealed, secret_key=secret_key, purpose=PASSWORD_PURPOSE)
     except CRMError as exc:
-        raise MailboxFailure(exc.message) from exc
+        raise MailboxFailure(exc.message, **exc.params) from exc
     context = ssl.create_default_context()
     try:
         client = IMAPClient(
@@ -46,16 +51,19 @@ def connect(mailbox: Mailbox, *, secret_key: str) -> IMAPClient:
         if mailbox.security == Security.STARTTLS:
             client.starttls(context)
     except (OSError, IMAPClientError) as exc:
-        where = f"{mailbox.host}:{mailbox.port}"
-        raise MailboxFailure(f"The server {where} cannot be reached: {exc}") from exc
+        raise MailboxFailure(
+            N_("The server %(server)s cannot be reached: %(reason)s"),
+            server=f"{mailbox.host}:{mailbox.port}",
+            reason=str(exc),
+        ) from exc
     try:
         client.login(mailbox.username, password)
     except LoginError as exc:
         client.shutdown()
-        raise MailboxFailure("The server refused the user name or password.") from exc
+        raise MailboxFailure(N_("The server refused the user name or password.")) from exc
     except (OSError, IMAPClientError) as exc:
         client.shutdown()
-        raise MailboxFailure(f"Logging in failed: {exc}") from exc
+        raise MailboxFailure(N_("Logging in failed: %(reason)s"), reason=str(exc)) from exc
     return client
 
 
@@ -69,21 +77,22 @@ def read_mailbox(
     try:
         client = connect(mailbox, secret_key=settings.secret_key)
     except MailboxFailure as exc:
-        problems.append(str(exc))
+        problems.append(exc.problem)
     else:
         try:
             for folder in mailbox.folders:
                 try:
                     yield from _read_folder(session, client, mailbox, folder, settings, result)
                 except MailboxFailure as exc:
-                    problems.append(str(exc))
+                    problems.append(exc.problem)
         finally:
             try:
                 client.logout()
             except (OSError, IMAPClientError):
                 log.info("mailbox %s: the server closed before logout", mailbox.id)
     mailbox.checked_at = utcnow()
-    mailbox.last_error = " ".join(problems)[:1000] or None
+    mailbox.last_error = " ".join(map(str, problems))[:1000] or None
+    mailbox.last_problems = [problem.model_dump() for problem in problems]
     result.error = mailbox.last_error
     session.add(mailbox)
     session.flush()
@@ -101,7 +110,11 @@ def _read_folder(
     try:
         selected = client.select_folder(folder, readonly=True)
     except IMAPClientError as exc:
-        raise MailboxFailure(f"The folder {folder!r} cannot be opened: {exc}") from exc
+        raise MailboxFailure(
+            N_("The folder “%(folder)s” cannot be opened: %(reason)s"),
+            folder=folder,
+            reason=str(exc),
+        ) from exc
     state = _folder_state(session, mailbox, folder, int(selected[b"UIDVALIDITY"]))
     try:
         # "n:*" always names the newest message, even when its UID is below n.
@@ -109,14 +122,22 @@ def _read_folder(
             u for u in client.search(["UID", f"{state.last_uid + 1}:*"]) if u > state.last_uid
         )
     except (OSError, IMAPClientError) as exc:
-        raise MailboxFailure(f"The folder {folder!r} cannot be searched: {exc}") from exc
+        raise MailboxFailure(
+            N_("The folder “%(folder)s” cannot be searched: %(reason)s"),
+            folder=folder,
+            reason=str(exc),
+        ) from exc
     uids = uids[: mailbox.batch_size]
     for start in range(0, len(uids), CHUNK):
         chunk = uids[start : start + CHUNK]
         try:
             mails = _fetch(client, chunk, limit=settings.mail_max_mb * 1024 * 1024)
         except (OSError, IMAPClientError) as exc:
-            raise MailboxFailure(f"Reading the folder {folder!r} failed: {exc}") from exc
+            raise MailboxFailure(
+                N_("Reading the folder “%(folder)s” failed: %(reason)s"),
+                folder=folder,
+                reason=str(exc),
+            ) from exc
         capture = Capture(session, mailbox=mailbox, mails=mails)
         capture.run()
         state.last_uid = chunk[-1]

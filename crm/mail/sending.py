@@ -30,6 +30,7 @@ from crm.mail.models import (
     MailSend,
     OutboxMail,
     OutboxStatus,
+    Problem,
 )
 from crm.mail.parsing import ParsedMail
 from crm.touchpoints.models import Initiator
@@ -37,7 +38,7 @@ from crm.users.models import User
 
 MARKETING_PURPOSE = "direct_marketing"
 UNSUBSCRIBE = N_("To receive no more of these mails:")
-LOST_IN_SENDING = (
+LOST_IN_SENDING = N_(
     "The sender stopped while handing this mail to the SMTP server: it may or may not "
     "have gone out. Check with the recipient before retrying."
 )
@@ -246,7 +247,11 @@ def give_up_lost(session: Session) -> int:
     return session.execute(
         update(OutboxMail)
         .where(OutboxMail.status == OutboxStatus.SENDING)
-        .values(status=OutboxStatus.FAILED, smtp_answer=LOST_IN_SENDING)
+        .values(
+            status=OutboxStatus.FAILED,
+            smtp_answer=LOST_IN_SENDING,
+            problem={"message": LOST_IN_SENDING, "params": {}},
+        )
     ).rowcount
 
 
@@ -265,8 +270,16 @@ def deliver(smtp: smtplib.SMTP, outgoing: OutboxMail) -> tuple[OutboxStatus, str
     return OutboxStatus.SENT, "250 accepted"
 
 
-def mark(session: Session, *, outgoing: OutboxMail, status: OutboxStatus, answer: str) -> None:
-    outgoing.status, outgoing.smtp_answer = status, answer[:1000] or None
+def mark(
+    session: Session,
+    *,
+    outgoing: OutboxMail,
+    status: OutboxStatus,
+    answer: str | Problem,
+) -> None:
+    """The mail's state and the answer it got: the server's words, or the CRM's own."""
+    outgoing.status, outgoing.smtp_answer = status, str(answer)[:1000] or None
+    outgoing.problem = answer.model_dump() if isinstance(answer, Problem) else None
     if status == OutboxStatus.SENT:
         outgoing.sent_at = utcnow()
     session.add(outgoing)
@@ -275,7 +288,7 @@ def mark(session: Session, *, outgoing: OutboxMail, status: OutboxStatus, answer
 def retry(session: Session, *, outgoing: OutboxMail) -> OutboxMail:
     if outgoing.status != OutboxStatus.FAILED:
         raise Conflict(N_("Only a mail that failed can be sent again."))
-    outgoing.status, outgoing.smtp_answer = OutboxStatus.QUEUED, None
+    outgoing.status, outgoing.smtp_answer, outgoing.problem = OutboxStatus.QUEUED, None, None
     session.add(outgoing)
     session.flush()
     return outgoing

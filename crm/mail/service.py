@@ -33,6 +33,7 @@ from crm.mail.models import (
     MailReadResult,
     OutboxMail,
     OwnMailbox,
+    Problem,
     TriageEntry,
     TriagePublic,
 )
@@ -111,7 +112,8 @@ def update_mailbox(
         mailbox.password_sealed = seal(password, secret_key=secret_key, purpose=PASSWORD_PURPOSE)
         changes["password"] = True  # the audit names the field, never the value
     if changes.keys() & {"host", "port", "username", "password", "security"}:
-        mailbox.last_error = None  # the next run tells whether the new settings work
+        # The next run tells whether the new settings work.
+        mailbox.last_error, mailbox.last_problems = None, []
     _check(session, mailbox)
     return audit.save(
         session, mailbox, actor_id=actor_id, action="mailbox.update", fields=changes.keys()
@@ -165,7 +167,10 @@ def record_failure(session: Session, *, mailbox_id: int) -> None:
     mailbox = session.get(Mailbox, mailbox_id)
     if mailbox is not None:
         mailbox.checked_at = utcnow()
-        mailbox.last_error = "Reading stopped on an unexpected error: see the server's log."
+        problem = Problem(
+            message=N_("Reading stopped on an unexpected error: see the server's log."), params={}
+        )
+        mailbox.last_error, mailbox.last_problems = str(problem), [problem.model_dump()]
         session.add(mailbox)
 
 

@@ -3,6 +3,7 @@ profile, read from the real Dovecot."""
 
 from sqlmodel import select
 
+from crm.mail import jobs
 from crm.mail.models import Mailbox, OutboxMail
 from crm.users.models import Role
 from tests import mailboxes, mailservers
@@ -136,3 +137,31 @@ class TestOwnMailboxPage:
         assert "Your mailbox is no longer read." in client.get("/profile/mailbox").text
         assert session.exec(select(Mailbox).where(Mailbox.address == box)).first() is None
         assert session.exec(select(OutboxMail)).all() == []
+
+
+class TestErrorsInTheReadersLanguage:
+    def test_a_mailbox_and_a_mail_that_failed_say_why_in_german(
+        self, client, session, settings, open_session, monkeypatch
+    ):
+        rep = make_user(session, roles=(Role.SALES_REP,), language="de")
+        login(client, rep.email, PASSWORD)
+        headers = {"Authorization": f"Bearer {make_token(session, rep)}"}
+        box = mailboxes.account("deutsch")
+        client.put("/api/v1/me/mailbox", headers=headers, json=connection(box, password="x"))
+        post_form(client, "/profile/mailbox/read", form_page="/profile/mailbox")
+        page = client.get("/profile/mailbox").text
+        assert "Der Server hat den Benutzernamen oder das Passwort abgelehnt." in page
+        api = client.get("/api/v1/me/mailbox", headers=headers).json()
+        assert api["last_error"] == "The server refused the user name or password."
+
+        monkeypatch.setattr(settings, "smtp_host", mailservers.HOST)
+        monkeypatch.setattr(settings, "smtp_port", 1)
+        contact = make_contact(session)
+        client.post(
+            "/api/v1/emails",
+            headers=headers,
+            json={"contact_id": contact.id, "subject": "Angebot", "body": "Text"},
+        )
+        jobs.send_outbox(open_session, settings=settings)
+        timeline = client.get(f"/contacts/{contact.id}").text
+        assert "Nicht gesendet: Der Mailserver ist nicht erreichbar:" in timeline

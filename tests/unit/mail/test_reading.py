@@ -300,8 +300,14 @@ def test_a_wrong_password_or_a_missing_folder_is_shown_and_the_rest_goes_on(
     session.refresh(broken)
     session.refresh(working)
     assert broken.last_error == "The server refused the user name or password."
+    assert broken.last_problems == [
+        {"message": "The server refused the user name or password.", "params": {}}
+    ]
     assert results[broken.id].read == 0
-    assert "'Gone'" in working.last_error
+    assert "“Gone”" in working.last_error
+    [missing] = working.last_problems
+    assert missing["message"] == "The folder “%(folder)s” cannot be opened: %(reason)s"
+    assert missing["params"]["folder"] == "Gone"
     assert results[working.id].touchpoints == 1
     assert len(_touchpoints(session, contact)) == 1
 

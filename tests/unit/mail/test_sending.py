@@ -172,3 +172,24 @@ def test_a_mail_left_half_sent_is_never_sent_again_on_its_own(session, smtp, ope
     assert outgoing.status == OutboxStatus.FAILED
     assert "may or may not have gone out" in outgoing.smtp_answer
     assert _received(customer) == []
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH:UserWarning")
+def test_a_refused_login_fails_the_mail_and_says_so_in_words_of_the_crm(
+    session, settings, open_session, monkeypatch, submission
+):
+    monkeypatch.setattr(settings, "smtp_password", "wrong")
+    outgoing = _queue(session, settings, make_contact(session), make_user(session))
+
+    jobs.send_outbox(open_session, settings=settings)
+
+    session.refresh(outgoing)
+    assert outgoing.status == OutboxStatus.FAILED
+    assert outgoing.smtp_answer.startswith("The mail server refused the CRM's login")
+    assert outgoing.problem["message"] == (
+        "The mail server refused the CRM's login (CRM_SMTP_USER): %(reason)s"
+    )
+    assert "535" in outgoing.problem["params"]["reason"]
+    assert submission.messages == []
+    sending.retry(session, outgoing=outgoing)
+    assert (outgoing.smtp_answer, outgoing.problem) == (None, None)
