@@ -85,6 +85,12 @@ def jobs(settings: Settings) -> list[Job]:
         Job("mail.send_outbox", "crm.mail.jobs:send_outbox", "interval", {"minutes": 1}),
         Job("mail.purge_triage", "crm.mail.jobs:purge_triage", "interval", {"hours": 24}),
         Job(
+            "mail.sweep_attachment_files",
+            "crm.mail.jobs:sweep_attachment_files",
+            "interval",
+            {"hours": 24},
+        ),
+        Job(
             "followups.evaluate_rules",
             "crm.followups.jobs:evaluate_rules",
             "interval",

@@ -63,6 +63,7 @@ from crm.gdpr.models import (
 )
 from crm.gdpr.subject import KINDS, Erase
 from crm.imports.models import ImportChunk, ImportJob, ImportProblem, ImportStatus
+from crm.mail import files as mail_files
 from crm.mail.models import TriageEntry
 from crm.models import MENTION_INDEXED, metadata
 
@@ -78,6 +79,7 @@ class Erased:
     tombstone: Erasure
     export_files: list[str] = field(default_factory=list)
     search_text: str = ""
+    attachment_files: list[str] = field(default_factory=list)
 
 
 def erase_request(
@@ -169,12 +171,15 @@ def erase_contact(
     traces = _purge_import_traces(session, contact.emails)
     if traces:
         tombstone.counts = {**tombstone.counts, "import_traces": traces}
+    attachment_files = [
+        a.stored_name for a in mail_files.stored_of_contact(session, contact_id=contact_id)
+    ]
     session.expunge(contact)
     # One statement: the database's cascades take every row about them alone.
     session.execute(delete(Contact).where(col(Contact.id) == contact_id))
     _list_mentions(session, tombstone, needles)
     session.flush()
-    return Erased(tombstone, export_files, contact.search_text)
+    return Erased(tombstone, export_files, contact.search_text, attachment_files)
 
 
 def _purge_import_traces(session: Session, emails: list[str]) -> int:
@@ -313,12 +318,16 @@ def scrub_files(engine: Engine, *, wait_ms: int = 1000) -> bool:
     return not busy
 
 
-def after_commit(engine: Engine, erased: Erased, *, log_path: Path, export_dir: Path) -> None:
-    """Log the tombstone, delete the person's exports, forget their search words, scrub
-    SQLite's files."""
+def after_commit(
+    engine: Engine, erased: Erased, *, log_path: Path, export_dir: Path, attachment_dir: Path
+) -> None:
+    """Log the tombstone, delete the person's exports and the files of their mails'
+    attachments, forget their search words, scrub SQLite's files."""
     log_erasure(erased.tombstone, log_path=log_path)
     for name in erased.export_files:
         (export_dir / name).unlink(missing_ok=True)
+    for name in erased.attachment_files:
+        (attachment_dir / name).unlink(missing_ok=True)
     forget_words(engine, erased)
     scrub_files(engine)
 

@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import secrets
+import shutil
 import zipfile
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -26,6 +27,7 @@ from crm.core.templating import environment
 from crm.gdpr import service as gdpr_service
 from crm.gdpr.models import LEGAL_BASIS_NAMES, PrivacyRequest
 from crm.gdpr.subject import KINDS
+from crm.mail import files as mail_files
 
 EXPORT_KEPT = timedelta(days=7)
 BATCH = 500
@@ -100,6 +102,24 @@ def _write_csv(archive: zipfile.ZipFile, session: Session, name: str, query: Sel
     return out.entry(f"{name}.csv", written - 1)  # less the header
 
 
+def _write_attachments(
+    archive: zipfile.ZipFile, session: Session, contact_id: int, folder: Path
+) -> list[dict[str, Any]]:
+    """The kept files of their mails, each under attachments/ as its id and name (the
+    mail_attachments file says which mail it came with)."""
+    written = []
+    for attachment in mail_files.stored_of_contact(session, contact_id=contact_id):
+        path = folder / (attachment.stored_name or "")
+        if not path.is_file():
+            continue
+        name = f"attachments/{attachment.id}-{attachment.filename.replace('/', '_')}"
+        with archive.open(name, "w") as entry, path.open("rb") as source:
+            out = _Hashing(entry)
+            shutil.copyfileobj(source, out)
+        written.append(out.entry(name, 1))
+    return written
+
+
 def _information(session: Session) -> list[dict[str, Any]]:
     """Art. 15(1): the purposes, categories, recipients, retention and source."""
     return [
@@ -122,9 +142,11 @@ def write_export(
     found: PrivacyRequest,
     directory: Path,
     actor_id: int | None,
+    attachments: Path,
     language: str = "en",
 ) -> Path:
-    """Write the export of the request's contact, and note it on the request."""
+    """Write the export of the request's contact, and note it on the request; with the
+    files of their mails' attachments kept in ``attachments``."""
     if found.contact_id is None:
         raise Conflict(N_("This request names no contact (any more): there is nothing to export."))
     contact = session.get(Contact, found.contact_id)
@@ -140,6 +162,7 @@ def write_export(
             query = kind.rows(contact.id)
             files += [_write_json(archive, session, kind.name, query)]
             files += [_write_csv(archive, session, kind.name, query)]
+        files += _write_attachments(archive, session, contact.id, attachments)
         manifest = {
             "request": {
                 "id": found.id,

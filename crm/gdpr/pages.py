@@ -31,6 +31,7 @@ from crm.gdpr.models import (
     RequestUpdate,
 )
 from crm.gdpr.routes import after_erasures, export_dir, export_response
+from crm.mail import files as mail_files
 from crm.users import service as user_service
 from crm.users.models import Role
 
@@ -239,6 +240,7 @@ def make_export(
             session,
             found=found,
             directory=export_dir(request),
+            attachments=mail_files.directory(request.app.state.settings),
             actor_id=officer.id,
             language=request.state.language,
         ),

@@ -49,6 +49,7 @@ from crm.gdpr.models import (
     RequestUpdate,
     RestrictionChange,
 )
+from crm.mail import files as mail_files
 from crm.users.deps import CurrentUser
 
 api_router = APIRouter(prefix="/api/v1", tags=["data protection"])
@@ -287,6 +288,7 @@ def api_export(
         session,
         found=found,
         directory=export_dir(request),
+        attachments=mail_files.directory(request.app.state.settings),
         actor_id=officer.id,
         language=request.state.language,
     )
@@ -363,6 +365,7 @@ def after_erasures(
             done,
             log_path=erasure_log(request),
             export_dir=export_dir(request),
+            attachment_dir=mail_files.directory(request.app.state.settings),
         )
 
 

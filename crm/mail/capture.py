@@ -5,6 +5,7 @@ import hashlib
 import hmac
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -13,6 +14,7 @@ from crm.contacts.models import Contact, ContactEmail
 from crm.core.db import utcnow
 from crm.core.settings import get_settings
 from crm.gdpr.keys import person_keys
+from crm.mail import files as mail_files
 from crm.mail.models import (
     IgnoredSender,
     Mailbox,
@@ -69,9 +71,12 @@ class Capture:
         *,
         mailbox: Mailbox | None,
         mails: list[ParsedMail],
+        files: Path | None = None,
         triaged: bool = False,
     ):
         self.session = session
+        # Where the attachment files that came with the mail are kept.
+        self.files = files
         # Mail taken out of the triage inbox was received, and its receipt kept, before.
         self.fresh = not triaged
         self.mailbox = mailbox
@@ -103,7 +108,7 @@ class Capture:
                 mailbox_id = self.mailbox.id if self.mailbox else None
                 self.session.add(MailReceipt(message_key=key, mailbox_id=mailbox_id))
             self._take(mail)
-        record(self.session, self.matched, mailbox=self.mailbox)
+        record(self.session, self.matched, mailbox=self.mailbox, files=self.files)
         self.session.flush()
 
     def _take(self, mail: ParsedMail) -> None:
@@ -195,6 +200,9 @@ def _stored(mail: ParsedMail) -> dict:
     """The parsed mail as JSON, to make a touchpoint of it later."""
     stored = asdict(mail)
     stored["date"] = mail.date.isoformat()
+    # Mail from a stranger keeps its attachments' names and sizes only.
+    for attachment in stored["attachments"]:
+        attachment.pop("content", None)
     return stored
 
 
@@ -219,9 +227,10 @@ class Matched:
 
 
 def record(
-    session: Session, matched: list[Matched], *, mailbox: Mailbox | None
+    session: Session, matched: list[Matched], *, mailbox: Mailbox | None, files: Path | None = None
 ) -> list[Touchpoint]:
-    """The mails as touchpoints on the contacts' timelines, in the phases they were in."""
+    """The mails as touchpoints on the contacts' timelines, in the phases they were in;
+    attachment files that came with them are kept in ``files``."""
     touchpoints = touchpoint_service.log_touchpoints(
         session,
         entries=[
@@ -263,6 +272,7 @@ def record(
                 filename=a.filename,
                 content_type=a.content_type,
                 size_bytes=a.size_bytes,
+                stored_name=mail_files.store(files, a.content) if files and a.content else None,
             )
             for a in mail.attachments
         )

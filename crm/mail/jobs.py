@@ -14,7 +14,7 @@ from crm.core.db import default_engine, job_session, utcnow
 from crm.core.errors import N_
 from crm.core.settings import Settings, get_settings
 from crm.gdpr.cases import privacy_settings
-from crm.mail import sending
+from crm.mail import files, sending
 from crm.mail import service as mail_service
 from crm.mail.models import Mailbox, MailReadResult, OutboxStatus, Problem
 from crm.mail.reading import read_mailbox
@@ -115,3 +115,12 @@ def _mark_all(
     with open_session() as session:
         for outgoing in batch:
             sending.mark(session, outgoing=outgoing, status=status, answer=answer)
+
+
+def sweep_attachment_files(
+    engine: Engine | None = None, *, settings: Settings | None = None
+) -> int:
+    """Daily: attachment files whose mail is gone (deleted, or not committed) go too."""
+    settings = settings or get_settings()
+    with job_session(engine or default_engine()) as session:
+        return files.sweep(session, folder=files.directory(settings))

@@ -44,6 +44,9 @@ class Mailbox(SQLModel, table=True):
     folders: list[str] = column(Privacy.NONE, default_factory=lambda: ["INBOX"], sa_type=JSON)
     # At most this many messages per folder and run: a large backlog is read over runs.
     batch_size: int = column(Privacy.NONE, default=500)
+    # Attachment files are kept only where an admin says so, each up to the limit.
+    keep_attachments: bool = column(Privacy.NONE, default=False)
+    attachment_max_mb: int = column(Privacy.NONE, default=5)
     is_active: bool = column(Privacy.NONE, default=True)
     checked_at: datetime | None = timestamp(default=None)
     # What went wrong on the last run, shown to admins until a run succeeds: in English,
@@ -121,6 +124,9 @@ class MailAttachment(SQLModel, table=True):
     filename: str = column(Privacy.FREE_TEXT, max_length=255)
     content_type: str = column(Privacy.NONE, max_length=255)
     size_bytes: int = column(Privacy.NONE)
+    # The file under var/attachments where its mailbox keeps files: a random name, so
+    # that it says nothing; the export carries the file, the erasure deletes it.
+    stored_name: str | None = column(Privacy.NONE, default=None, max_length=64, unique=True)
 
 
 class TriageEntry(SQLModel, table=True):
@@ -238,6 +244,12 @@ class MailboxFields(ConnectionFields):
     kind: MailboxKind | None = None
     owner_id: int | None = None
     batch_size: int | None = Field(default=None, ge=1, le=10_000)
+    keep_attachments: bool | None = Field(
+        default=None, description="Keep the attachment files (else their names and sizes)."
+    )
+    attachment_max_mb: int | None = Field(
+        default=None, ge=1, le=50, description="Larger attachment files are not kept."
+    )
 
 
 class MailboxCreate(MailboxFields):
@@ -264,6 +276,8 @@ class MailboxPublic(SQLModel):
     username: str
     folders: list[str]
     batch_size: int
+    keep_attachments: bool
+    attachment_max_mb: int
     is_active: bool
     checked_at: datetime | None
     last_error: str | None
@@ -295,9 +309,11 @@ class TriageLink(Strict, SQLModel):
 
 
 class AttachmentPublic(SQLModel):
+    id: int
     filename: str
     content_type: str
     size_bytes: int
+    stored: bool = Field(description="Whether the file is kept, to be downloaded.")
 
 
 class MailPublic(SQLModel):

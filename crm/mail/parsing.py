@@ -3,7 +3,7 @@
 what is attached. Broken mail is read as far as it goes, never refused."""
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage, Message
@@ -22,6 +22,8 @@ class Attachment:
     filename: str
     content_type: str
     size_bytes: int
+    # The file itself, where its mailbox keeps files of this size.
+    content: bytes | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -225,7 +227,7 @@ def _text(message: EmailMessage) -> str:
     return content.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _attachments(message: EmailMessage) -> list[Attachment]:
+def _attachments(message: EmailMessage, keep_up_to: int) -> list[Attachment]:
     found = []
     try:
         parts = list(message.iter_attachments()) if message.is_multipart() else []
@@ -243,6 +245,7 @@ def _attachments(message: EmailMessage) -> list[Attachment]:
                 filename=(" ".join(filename.split()) or "attachment")[:255],
                 content_type=part.get_content_type()[:255],
                 size_bytes=len(data),
+                content=data if 0 < len(data) <= keep_up_to else None,
             )
         )
     return found
@@ -254,9 +257,11 @@ def parse(
     received: datetime,
     size_bytes: int | None = None,
     stub: bool = False,
+    keep_up_to: int = 0,
 ) -> ParsedMail:
     """Parse one mail. ``stub``: ``raw`` holds only the headers of a mail too large to
-    read; it is kept with its size and without text."""
+    read; it is kept with its size and without text. Attachments up to ``keep_up_to``
+    bytes come with their content."""
     message = message_from_bytes(raw, policy=policy.default)
     assert isinstance(message, EmailMessage)
     sender = (_addresses(message, "From") or _addresses(message, "Sender") or [("", "")])[0]
@@ -279,7 +284,7 @@ def parse(
         date=_date(_header(message, "Date"), received=received),
         text=text[:MAX_TEXT],
         quoted=quoted[:MAX_QUOTED],
-        attachments=[] if stub else _attachments(message),
+        attachments=[] if stub else _attachments(message, keep_up_to),
         size_bytes=size_bytes if size_bytes is not None else len(raw),
         is_stub=stub,
     )

@@ -14,6 +14,7 @@ from crm.core.db import utcnow
 from crm.core.errors import N_, CRMError
 from crm.core.sealing import unseal
 from crm.core.settings import Settings
+from crm.mail import files
 from crm.mail.capture import Capture
 from crm.mail.models import Mailbox, MailboxFolder, MailReadResult, Problem, Security
 from crm.mail.parsing import ParsedMail, parse
@@ -23,6 +24,7 @@ log = logging.getLogger("crm.mail")
 PASSWORD_PURPOSE = "mailbox password"  # noqa: S105 - names a key, holds none
 CHUNK = 100
 TIMEOUT_SECONDS = 30
+MB = 1024 * 1024
 
 
 class MailboxFailure(Exception):
@@ -130,15 +132,16 @@ def _read_folder(
     uids = uids[: mailbox.batch_size]
     for start in range(0, len(uids), CHUNK):
         chunk = uids[start : start + CHUNK]
+        keep_up_to = mailbox.attachment_max_mb * MB if mailbox.keep_attachments else 0
         try:
-            mails = _fetch(client, chunk, limit=settings.mail_max_mb * 1024 * 1024)
+            mails = _fetch(client, chunk, limit=settings.mail_max_mb * MB, keep_up_to=keep_up_to)
         except (OSError, IMAPClientError) as exc:
             raise MailboxFailure(
                 N_("Reading the folder “%(folder)s” failed: %(reason)s"),
                 folder=folder,
                 reason=str(exc),
             ) from exc
-        capture = Capture(session, mailbox=mailbox, mails=mails)
+        capture = Capture(session, mailbox=mailbox, mails=mails, files=files.directory(settings))
         capture.run()
         state.last_uid = chunk[-1]
         session.add(state)
@@ -165,8 +168,9 @@ def _folder_state(
     return state
 
 
-def _fetch(client: IMAPClient, uids: list[int], *, limit: int) -> list[ParsedMail]:
-    """Each message in full, or its headers alone where it is larger than ``limit``."""
+def _fetch(client: IMAPClient, uids: list[int], *, limit: int, keep_up_to: int) -> list[ParsedMail]:
+    """Each message in full, or its headers alone where it is larger than ``limit``; the
+    attachments up to ``keep_up_to`` bytes with their files."""
     meta = client.fetch(uids, ["RFC822.SIZE", "INTERNALDATE"])
     small = [u for u in uids if meta.get(u, {}).get(b"RFC822.SIZE", 0) <= limit]
     large = [u for u in uids if u in meta and u not in small]
@@ -181,7 +185,7 @@ def _fetch(client: IMAPClient, uids: list[int], *, limit: int) -> list[ParsedMai
         size = meta[uid].get(b"RFC822.SIZE", 0)
         if uid in bodies:
             raw = bodies[uid].get(b"BODY[]", b"")
-            mails.append(parse(raw, received=received, size_bytes=size))
+            mails.append(parse(raw, received=received, size_bytes=size, keep_up_to=keep_up_to))
         elif uid in heads:
             raw = heads[uid].get(b"BODY[HEADER]", b"")
             mails.append(parse(raw, received=received, size_bytes=size, stub=True))

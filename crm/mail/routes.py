@@ -3,7 +3,7 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request, Response, status
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
 from crm.contacts.deps import Editor
@@ -12,6 +12,7 @@ from crm.core.db import SessionDep
 from crm.core.errors import N_, CRMError
 from crm.core.forms import FormErrors, picked_id
 from crm.core.templating import flash, render, run_change
+from crm.mail import files
 from crm.mail import service as mail_service
 from crm.mail.models import (
     Mailbox,
@@ -147,6 +148,47 @@ def api_touchpoint_mail(
     return mail_service.mail_of(session, touchpoint=touchpoint)
 
 
+def _attachment_file(
+    request: Request, session: SessionDep, touchpoint: TouchpointDep, attachment_id: int
+) -> FileResponse:
+    attachment = files.get_attachment(session, touchpoint=touchpoint, attachment_id=attachment_id)
+    path = files.file_of(files.directory(request.app.state.settings), attachment)
+    # Always a download: a kept HTML file must not open as a page of the CRM.
+    return FileResponse(
+        path,
+        media_type=attachment.content_type,
+        filename=attachment.filename,
+        content_disposition_type="attachment",
+    )
+
+
+@api_router.get(
+    "/touchpoints/{touchpoint_id}/attachments/{attachment_id}",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+def api_attachment(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    touchpoint: TouchpointDep,
+    attachment_id: int,
+) -> FileResponse:
+    """The file of a mail's attachment, where its mailbox keeps files (else 404)."""
+    return _attachment_file(request, session, touchpoint, attachment_id)
+
+
+@router.get("/touchpoints/{touchpoint_id}/attachments/{attachment_id}")
+def attachment_download(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    touchpoint: TouchpointDep,
+    attachment_id: int,
+) -> FileResponse:
+    return _attachment_file(request, session, touchpoint, attachment_id)
+
+
 # --- mailbox pages -------------------------------------------------------------------
 
 
@@ -163,12 +205,15 @@ def mailbox_form(mailbox: Mailbox | None = None, **typed: str) -> dict[str, str]
         "username": "",
         "folders": "INBOX",
         "batch_size": "500",
+        "keep_attachments": "",
+        "attachment_max_mb": "5",
         "is_active": "true",
     }
     if mailbox is not None:
         stored |= {name: str(getattr(mailbox, name)) for name in stored if name not in ("folders",)}
         stored["owner_id"] = str(mailbox.owner_id or "")
         stored["is_active"] = "true" if mailbox.is_active else ""
+        stored["keep_attachments"] = "true" if mailbox.keep_attachments else ""
         stored["folders"] = ", ".join(mailbox.folders)
     return stored | typed
 
@@ -178,6 +223,8 @@ def form_values(form: dict[str, str], password: str) -> dict[str, Any]:
     values: dict[str, Any] = {k: v for k, v in form.items() if v.strip()}
     values["folders"] = [f.strip() for f in form["folders"].split(",") if f.strip()]
     values["is_active"] = form["is_active"] == "true"
+    if "keep_attachments" in form:
+        values["keep_attachments"] = form["keep_attachments"] == "true"
     if "owner_id" in form:
         values["owner_id"] = form["owner_id"] or None
     if password:
@@ -243,7 +290,15 @@ def mailbox_page(
 
 
 CONNECTION_FIELDS = ("address", "host", "port", "security", "username", "folders", "is_active")
-MAILBOX_FIELDS = ("name", "kind", "owner_id", "batch_size", *CONNECTION_FIELDS)
+MAILBOX_FIELDS = (
+    "name",
+    "kind",
+    "owner_id",
+    "batch_size",
+    "keep_attachments",
+    "attachment_max_mb",
+    *CONNECTION_FIELDS,
+)
 
 
 async def typed_form(request: Request, names: tuple[str, ...]) -> tuple[dict[str, str], str]:

@@ -20,6 +20,7 @@ from crm.core.settings import Settings
 from crm.gdpr.keys import person_keys
 from crm.mail.capture import Capture, mail_counts, restored
 from crm.mail.models import (
+    AttachmentPublic,
     IgnoredSender,
     MailAttachment,
     Mailbox,
@@ -333,9 +334,11 @@ def mail_of(session: Session, *, touchpoint: Touchpoint) -> MailPublic:
     if message is None:
         raise NotFound(N_("This touchpoint is not a mail."))
     query = select(MailAttachment).where(MailAttachment.touchpoint_id == touchpoint.id)
-    return MailPublic.model_validate(
-        message, update={"attachments": list(session.exec(query.order_by(col(MailAttachment.id))))}
-    )
+    attachments = [
+        AttachmentPublic.model_validate(a, update={"stored": a.stored_name is not None})
+        for a in session.exec(query.order_by(col(MailAttachment.id)))
+    ]
+    return MailPublic.model_validate(message, update={"attachments": attachments})
 
 
 def split_name(name: str) -> tuple[str, str]:

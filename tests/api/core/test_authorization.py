@@ -83,6 +83,8 @@ RULES: dict[object, str] = {
         GET /api/v1/touchpoints/{touchpoint_id}/mail  GET /api/v1/emails
         GET /api/v1/emails/{outgoing_id}  GET /api/v1/mail-templates
         GET /api/v1/mail-templates/{template_id}
+        GET /touchpoints/{touchpoint_id}/attachments/{attachment_id}
+        GET /api/v1/touchpoints/{touchpoint_id}/attachments/{attachment_id}
     """,
     ADMIN: """
         POST /home/checklist/dismiss  POST /api/v1/home/checklist/dismiss
@@ -360,6 +362,7 @@ def world(client, session) -> dict[str, object]:
         "mailbox_id": mailbox["id"],
         "template_id": template["id"],
         "outgoing_id": 1,  # none was sent: these answer 404 to whoever may ask
+        "attachment_id": 1,
         "journey_id": journey["id"],
         "phase_id": phase["id"],
         "enrollment_id": enrollment["id"],

@@ -29,6 +29,8 @@ from crm.gdpr import service as gdpr_service
 from crm.gdpr.models import ConsentChange, ErasureRequest, RequestCreate, RequestUpdate
 from crm.journeys import service as journey_service
 from crm.journeys.models import EnrollmentCreate, MoveRequest
+from crm.mail import files as mail_files
+from crm.mail.models import MailAttachment
 from crm.scheduler import configure
 from crm.touchpoints import service as touchpoint_service
 from crm.touchpoints.models import TouchpointCreate
@@ -144,6 +146,7 @@ def test_the_canary(database, tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
     mark, other = f"CANARY{uuid.uuid4().hex[:10]}", f"OTHER{uuid.uuid4().hex[:10]}"
     exports, log_path = tmp_path / "exports", tmp_path / "erasures.jsonl"
+    attachments = tmp_path / "attachments"
     with job_session(engine) as session:
         dpo = user_service.create_user(
             session,
@@ -156,6 +159,21 @@ def test_the_canary(database, tmp_path, caplog):
         )
         person = a_person(session, mark, company.id, dpo.id)
         a_person(session, other, company.id, dpo.id)
+        # A mail of theirs whose attachment file its mailbox keeps.
+        mail = touchpoint_service.log_touchpoint(
+            session,
+            data=TouchpointCreate(contact_id=person, channel="email", summary="Files"),
+            actor_id=None,
+        )
+        session.add(
+            MailAttachment(
+                touchpoint_id=mail.id,
+                filename="scan.txt",
+                content_type="text/plain",
+                size_bytes=len(mark),
+                stored_name=mail_files.store(attachments, f"{mark} scan".encode()),
+            )
+        )
         name = contact_service.get_contact(session, contact_id=person).name
         contact_service.update_company(
             session,
@@ -171,13 +189,16 @@ def test_the_canary(database, tmp_path, caplog):
         cases.update_request(
             session, found=found, data=RequestUpdate(identity_verified=True), actor_id=dpo.id
         )
-        path = export.write_export(session, found=found, directory=exports, actor_id=dpo.id)
+        path = export.write_export(
+            session, found=found, directory=exports, attachments=attachments, actor_id=dpo.id
+        )
         request_id = found.id
     with zipfile.ZipFile(path) as archive:
         exported = "".join(archive.read(n).decode() for n in archive.namelist())
     for value in (
         "first", "last", " job", "@example.com", " notes", " call", " details", " why",
         " note", " task", " todo", " deal", " terms", " step", " said yes", "ip", " browser",
+        " scan",
     ):  # fmt: skip
         marker = (mark.lower() if value == "@example.com" else mark) + value
         if value == "ip":
@@ -199,11 +220,14 @@ def test_the_canary(database, tmp_path, caplog):
             data=CompanyUpdate(notes="Our contact there left."),
             actor_id=1,
         )
-    erasure.after_commit(engine, erased, log_path=log_path, export_dir=exports)
+    erasure.after_commit(
+        engine, erased, log_path=log_path, export_dir=exports, attachment_dir=attachments
+    )
 
     assert rows_with(engine, mark) == []
     assert other in str(rows_with(engine, other)) or rows_with(engine, other)  # still there
     assert not any(exports.iterdir())
+    assert not any(attachments.iterdir())
     assert mark not in caplog.text and mark.lower() not in caplog.text
     assert json.loads(log_path.read_text())["contact_id"] == person
     if url.startswith("sqlite"):

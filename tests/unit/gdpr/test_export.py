@@ -16,7 +16,13 @@ from crm.gdpr.models import RequestCreate
 
 def test_everything_about_the_contact_and_nothing_about_others(session, subject, tmp_path):
     found, _, other = subject
-    path = export.write_export(session, found=found, directory=tmp_path, actor_id=None)
+    path = export.write_export(
+        session,
+        found=found,
+        directory=tmp_path,
+        attachments=tmp_path / "attachments",
+        actor_id=None,
+    )
     with zipfile.ZipFile(path) as archive:
         names = set(archive.namelist())
         manifest = json.loads(archive.read("manifest.json"))
@@ -46,7 +52,13 @@ def test_everything_about_the_contact_and_nothing_about_others(session, subject,
 
 def test_nothing_to_export_without_a_contact_and_old_exports_go(session, subject, tmp_path):
     found, _, _ = subject
-    path = export.write_export(session, found=found, directory=tmp_path, actor_id=None)
+    path = export.write_export(
+        session,
+        found=found,
+        directory=tmp_path,
+        attachments=tmp_path / "attachments",
+        actor_id=None,
+    )
     found.exported_at = found.exported_at - export.EXPORT_KEPT
     assert export.purge_exports(session, directory=tmp_path) == 1
     assert not path.exists() and found.export_file is None
@@ -54,4 +66,10 @@ def test_nothing_to_export_without_a_contact_and_old_exports_go(session, subject
         session, data=RequestCreate(kind="access", requester_name="Nobody"), actor_id=None
     )
     with pytest.raises(Conflict):
-        export.write_export(session, found=stranger, directory=tmp_path, actor_id=None)
+        export.write_export(
+            session,
+            found=stranger,
+            directory=tmp_path,
+            attachments=tmp_path / "attachments",
+            actor_id=None,
+        )

@@ -10,7 +10,7 @@ from crm.contacts import service as contact_service
 from crm.contacts.models import ContactUpdate
 from crm.gdpr import cases, erasure, export
 from crm.gdpr.models import ErasureRequest, RequestCreate, RequestUpdate
-from crm.mail import sending
+from crm.mail import files, sending
 from crm.mail import service as mail_service
 from crm.mail.models import MailAttachment, MailMessage, MailSend, OutboxMail, TriageEntry
 from tests import mailboxes
@@ -35,7 +35,9 @@ def _request(session, contact, kind):
 
 def test_the_export_holds_their_mail_and_erasure_takes_it(session, settings, tmp_path):
     box = mailboxes.account()
-    mailbox = mailboxes.make_mailbox(session, address=box, secret_key=settings.secret_key)
+    mailbox = mailboxes.make_mailbox(
+        session, address=box, secret_key=settings.secret_key, keep_attachments=True
+    )
     contact = make_contact(session, emails=["erin.mail@example.com"])
     other = make_contact(session)
     message = mailboxes.mail(
@@ -62,9 +64,17 @@ def test_the_export_holds_their_mail_and_erasure_takes_it(session, settings, tmp
         unsubscribe_links=lambda token: ("", ""),
     )
     path = export.write_export(
-        session, found=_request(session, contact, "access"), directory=tmp_path, actor_id=None
+        session,
+        found=_request(session, contact, "access"),
+        directory=tmp_path,
+        attachments=files.directory(settings),
+        actor_id=None,
     )
     with zipfile.ZipFile(path) as archive:
+        [kept] = [n for n in archive.namelist() if n.startswith("attachments/")]
+        assert kept.endswith("-order.csv") and archive.read(kept) == b"data"
+        manifest = json.loads(archive.read("manifest.json"))
+        assert kept in [f["name"] for f in manifest["files"]]
         mails = json.loads(archive.read("mails.json"))
         attachments = json.loads(archive.read("mail_attachments.json"))
         waiting = json.loads(archive.read("waiting_mails.json"))
@@ -84,12 +94,14 @@ def test_the_export_holds_their_mail_and_erasure_takes_it(session, settings, tmp
         _count(session, TriageEntry),
         _count(session, OutboxMail),
     )
-    erasure.erase_request(
+    stored = session.exec(select(MailAttachment.stored_name)).one()
+    erased = erasure.erase_request(
         session,
         found=_request(session, contact, "erasure"),
         data=ErasureRequest(),
         actor_id=None,
     )
+    assert erased.attachment_files == [stored]  # deleted once the erasure commits
 
     assert _count(session, OutboxMail) == before[2] - 1
     assert (_count(session, MailMessage), _count(session, TriageEntry)) == (

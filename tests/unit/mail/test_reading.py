@@ -1,15 +1,18 @@
 """Reading mailboxes on the real Dovecot: mail becomes touchpoints on the right timelines,
 once, threaded; mail from strangers waits in triage; a broken mailbox says why."""
 
+import os
+import time
 from datetime import UTC, datetime, timedelta
 
 from sqlmodel import col, select
 
 from crm.contacts.models import ContactCreate
-from crm.mail import jobs
+from crm.mail import files, jobs
 from crm.mail import service as mail_service
 from crm.mail.models import MailAttachment, MailboxFolder, MailMessage, TriageEntry
-from crm.touchpoints.models import Channel, Touchpoint
+from crm.touchpoints import service as touchpoint_service
+from crm.touchpoints.models import Channel, Touchpoint, TouchpointCreate
 from tests import mailboxes
 from tests.factories import make_contact, make_user
 
@@ -238,6 +241,75 @@ def test_attachments_are_named_with_their_sizes(session, settings):
         "o.pdf",
         "application/pdf",
         13,
+    )
+    assert attachment.stored_name is None  # the mailbox keeps no files
+
+
+def test_a_mailbox_that_keeps_files_keeps_those_within_its_limit(session, settings):
+    box = mailboxes.account()
+    mailbox = mailboxes.make_mailbox(
+        session,
+        address=box,
+        secret_key=settings.secret_key,
+        keep_attachments=True,
+        attachment_max_mb=1,
+    )
+    contact = make_contact(session)
+    message = mailboxes.mail(sender=contact.emails[0], to=box)
+    message.add_attachment(b"small", maintype="text", subtype="plain", filename="a.txt")
+    message.add_attachment(b"x" * (1024 * 1024 + 1), maintype="application", subtype="zip")
+    mailboxes.append(box, message)
+    # A stranger's mail waits in triage with its attachments' names and sizes only.
+    stranger = mailboxes.mail(sender="someone@unknown.example", to=box)
+    stranger.add_attachment(b"theirs", maintype="text", subtype="plain", filename="b.txt")
+    mailboxes.append(box, stranger)
+
+    _read(session, mailbox, settings)
+
+    [touchpoint] = _touchpoints(session, contact)
+    small, large = session.exec(
+        select(MailAttachment)
+        .where(MailAttachment.touchpoint_id == touchpoint.id)
+        .order_by(col(MailAttachment.id))
+    ).all()
+    folder = files.directory(settings)
+    assert files.file_of(folder, small).read_bytes() == b"small"
+    assert large.stored_name is None and large.size_bytes == 1024 * 1024 + 1
+    [waiting] = session.exec(select(TriageEntry)).all()
+    assert waiting.mail["attachments"] == [
+        {"filename": "b.txt", "content_type": "text/plain", "size_bytes": 6}
+    ]
+
+
+def test_files_no_mail_names_go_with_the_daily_sweep(session, settings):
+    folder = files.directory(settings)
+    kept = files.store(folder, b"kept")
+    session.add(
+        MailAttachment(
+            touchpoint_id=_a_touchpoint(session).id,
+            filename="k.txt",
+            content_type="text/plain",
+            size_bytes=4,
+            stored_name=kept,
+        )
+    )
+    session.flush()
+    old, fresh = files.store(folder, b"orphan"), files.store(folder, b"just written")
+    day_ago = time.time() - files.SWEEP_AFTER_SECONDS - 60
+    for name in (kept, old):
+        os.utime(folder / name, (day_ago, day_ago))
+
+    assert files.sweep(session, folder=folder) == 1
+    assert sorted(p.name for p in folder.iterdir() if p.name in {kept, old, fresh}) == sorted(
+        [kept, fresh]
+    )
+
+
+def _a_touchpoint(session):
+    return touchpoint_service.log_touchpoint(
+        session,
+        data=TouchpointCreate(contact_id=make_contact(session).id, channel="email", summary="x"),
+        actor_id=None,
     )
 
 
