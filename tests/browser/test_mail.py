@@ -2,16 +2,20 @@
 customer's reply, sent through the SMTP server, shows on their timeline as one
 conversation with our mail; a stranger's mail is triaged into a new contact."""
 
+import json
 import re
+import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
+from sqlmodel import col, select
 
 from crm.contacts import service as contact_service
 from crm.contacts.models import ContactCreate
 from crm.core.db import job_session
 from crm.mail import jobs
+from crm.mail.models import MailMessage, OutboxMail
 from crm.users import service as user_service
 from crm.users.models import Role
 from tests import mailboxes, mailservers
@@ -179,6 +183,38 @@ def test_a_rep_sends_a_mail_and_the_customers_reply_arrives_threaded(live_server
     latest = page.locator(".touchpoint").first
     expect(latest.get_by_text("Great, the contract follows.")).to_be_visible()
     expect(latest.get_by_text("2 earlier mails in this conversation")).to_be_visible()
+
+    # The DPO's export holds both mails; the erasure takes both.
+    live_server.log_in_as_new_user(
+        page, email="dana.dpo@example.com", name="Dana DPO", role=Role.DPO
+    )
+    for kind in ("access", "erasure"):
+        page.goto(f"{live_server.url}/privacy/requests/new")
+        page.get_by_label("Kind").select_option(kind)
+        page.get_by_label("From (name)").fill("Rhea Reply")
+        finder = page.get_by_role("group", name="The contact in the CRM")
+        finder.get_by_label("Find by name, e-mail or phone").fill("Rhea")
+        finder.get_by_role("radio", name="Rhea Reply").check()
+        page.get_by_role("button", name="Record the request").click()
+        page.get_by_role("button", name="Identity verified: start").click()
+        if kind == "access":
+            page.get_by_role("button", name="Make the export").click()
+            with page.expect_download() as download:
+                page.get_by_role("link", name=re.compile("Download the export")).click()
+            with zipfile.ZipFile(download.value.path()) as archive:
+                subjects = {m["subject"] for m in json.loads(archive.read("sent_mails.json"))}
+                mails = json.loads(archive.read("mails.json"))
+            assert {"Your quote", "Re: Your quote"} <= subjects
+            assert customer in {m["from_address"] for m in mails}
+        else:
+            page.get_by_role("button", name="Erase now").click()
+            expect(page.get_by_text("Erased.")).to_be_visible()
+    with live_server.session() as session:
+        left = session.exec(
+            select(MailMessage).where(col(MailMessage.from_address).in_([customer, box]))
+        ).all()
+        assert left == []
+        assert session.exec(select(OutboxMail).where(OutboxMail.to_address == customer)).all() == []
 
 
 def test_an_admin_writes_a_template_and_a_rep_mails_from_it(live_server, page: Page):
