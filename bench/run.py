@@ -35,6 +35,7 @@ from sqlmodel import Session, col
 
 from bench import gdpr as gdpr_bench
 from bench.generate import BENCH_EMAIL, BENCH_PASSWORD, BUSY_CONTACTS, DATA_NOW
+from bench.mail_data import conversations_setup
 from crm.cli import alembic_config
 from crm.core.db import job_session, make_engine
 from crm.core.pagination import encode_cursor
@@ -380,6 +381,7 @@ def main() -> None:
     ensure_data(url, options.size)
     cursor_1000 = page_cursor(url, 1000) if options.size != "S" else page_cursor(url, 50)
     rule_followups = rules_setup(url)
+    mail_contacts = conversations_setup(url)
     server, port = start_server(url)
     try:
         web = Client(port)
@@ -455,6 +457,11 @@ def main() -> None:
             ),
             "contact page, 50 touchpoints": (
                 lambda n: web.request("GET", f"/contacts/{n % BUSY_CONTACTS + 1}"),
+                200,
+                1,
+            ),
+            "contact page, 50 mails in 5 conversations": (
+                lambda n: web.request("GET", f"/contacts/{mail_contacts[n % len(mail_contacts)]}"),
                 200,
                 1,
             ),

@@ -270,6 +270,29 @@ def run_change(
     return RedirectResponse(then(result) if then else back, status_code=303)
 
 
+def save_form(
+    request: Request,
+    session: Session,
+    save: Callable[[], Any],
+    *,
+    again: Callable[[FormErrors], Response],
+    done: str,
+    then: Callable[[Any], str],
+) -> Response:
+    """Save a page's form in a savepoint. Refused, the form comes back as typed with what
+    was wrong (``again``, a 422) and nothing is kept; saved, the page says ``done`` (which
+    may name what was saved as %(name)s) and goes to ``then`` of it."""
+    try:
+        with session.begin_nested():
+            saved = save()
+    except (ValidationError, CRMError) as exc:
+        errors = FormErrors(request.state.language)
+        errors.add_error(exc)
+        return again(errors)
+    flash(request, "success", done, name=getattr(saved, "name", ""))
+    return RedirectResponse(then(saved), status_code=303)
+
+
 class Options:
     """The ``<option>`` elements of a select that a page repeats for many rows (a reassign
     or channel picker per follow-up): rendered once per selected value instead of once per

@@ -195,6 +195,8 @@ class Compose:
     it answers, the follow-up it carries out."""
 
     templates: list[MailTemplate]
+    # Whom it is written to: none yet on a company's page until one is picked.
+    contact: Contact | None = None
     template_id: int | None = None
     subject: str = ""
     body: str = ""
@@ -213,22 +215,23 @@ def compose(
     user: User,
     default_language: str,
     company_id: int | None = None,
+    recipient_id: int | None = None,
     template_id: int | None = None,
     reply_to: int | None = None,
     followup_id: int | None = None,
 ) -> Compose:
-    """The compose form for a contact; from a company's page (``company_id``) for one of
-    the people who work there with an address, picked from ``recipients``."""
+    """The compose form for a contact; from a company's page (``company_id``) for the one
+    of its people with an address picked from ``recipients`` (``recipient_id``)."""
     draft = Compose(templates=list_templates(session))
     if company_id is not None:
         people, _ = contact_service.list_contacts(
             session, company_id=company_id, with_addresses=True, limit=200
         )
         draft.recipients = [person for person in people if person.email]
-        if contact not in draft.recipients:
-            contact = None
+        contact = next((p for p in draft.recipients if p.id == recipient_id), None)
     if contact is None:
         return draft
+    draft.contact = contact
     followup = session.get(Followup, followup_id or 0)
     if followup and followup.status in PENDING and followup_service.is_about(followup, contact):
         draft.followup, draft.subject = followup, followup.title

@@ -4,14 +4,13 @@ that the mail they write with customers lands on their timelines."""
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response, status
-from fastapi.responses import HTMLResponse, RedirectResponse
-from pydantic import ValidationError
+from fastapi.responses import HTMLResponse
 
 from crm.contacts.deps import Editor
 from crm.core.db import SessionDep
-from crm.core.errors import N_, CRMError, NotFound
+from crm.core.errors import N_, NotFound
 from crm.core.forms import FormErrors
-from crm.core.templating import flash, render, run_change
+from crm.core.templating import render, run_change, save_form
 from crm.mail import service as mail_service
 from crm.mail.models import Mailbox, MailboxPublic, MailReadResult, OwnMailbox
 from crm.mail.routes import CONNECTION_FIELDS, form_values, mailbox_form, read_and_say, typed_form
@@ -119,20 +118,21 @@ def save_own_mailbox(
     typed: Annotated[tuple[dict[str, str], str], Depends(_typed)],
 ) -> Response:
     form, password = typed
-    try:
-        with session.begin_nested():
-            mail_service.save_own_mailbox(
-                session,
-                user=user,
-                data=OwnMailbox(**form_values(form, password)),
-                secret_key=_secret(request),
-            )
-    except (ValidationError, CRMError) as exc:
-        errors = FormErrors(request.state.language)
-        errors.add_error(exc)
-        return _page(request, session, user, form=form, errors=errors, status_code=422)
-    flash(request, "success", N_("Your mailbox is saved: it is read every five minutes."))
-    return RedirectResponse(PAGE, status_code=303)
+    return save_form(
+        request,
+        session,
+        lambda: mail_service.save_own_mailbox(
+            session,
+            user=user,
+            data=OwnMailbox(**form_values(form, password)),
+            secret_key=_secret(request),
+        ),
+        again=lambda errors: _page(
+            request, session, user, form=form, errors=errors, status_code=422
+        ),
+        done=N_("Your mailbox is saved: it is read every five minutes."),
+        then=lambda saved: PAGE,
+    )
 
 
 @router.post(f"{PAGE}/read")

@@ -5,10 +5,13 @@ what is attached. Broken mail is read as far as it goes, never refused."""
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes, policy
+from email import message_from_bytes
 from email.message import EmailMessage, Message
+from email.policy import EmailPolicy
 from email.utils import getaddresses, parsedate_to_datetime
+from functools import lru_cache
 from html.parser import HTMLParser
+from typing import Any
 
 # Mail older than this is not believed to have been written then: the server's date wins.
 EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
@@ -52,6 +55,29 @@ class ParsedMail:
 
 
 _BROKEN = (ValueError, TypeError, IndexError, LookupError, AttributeError)
+# The MIME headers that say how a mail is built: read several times per mail, and mostly
+# the same in every mail. They hold nothing about a person, so they may be remembered.
+_STRUCTURE = frozenset(
+    ["content-type", "content-transfer-encoding", "content-disposition", "mime-version"]
+)
+
+
+class _Policy(EmailPolicy):
+    """``policy.default``, remembering the MIME headers it parsed: parsing them again for
+    each look at a part took half the time of reading a mail."""
+
+    def header_fetch_parse(self, name: str, value: str) -> Any:
+        if name.lower() in _STRUCTURE:
+            return _structure_header(self, name, value)
+        return super().header_fetch_parse(name, value)
+
+
+@lru_cache(maxsize=4096)
+def _structure_header(policy: "_Policy", name: str, value: str) -> Any:
+    return EmailPolicy.header_fetch_parse(policy, name, value)
+
+
+POLICY = _Policy()
 
 
 def _values(message: Message, name: str) -> list[str]:
@@ -262,7 +288,7 @@ def parse(
     """Parse one mail. ``stub``: ``raw`` holds only the headers of a mail too large to
     read; it is kept with its size and without text. Attachments up to ``keep_up_to``
     bytes come with their content."""
-    message = message_from_bytes(raw, policy=policy.default)
+    message = message_from_bytes(raw, policy=POLICY)
     assert isinstance(message, EmailMessage)
     sender = (_addresses(message, "From") or _addresses(message, "Sender") or [("", "")])[0]
     references = _ids(_header(message, "References"))

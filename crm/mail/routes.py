@@ -4,14 +4,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request, Response, status
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
-from pydantic import ValidationError
 
 from crm.contacts.deps import Editor
 from crm.contacts.models import ContactCreate, ContactPublic
 from crm.core.db import SessionDep
-from crm.core.errors import N_, CRMError
+from crm.core.errors import N_
 from crm.core.forms import FormErrors, picked_id
-from crm.core.templating import flash, render, run_change
+from crm.core.templating import flash, render, run_change, save_form
 from crm.mail import files
 from crm.mail import service as mail_service
 from crm.mail.models import (
@@ -323,34 +322,39 @@ def _save(
     typed: tuple[dict[str, str], str],
 ) -> Response:
     form, password = typed
-    errors = FormErrors(request.state.language)
-    try:
-        with session.begin_nested():
-            if mailbox is None:
-                mailbox = mail_service.create_mailbox(
-                    session,
-                    data=MailboxCreate(**form_values(form, password)),
-                    secret_key=_secret(request),
-                    actor_id=admin.id,
-                )
-            else:
-                mail_service.update_mailbox(
-                    session,
-                    mailbox=mailbox,
-                    data=MailboxUpdate(**form_values(form, password)),
-                    secret_key=_secret(request),
-                    actor_id=admin.id,
-                )
-    except (ValidationError, CRMError) as exc:
-        errors.add_error(exc)
-        saved = mailbox if mailbox is not None and mailbox.id else None
-        if saved is not None:
-            session.refresh(saved)
-        return _mailbox_page(
-            request, session, mailbox=saved, form=form, errors=errors, status_code=422
+
+    def save() -> Mailbox:
+        values = form_values(form, password)
+        if mailbox is None:
+            return mail_service.create_mailbox(
+                session,
+                data=MailboxCreate(**values),
+                secret_key=_secret(request),
+                actor_id=admin.id,
+            )
+        return mail_service.update_mailbox(
+            session,
+            mailbox=mailbox,
+            data=MailboxUpdate(**values),
+            secret_key=_secret(request),
+            actor_id=admin.id,
         )
-    flash(request, "success", N_("Mailbox %(name)s saved."), name=mailbox.name)
-    return RedirectResponse(f"/mailboxes/{mailbox.id}", status_code=303)
+
+    def again(errors: FormErrors) -> Response:
+        if mailbox is not None:
+            session.refresh(mailbox)
+        return _mailbox_page(
+            request, session, mailbox=mailbox, form=form, errors=errors, status_code=422
+        )
+
+    return save_form(
+        request,
+        session,
+        save,
+        again=again,
+        done=N_("Mailbox %(name)s saved."),
+        then=lambda saved: f"/mailboxes/{saved.id}",
+    )
 
 
 @router.post("/mailboxes", response_class=HTMLResponse)

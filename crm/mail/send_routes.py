@@ -100,6 +100,7 @@ def _compose_page(
     *,
     contact: Contact | None,
     company: Company | None = None,
+    to: str = "",
     template: str = "",
     reply_to: str = "",
     followup: str = "",
@@ -110,6 +111,7 @@ def _compose_page(
         session,
         contact=contact,
         company_id=company.id if company else None,
+        recipient_id=_number(to),
         user=user,
         default_language=request.app.state.settings.default_language,
         template_id=_number(template),
@@ -117,7 +119,9 @@ def _compose_page(
         followup_id=_number(followup),
     )
     return render(
-        request, "mail/compose.html", {"contact": contact, "company": company, "draft": draft}
+        request,
+        "mail/compose.html",
+        {"contact": draft.contact, "company": company, "draft": draft},
     )
 
 
@@ -157,9 +161,8 @@ def compose_at_company(
     template: str = "",
 ) -> HTMLResponse:
     """Mail to one of the company's people, picked first."""
-    contact = session.get(Contact, _number(to) or 0)
     return _compose_page(
-        request, session, user, contact=contact, company=company, template=template
+        request, session, user, contact=None, company=company, to=to, template=template
     )
 
 

@@ -3,15 +3,14 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response, status
-from fastapi.responses import HTMLResponse, RedirectResponse
-from pydantic import ValidationError
+from fastapi.responses import HTMLResponse
 
 from crm.contacts import service as contact_service
 from crm.contacts.deps import Editor
 from crm.core.db import SessionDep
-from crm.core.errors import N_, CRMError
+from crm.core.errors import N_
 from crm.core.forms import FormErrors
-from crm.core.templating import flash, render, run_change
+from crm.core.templating import render, run_change, save_form
 from crm.mail import drafts
 from crm.mail.template_models import (
     MailDraft,
@@ -167,26 +166,30 @@ def _save(
     template: MailTemplate | None,
     typed: dict[str, str],
 ) -> Response:
-    errors = FormErrors(request.state.language)
-    try:
-        with session.begin_nested():
-            if template is None:
-                template = drafts.create_template(
-                    session, data=MailTemplateCreate(**typed), actor_id=admin.id
-                )
-            else:
-                drafts.update_template(
-                    session, template=template, data=MailTemplateUpdate(**typed), actor_id=admin.id
-                )
-    except (ValidationError, CRMError) as exc:
-        errors.add_error(exc)
-        if template is not None and template.id:
+    def save() -> MailTemplate:
+        if template is None:
+            return drafts.create_template(
+                session, data=MailTemplateCreate(**typed), actor_id=admin.id
+            )
+        return drafts.update_template(
+            session, template=template, data=MailTemplateUpdate(**typed), actor_id=admin.id
+        )
+
+    def again(errors: FormErrors) -> Response:
+        if template is not None:
             session.refresh(template)
         return _template_page(
             request, template=template, form=typed, errors=errors, status_code=422
         )
-    flash(request, "success", N_("Template %(name)s saved."), name=template.name)
-    return RedirectResponse(f"/mail-templates/{template.id}", status_code=303)
+
+    return save_form(
+        request,
+        session,
+        save,
+        again=again,
+        done=N_("Template %(name)s saved."),
+        then=lambda saved: f"/mail-templates/{saved.id}",
+    )
 
 
 @router.post("/mail-templates", response_class=HTMLResponse)
