@@ -27,6 +27,8 @@ COMMANDS = [
     "make load SIZE=M DB=postgres",
     ".venv/bin/python bench/load.py --size M --db sqlite --only list --unpinned",
     ".venv/bin/python bench/run.py --size L --db postgres --no-import --requests 100 --warmup 5",
+    ".venv/bin/python bench/mail.py --size M --db sqlite",
+    ".venv/bin/python bench/mail.py --size M --db postgres",
     ".venv/bin/python bench/results.py",
 ]
 
@@ -129,6 +131,19 @@ def main() -> None:
                 value = value.get(key) if isinstance(value, dict) else None
             row.append(MISSING if value is None else f"{value:,}")
         lines.append(f"| {title} | {' | '.join(row)} |")
+
+    mail = {db: load(f"mail-M-{db}.json") for db in ("sqlite", "postgres")}
+    if any(mail.values()):
+        lines += ["", "## Mail (bench/mail.py, M)", ""]
+        lines += ["| measurement | SQLite | PostgreSQL |", "| --- | --- | --- |"]
+        for title, part, key in (
+            ("reading 10,000 mails from Dovecot (mails/s)", "reading", "messages_per_second"),
+            ("sending 1,000 queued mails over SMTP (mails/s)", "sending", "mails_per_second"),
+        ):
+            row = [
+                f"{run[part][key]:,}" if run and part in run else MISSING for run in mail.values()
+            ]
+            lines.append(f"| {title} | {' | '.join(row)} |")
 
     lines += ["", "## Load test (bench/load.py, 8 users, 60 s each)", ""]
     for db, unpinned in product(("sqlite", "postgres"), ("", "-unpinned")):
