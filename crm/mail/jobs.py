@@ -16,7 +16,7 @@ from crm.core.settings import Settings, get_settings
 from crm.gdpr.cases import privacy_settings
 from crm.mail import files, sending
 from crm.mail import service as mail_service
-from crm.mail.models import Mailbox, MailReadResult, OutboxStatus, Problem
+from crm.mail.models import ErrorText, Mailbox, MailReadResult, OutboxStatus
 from crm.mail.reading import read_mailbox
 
 log = logging.getLogger("crm.mail")
@@ -102,15 +102,15 @@ def send_outbox(
     return sent
 
 
-def _problem(message: str, exc: Exception) -> Problem:
-    return Problem(message=message, params={"reason": str(exc)})
+def _problem(message: str, exc: Exception) -> ErrorText:
+    return ErrorText(message=message, params={"reason": str(exc)})
 
 
 def _mark_all(
     open_session: Callable[[], AbstractContextManager[Session]],
     batch: list,
     status: OutboxStatus,
-    answer: str | Problem,
+    answer: str | ErrorText,
 ) -> None:
     with open_session() as session:
         for outgoing in batch:

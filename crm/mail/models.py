@@ -212,7 +212,9 @@ class OutboxMail(SQLModel, table=True):
 Folder = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 
-class Problem(SQLModel):
+class ErrorText(SQLModel):
+    """A problem in the CRM's words: an English msgid and its parameters, shown translated."""
+
     message: str
     params: dict[str, str | int]
 
@@ -281,7 +283,7 @@ class MailboxPublic(SQLModel):
     is_active: bool
     checked_at: datetime | None
     last_error: str | None
-    last_problems: list[Problem] = Field(
+    last_problems: list[ErrorText] = Field(
         description="The last error as messages (English msgids) and their parameters."
     )
     messages: int = Field(description="Messages read from its folders so far.")

@@ -16,7 +16,7 @@ from crm.core.sealing import unseal
 from crm.core.settings import Settings
 from crm.mail import files
 from crm.mail.capture import Capture
-from crm.mail.models import Mailbox, MailboxFolder, MailReadResult, Problem, Security
+from crm.mail.models import ErrorText, Mailbox, MailboxFolder, MailReadResult, Security
 from crm.mail.parsing import ParsedMail, parse
 
 log = logging.getLogger("crm.mail")
@@ -32,7 +32,7 @@ class MailboxFailure(Exception):
     translated, and its parameters)."""
 
     def __init__(self, message: str, /, **params: str) -> None:
-        self.problem = Problem(message=message, params=params)
+        self.problem = ErrorText(message=message, params=params)
         super().__init__(str(self.problem))
 
 

@@ -22,6 +22,7 @@ from crm.gdpr import service as gdpr_service
 from crm.mail import drafts
 from crm.mail.capture import Matched, message_key, record, thread_key
 from crm.mail.models import (
+    ErrorText,
     Mailbox,
     MailboxKind,
     MailKind,
@@ -30,7 +31,6 @@ from crm.mail.models import (
     MailSend,
     OutboxMail,
     OutboxStatus,
-    Problem,
 )
 from crm.mail.parsing import ParsedMail
 from crm.touchpoints.models import Initiator
@@ -275,11 +275,11 @@ def mark(
     *,
     outgoing: OutboxMail,
     status: OutboxStatus,
-    answer: str | Problem,
+    answer: str | ErrorText,
 ) -> None:
     """The mail's state and the answer it got: the server's words, or the CRM's own."""
     outgoing.status, outgoing.smtp_answer = status, str(answer)[:1000] or None
-    outgoing.problem = answer.model_dump() if isinstance(answer, Problem) else None
+    outgoing.problem = answer.model_dump() if isinstance(answer, ErrorText) else None
     if status == OutboxStatus.SENT:
         outgoing.sent_at = utcnow()
     session.add(outgoing)

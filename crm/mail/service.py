@@ -21,6 +21,7 @@ from crm.gdpr.keys import person_keys
 from crm.mail.capture import Capture, mail_counts, restored
 from crm.mail.models import (
     AttachmentPublic,
+    ErrorText,
     IgnoredSender,
     MailAttachment,
     Mailbox,
@@ -34,7 +35,6 @@ from crm.mail.models import (
     MailReadResult,
     OutboxMail,
     OwnMailbox,
-    Problem,
     TriageEntry,
     TriagePublic,
 )
@@ -168,7 +168,7 @@ def record_failure(session: Session, *, mailbox_id: int) -> None:
     mailbox = session.get(Mailbox, mailbox_id)
     if mailbox is not None:
         mailbox.checked_at = utcnow()
-        problem = Problem(
+        problem = ErrorText(
             message=N_("Reading stopped on an unexpected error: see the server's log."), params={}
         )
         mailbox.last_error, mailbox.last_problems = str(problem), [problem.model_dump()]
