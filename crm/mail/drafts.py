@@ -66,11 +66,13 @@ def render_text(text: str, values: dict[str, Any], *, field: str) -> str:
     try:
         return _environment.from_string(text).render(values)
     except TemplateError as exc:
-        raise Invalid(
-            N_("This text cannot be used as a template: %(problem)s"),
-            field=field,
-            problem=exc.message or type(exc).__name__,
-        ) from exc
+        problem = exc.message or type(exc).__name__
+    except (ArithmeticError, LookupError, TypeError, ValueError) as exc:
+        # What a text computes can fail as Python does ({{ 1 / 0 }}): a refusal too.
+        problem = f"{type(exc).__name__}: {exc}"
+    raise Invalid(
+        N_("This text cannot be used as a template: %(problem)s"), field=field, problem=problem
+    )
 
 
 def _check_texts(template: MailTemplate) -> None:

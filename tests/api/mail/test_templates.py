@@ -81,6 +81,8 @@ class TestTemplateApi:
             ({"body_en": "Call {{ contact.phone }}"}, "body_en"),
             ({"body_en": "{{ contact.__class__.__mro__ }}"}, "body_en"),
             ({"body_en": "{{ ''.__class__.__subclasses__() }}"}, "body_en"),
+            ({"body_en": "{{ 1 / 0 }}"}, "body_en"),
+            ({"body_en": "{{ contact.name + 1 }}"}, "body_en"),
             ({"subject_de": "Hallo", "body_de": None}, "body_de"),
             ({"kind": "spam"}, "kind"),
             ({"name": ""}, "name"),
