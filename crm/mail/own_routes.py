@@ -13,17 +13,20 @@ from crm.core.forms import FormErrors
 from crm.core.templating import render, run_change, save_form
 from crm.mail import service as mail_service
 from crm.mail.models import Mailbox, MailboxPublic, MailReadResult, OwnMailbox
-from crm.mail.routes import CONNECTION_FIELDS, form_values, mailbox_form, read_and_say, typed_form
+from crm.mail.routes import (
+    CONNECTION_FIELDS,
+    form_values,
+    mailbox_form,
+    read_and_say,
+    secret_key,
+    typed_form,
+)
 from crm.users.models import User
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 api_router = APIRouter(prefix="/api/v1", tags=["mail"])
 
 PAGE = "/profile/mailbox"
-
-
-def _secret(request: Request) -> str:
-    return request.app.state.settings.secret_key
 
 
 def _own(session: SessionDep, user: Editor) -> Mailbox:
@@ -52,7 +55,7 @@ def api_save_own_mailbox(
     change what you send of its settings. It is read every five minutes; mail you
     write from it to a contact is logged as yours."""
     mailbox = mail_service.save_own_mailbox(
-        session, user=user, data=data, secret_key=_secret(request)
+        session, user=user, data=data, secret_key=secret_key(request)
     )
     return mail_service.public(session, [mailbox])[0]
 
@@ -125,7 +128,7 @@ def save_own_mailbox(
             session,
             user=user,
             data=OwnMailbox(**form_values(form, password)),
-            secret_key=_secret(request),
+            secret_key=secret_key(request),
         ),
         again=lambda errors: _page(
             request, session, user, form=form, errors=errors, status_code=422

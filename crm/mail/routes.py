@@ -48,7 +48,7 @@ MailboxDep = Annotated[Mailbox, Depends(valid_mailbox_id)]
 EntryDep = Annotated[TriageEntry, Depends(valid_entry_id)]
 
 
-def _secret(request: Request) -> str:
+def secret_key(request: Request) -> str:
     return request.app.state.settings.secret_key
 
 
@@ -65,7 +65,7 @@ def api_create_mailbox(
     request: Request, session: SessionDep, admin: AdminUser, data: MailboxCreate
 ) -> MailboxPublic:
     mailbox = mail_service.create_mailbox(
-        session, data=data, secret_key=_secret(request), actor_id=admin.id
+        session, data=data, secret_key=secret_key(request), actor_id=admin.id
     )
     return mail_service.public(session, [mailbox])[0]
 
@@ -84,7 +84,7 @@ def api_update_mailbox(
     data: MailboxUpdate,
 ) -> MailboxPublic:
     mail_service.update_mailbox(
-        session, mailbox=mailbox, data=data, secret_key=_secret(request), actor_id=admin.id
+        session, mailbox=mailbox, data=data, secret_key=secret_key(request), actor_id=admin.id
     )
     return mail_service.public(session, [mailbox])[0]
 
@@ -329,14 +329,14 @@ def _save(
             return mail_service.create_mailbox(
                 session,
                 data=MailboxCreate(**values),
-                secret_key=_secret(request),
+                secret_key=secret_key(request),
                 actor_id=admin.id,
             )
         return mail_service.update_mailbox(
             session,
             mailbox=mailbox,
             data=MailboxUpdate(**values),
-            secret_key=_secret(request),
+            secret_key=secret_key(request),
             actor_id=admin.id,
         )
 
